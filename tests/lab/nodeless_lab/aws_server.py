@@ -1,0 +1,171 @@
+"""The lab's AWS: moto's server on loopback, wrapped so the lab can count and disturb calls.
+
+Run as ``python -m nodeless_lab.aws_server CONFIG.json``. Moto runs in this process so the lab can
+edit what moto's API cannot set (an EKS cluster's endpoint, CA and OIDC issuer, node-group ASG
+names). Extra paths under ``/_lab/`` are served here and never reach moto:
+
+- ``GET /_lab/calls``: every AWS call since the last reset, as ``[service, action, status]``;
+- ``POST /_lab/calls/reset``;
+- ``POST /_lab/faults`` ``{"rules": [{"service": "iam", "action": "*", "count": 3, "status": 400|503}]}``:
+  the first ``count`` matching calls fail (400 = throttling, as AWS throttles; 503 = server error);
+- ``GET /_lab/health``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs
+
+# Managed policies (AmazonEKSWorkerNodePolicy, ...) exist only when moto is told to load them.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
+from moto.moto_server.werkzeug_app import (  # noqa: E402  (env must be set first)
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server  # noqa: E402
+
+_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_READ = re.compile(r"^(Describe|List|Get|Head|Lookup|Search|Batch ?Get|Check)")
+
+
+class CallLog:
+    """Thread-safe record of calls and the fault rules still to apply."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[list] = []
+        self.rules: list[dict] = []
+
+    def take_fault(self, service: str, action: str) -> dict | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule["count"] > 0 and rule.get("service", "*") in ("*", service) \
+                        and rule.get("action", "*") in ("*", action):
+                    rule["count"] -= 1
+                    rule["injected"] = rule.get("injected", 0) + 1
+                    return rule
+        return None
+
+
+def _action(environ: dict, body: bytes) -> str:
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if body and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        action = parse_qs(body.decode(errors="replace")).get("Action")
+        if action:
+            return action[0]
+    query = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
+    if query:
+        return query[0]
+    return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
+
+
+def is_write(action: str) -> bool:
+    method = action.split(" ", 1)[0]
+    if method in ("GET", "HEAD"):
+        return False
+    if method in ("POST", "PUT", "DELETE", "PATCH"):
+        return True
+    return not _READ.match(action)
+
+
+def _fault_response(environ: dict, start_response, status: int):
+    if status >= 500:
+        start_response(f"{status} Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"injected by the nodeless.eks lab"]
+    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", ""):
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded (lab)"}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
+                                            ("x-amzn-ErrorType", "ThrottlingException")])
+        return [body]
+    body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            b"<Message>Rate exceeded (lab)</Message></Error><RequestId>lab</RequestId></ErrorResponse>")
+    start_response("400 Bad Request", [("Content-Type", "text/xml")])
+    return [body]
+
+
+class LabMiddleware:
+    def __init__(self, app, log: CallLog) -> None:
+        self.app = app
+        self.log = log
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_lab/"):
+            return self._lab(environ, start_response, path)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        match = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = match.group(1) if match else "unknown"
+        action = _action(environ, body)
+        fault = self.log.take_fault(service, action)
+        status_box = {}
+
+        def recording_start(status, headers, exc_info=None):
+            status_box["status"] = int(status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info)
+
+        if fault:
+            result = _fault_response(environ, recording_start, fault.get("status", 400))
+        else:
+            result = self.app(environ, recording_start)
+        with self.log.lock:
+            self.log.calls.append([service, action, status_box.get("status", 0)])
+        return result
+
+    def _lab(self, environ, start_response, path):
+        method = environ.get("REQUEST_METHOD")
+        payload = None
+        if path == "/_lab/health":
+            payload = {"ok": True}
+        elif path == "/_lab/calls" and method == "GET":
+            with self.log.lock:
+                payload = {"calls": list(self.log.calls)}
+        elif path == "/_lab/calls/reset" and method == "POST":
+            with self.log.lock:
+                self.log.calls.clear()
+            payload = {"ok": True}
+        elif path == "/_lab/faults":
+            if method == "POST":
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                rules = json.loads(environ["wsgi.input"].read(length) or b"{}").get("rules", [])
+                with self.log.lock:
+                    self.log.rules = [dict(r, count=int(r.get("count", 1))) for r in rules]
+            with self.log.lock:
+                payload = {"rules": self.log.rules}
+        if payload is None:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"error": "unknown lab path"}']
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(payload).encode()]
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(Path(argv[1]).read_text())
+    log = CallLog()
+    app = LabMiddleware(DomainDispatcherApplication(create_backend_app), log)
+    server = make_server("127.0.0.1", config["port"], app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    from nodeless_lab import seed  # noqa: PLC0415 - needs the server up
+
+    seed.seed(config)
+    with log.lock:
+        log.calls.clear()  # the seed's own calls are not the lab user's
+    Path(config["ready_file"]).write_text("ready\n")
+    print(f"moto ready on 127.0.0.1:{config['port']}", flush=True)
+    thread.join()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,70 @@
+"""`lab up|down|status|env|build|calls` (see docs/lab.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from . import lab, tools
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lab", description="The nodeless.eks local lab")
+    parser.add_argument("--dir", type=Path, help="lab directory (default: .lab/<name> in the repo, or $NODELESS_LAB_DIR)")
+    parser.add_argument("--name", default="default", help="lab name; two names give two independent labs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the lab (reuses a healthy one; builds missing tools)")
+    for port in lab.PORT_NAMES:
+        up.add_argument(f"--{port.replace('_', '-')}-port", type=int, dest=f"port_{port}", help=f"fixed {port} port")
+    sub.add_parser("down", help="stop every lab process and free its ports")
+    sub.add_parser("status", help="print the lab's state summary")
+    env = sub.add_parser("env", help="print what a playbook needs (shell exports, or --json)")
+    env.add_argument("--json", action="store_true")
+    sub.add_parser("build", help="build the pinned Go tools into the cache")
+    calls = sub.add_parser("calls", help="AWS calls served by moto since the last reset")
+    calls.add_argument("--reset", action="store_true")
+    args = parser.parse_args(argv)
+    lab_dir = (args.dir or lab.default_dir(args.name)).resolve()
+    try:
+        return _run(args, lab_dir)
+    except (lab.LabError, tools.BuildError) as exc:
+        print(f"lab {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args, lab_dir: Path) -> int:
+    if args.command == "build":
+        tools.ensure_all()
+        return 0
+    if args.command == "up":
+        ports = {p: getattr(args, f"port_{p}") for p in lab.PORT_NAMES if getattr(args, f"port_{p}")}
+        state = lab.up(lab_dir, ports=ports)
+        print(lab.summary(state))
+        return 0
+    if args.command == "down":
+        lab.down(lab_dir)
+        return 0
+    state = lab.load_state(lab_dir)
+    if not state:
+        print(f"no lab in {lab_dir}; start one with `lab up`", file=sys.stderr)
+        return 1
+    if args.command == "status":
+        print(lab.summary(state))
+        return 0 if lab.healthy(state)[0] else 1
+    if args.command == "env":
+        values = lab.env(state)
+        if args.json:
+            print(json.dumps(values, indent=2))
+        else:
+            print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items()))
+        return 0
+    if args.command == "calls":
+        print(json.dumps(lab.calls(state, reset=args.reset)))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

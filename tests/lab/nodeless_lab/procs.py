@@ -1,0 +1,118 @@
+"""Processes of a lab: started detached with their own log file, found again by pid file."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start(name: str, argv: list[str], lab_dir: Path, env: dict | None = None) -> int:
+    """Start argv detached (own session, so `down` can kill the whole group); log to logs/<name>.log."""
+    logs = lab_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=lab_dir, env=env, start_new_session=True)
+    (lab_dir / "pids").mkdir(exist_ok=True)
+    (lab_dir / "pids" / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return True
+
+
+def pids(lab_dir: Path) -> dict[str, int]:
+    found = {}
+    for pidfile in sorted((lab_dir / "pids").glob("*.pid")) if (lab_dir / "pids").is_dir() else ():
+        try:
+            found[pidfile.stem] = int(pidfile.read_text().strip())
+        except ValueError:
+            continue
+    return found
+
+
+def stop_all(lab_dir: Path, timeout: float = 15.0) -> list[str]:
+    """SIGTERM every process group of the lab, SIGKILL what is left after timeout; return names stopped."""
+    running = {name: pid for name, pid in pids(lab_dir).items() if alive(pid)}
+    for pid in running.values():
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in running.values()):
+        _reap()
+        time.sleep(0.2)
+    for pid in running.values():
+        if alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(alive(p) for p in running.values()):
+        _reap()
+        time.sleep(0.1)
+    for pidfile in (lab_dir / "pids").glob("*.pid") if (lab_dir / "pids").is_dir() else ():
+        pidfile.unlink()
+    return sorted(running)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _reap() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def wait_for(what: str, check, timeout: float, log: Path | None = None, pid: int | None = None) -> None:
+    """Poll check() until true; fail with the log's tail if the process died or time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid is not None and not alive(pid):
+            raise RuntimeError(f"{what}: the process exited.{_tail(log)}")
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{what}: not ready after {timeout:.0f}s.{_tail(log)}")
+
+
+def _tail(log: Path | None, lines: int = 25) -> str:
+    if not log or not log.exists():
+        return ""
+    text = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\nLast lines of {log}:\n" + "\n".join(text)
