@@ -59,8 +59,22 @@ def start_etcd(lab: Path, bins: dict, ports: dict) -> int:
     return pid
 
 
+# Writes by people and playbooks, not by the lab's own machinery: what tests count as "write calls".
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "users": ["kwok", "system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]},
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system", "system:nodes"]},
+        {"level": "None", "verbs": ["get", "list", "watch"]},
+        {"level": "None", "resources": [{"group": "authorization.k8s.io"}, {"group": "authentication.k8s.io"}]},
+        {"level": "Metadata"},
+    ],
+}
+
+
 def start_apiserver(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
     api = ports["api"]
+    (lab / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
     issuer = f"https://127.0.0.1:{api}"
     pid = procs.start("kube-apiserver", [
         str(bins["kube-apiserver"]),
@@ -75,6 +89,8 @@ def start_apiserver(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
         "--authorization-mode=Node,RBAC", "--anonymous-auth=true",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         "--profiling=false", "--v=1",
+        f"--audit-policy-file={lab / 'audit-policy.yaml'}", f"--audit-log-path={lab / 'logs' / 'audit.log'}",
+        "--audit-log-format=json", "--audit-log-mode=blocking",
     ], lab)
     ctx = ssl_context(pki)
     procs.wait_for("kube-apiserver /readyz", lambda: get(f"{issuer}/readyz", ctx) == b"ok", 120,
@@ -113,9 +129,11 @@ def start_controllers(lab: Path, bins: dict, ports: dict, pki: dict) -> dict[str
     return pids
 
 
-def start_kwok(lab: Path, bins: dict, ports: dict) -> int:
+def start_kwok(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
+    kwok_cfg = lab / "kwok.kubeconfig"
+    kubeconfig(kwok_cfg, f"https://127.0.0.1:{ports['api']}", pki["ca"], pki["kwok"], pki["kwok_key"], "kwok")
     pid = procs.start("kwok", [
-        str(bins["kwok"]), f"--kubeconfig={lab / 'admin.kubeconfig'}",
+        str(bins["kwok"]), f"--kubeconfig={kwok_cfg}",
         "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={POD_CIDR}", "--node-ip=10.0.64.250", f"--node-port={ports['kwok_node']}",
         f"--server-address=127.0.0.1:{ports['kwok']}", "--node-lease-duration-seconds=40",

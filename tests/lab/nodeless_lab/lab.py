@@ -115,7 +115,7 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
     print("[lab] starting kube-controller-manager and kube-scheduler", file=out, flush=True)
     kube.start_controllers(lab, bins, ports, paths)
     print("[lab] starting kwok (fake kubelets)", file=out, flush=True)
-    kube.start_kwok(lab, bins, ports)
+    kube.start_kwok(lab, bins, ports, paths)
     procs.wait_for("moto seeded", (lab / "aws.ready").exists, 120, lab / "logs" / "aws.log", aws_pid)
     print("[lab] creating nodes, CoreDNS, aws-node and Karpenter CRDs; waiting for them to be Ready",
           file=out, flush=True)
@@ -131,7 +131,10 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
 def down(lab: Path, out=sys.stdout, quiet: bool = False) -> None:
     state = load_state(lab) or {}
     stopped = procs.stop_all(lab)
-    busy = [p for p in (state.get("ports") or {}).values() if procs.port_open(p)]
+    ports = list((state.get("ports") or {}).values())
+    deadline = time.monotonic() + 10  # sockets close a moment after the process is gone
+    while (busy := [p for p in ports if procs.port_open(p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
     for item in lab.iterdir() if lab.exists() else ():
         if item.name == "logs":
             continue
@@ -169,6 +172,22 @@ def calls(state: dict, reset: bool = False) -> list[list]:
         urllib.request.urlopen(req, timeout=5).read()  # noqa: S310 - loopback
         return []
     return json.loads(urllib.request.urlopen(f"{state['aws_endpoint']}/_lab/calls", timeout=5).read())["calls"]  # noqa: S310
+
+
+def k8s_writes(state: dict, since: int = 0) -> tuple[int, list[dict]]:
+    """Writes to the API server by anyone but the lab's own machinery, from the audit log.
+
+    Returns (offset to pass next time, the audit events after `since`)."""
+    path = Path(state["dir"]) / "logs" / "audit.log"
+    if not path.exists():
+        return 0, []
+    with path.open("rb") as log:
+        log.seek(since)
+        data = log.read()
+    events = [json.loads(line) for line in data.splitlines() if line.strip()]
+    # Server-side dry runs (check mode) are requests, not writes.
+    return since + len(data), [e for e in events if e.get("stage") == "ResponseComplete"
+                               and "dryRun=All" not in e.get("requestURI", "")]
 
 
 def summary(state: dict) -> str:

@@ -1,0 +1,98 @@
+"""Run ansible-playbook against the lab and read its results as data (ansible.posix.json callback)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import labenv
+
+PLAYBOOK_DIR = labenv.REPO / ".build" / "playbooks"
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+    data: dict = field(default_factory=dict)
+
+    @property
+    def stats(self) -> dict:
+        """Per host: ok, changed, failures, unreachable, skipped."""
+        return self.data.get("stats", {})
+
+    def tasks(self):
+        """(task name, host, result) for every task result, in order."""
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for host, res in task.get("hosts", {}).items():
+                    yield task["task"]["name"], host, res
+
+    def changed(self) -> list[str]:
+        return [name for name, _, res in self.tasks() if res.get("changed")]
+
+    def failures(self) -> list[dict]:
+        return [res for _, _, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
+
+    def failure_text(self) -> str:
+        """Every failure message (and nested loop results' messages), for assertions on wording."""
+        texts = []
+        for res in self.failures():
+            texts.append(str(res.get("msg", "")))
+            for item in res.get("results", []) or []:
+                if item.get("failed"):
+                    texts.append(str(item.get("msg", "")))
+        return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts else "")
+
+    def total_changed(self) -> int:
+        return sum(h.get("changed", 0) for h in self.stats.values())
+
+
+def write_playbook(content: str | list) -> Path:
+    """Playbooks given as text or data are written under .build/playbooks (ignored by git)."""
+    PLAYBOOK_DIR.mkdir(parents=True, exist_ok=True)
+    text = content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False)
+    handle = tempfile.NamedTemporaryFile("w", suffix=".yml", dir=PLAYBOOK_DIR, delete=False)
+    with handle:
+        handle.write(text)
+    return Path(handle.name)
+
+
+def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bool = False, diff: bool = False,
+        tags: str | None = None, inventory: str | Path | None = None, verbosity: int = 0,
+        env_extra: dict | None = None, timeout: float = 900, json_output: bool = True) -> Result:
+    """Run a playbook (a path, YAML text, or a list of plays) against the lab."""
+    if isinstance(playbook, Path) or (isinstance(playbook, str) and playbook.endswith((".yml", ".yaml"))
+                                       and "\n" not in playbook):
+        path = Path(playbook)
+    else:
+        path = write_playbook(playbook)
+    cmd = [str(labenv.REPO / ".venv" / "bin" / "ansible-playbook"), str(path),
+           "-i", str(inventory or labenv.REPO / "tests" / "inventory" / "lab.yml")]
+    if extravars:
+        cmd += ["-e", json.dumps(extravars)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if tags:
+        cmd += ["--tags", tags]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
+    extra.update(env_extra or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.env(extra), timeout=timeout,
+                          cwd=labenv.REPO)
+    data = {}
+    if json_output:
+        start = proc.stdout.find("{")
+        try:
+            data = json.loads(proc.stdout[start:]) if start >= 0 else {}
+        except ValueError:
+            data = {}
+    return Result(proc.returncode, proc.stdout, proc.stderr, data)
