@@ -33,13 +33,14 @@ def _digest(obj) -> str:
 def k8s_snapshot(extra_kinds: tuple = ()) -> dict:
     """{kind/namespace/name: digest of metadata (labels, annotations, uid) + desired state}."""
     from kubernetes import client
+    from kubernetes.dynamic import DynamicClient
 
-    api = labenv.k8s_client()
+    dyn = DynamicClient(labenv.k8s_client())
     snap = {}
     for group, version, plural in K8S_KINDS + tuple(extra_kinds):
         path = f"/api/{version}/{plural}" if not group else f"/apis/{group}/{version}/{plural}"
         try:
-            data = api.call_api(path, "GET", response_type="object", _return_http_data_only=True)
+            data = dyn.request("GET", path).to_dict()
         except client.exceptions.ApiException as exc:
             if exc.status == 404:  # kind not installed (yet)
                 continue
