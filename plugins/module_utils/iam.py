@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IAM logic for cluster identity: policy documents, IRSA trust, role names, OIDC provider diffs.
+
+Everything here is pure (no AWS calls) except ``tls_chain``, so unit tests call it directly. Used by
+the ``iam_policy`` lookup, the ``irsa_plan`` filter and the ``oidc_provider`` module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+STS_AUDIENCE = "sts.amazonaws.com"
+MANAGED_POLICY_LIMIT = 6144  # characters, whitespace excluded (IAM quota, not adjustable)
+TRUST_POLICY_LIMIT = 2048  # characters, the default role trust policy quota (adjustable to 4096)
+ROLE_NAME_MAX = 64
+
+_PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
+_IAM_PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
+_ZONE_ID = re.compile(r"^(/hostedzone/)?([A-Z0-9]{1,32})$")
+_LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")
+_GIVEN_AS = {"hosted_zone_arns": "hosted_zone_ids"}  # derived parameters, named as the caller spells them
+
+
+# --- policy documents ----------------------------------------------------------------------------
+
+def render_document(template, values: dict):
+    """Replace ``${name}`` in keys and values; a value that is exactly ``${name}`` of a list becomes that list."""
+    if isinstance(template, dict):
+        return {render_document(k, values): render_document(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [render_document(v, values) for v in template]
+    if not isinstance(template, str):
+        return template
+    whole = _PLACEHOLDER.fullmatch(template)
+    if whole and isinstance(values.get(whole.group(1)), list):
+        return list(values[whole.group(1)])
+
+    def _one(match):
+        name = match.group(1)
+        if values.get(name) in (None, "", []):
+            raise ValueError(f"{_GIVEN_AS.get(name, name)}: required by this policy document but not given")
+        return str(values[name])
+    return _PLACEHOLDER.sub(_one, template)
+
+
+def hosted_zone_arns(partition: str, zone_ids) -> list[str]:
+    """'Z123' or '/hostedzone/Z123' -> 'arn:<partition>:route53:::hostedzone/Z123'."""
+    if isinstance(zone_ids, str):
+        zone_ids = [zone_ids]
+    arns = []
+    for index, zone in enumerate(zone_ids or []):
+        match = _ZONE_ID.match(str(zone))
+        if not match:
+            raise ValueError(f"hosted_zone_ids[{index}]: {zone!r} is not a Route 53 hosted zone id such as Z0123456789ABC")
+        arns.append(f"arn:{partition}:route53:::hostedzone/{match.group(2)}")
+    return sorted(set(arns))
+
+
+def policy_values(cluster: dict | None, overrides: dict | None = None) -> dict:
+    """The parameters policy documents use, from the cluster facts, then explicit overrides."""
+    cluster = cluster or {}
+    values = {
+        "cluster_name": cluster.get("name"),
+        "partition": cluster.get("partition") or "aws",
+        "account_id": cluster.get("account_id"),
+        "region": cluster.get("region"),
+    }
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    name = values.get("cluster_name")
+    values.setdefault("node_role_name", f"KarpenterNodeRole-{name}" if name else None)
+    values.setdefault("interruption_queue_name", name)
+    if values.get("hosted_zone_ids") not in (None, "", []):
+        values["hosted_zone_arns"] = hosted_zone_arns(values["partition"], values["hosted_zone_ids"])
+    return values
+
+
+def _as_sorted_list(value):
+    items = value if isinstance(value, list) else [value]
+    return sorted({json.dumps(i, sort_keys=True) if not isinstance(i, str) else i for i in items})
+
+
+def canonical(document) -> dict:
+    """A policy in one spelling: parsed, single values as sorted lists, statements sorted.
+
+    Two documents IAM treats the same (key order, whitespace, "x" vs ["x"], statement order) have
+    equal canonical forms, so a policy is rewritten only when it really differs.
+    """
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    out = []
+    for stmt in statements:
+        item = {}
+        for key, value in stmt.items():
+            if key in _LIST_KEYS:
+                item[key] = _as_sorted_list(value)
+            elif key == "Principal" and isinstance(value, dict):
+                item[key] = {p: _as_sorted_list(v) for p, v in value.items()}
+            elif key == "Condition":
+                item[key] = {op: {k: _as_sorted_list(v) for k, v in cond.items()} for op, cond in value.items()}
+            else:
+                item[key] = value
+        out.append(item)
+    out.sort(key=lambda s: json.dumps(s, sort_keys=True))
+    result = {k: v for k, v in document.items() if k != "Statement"}
+    result["Statement"] = out
+    return result
+
+
+def documents_differ(current, desired) -> bool:
+    return canonical(current) != canonical(desired)
+
+
+def document_size(document) -> int:
+    """Characters IAM counts against its quotas: the JSON without whitespace."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def split_document(document: dict, limit: int = MANAGED_POLICY_LIMIT) -> list[dict]:
+    """Documents of at most ``limit`` characters holding the statements in order (one when it fits)."""
+    if document_size(document) <= limit:
+        return [document]
+    head = {k: v for k, v in document.items() if k != "Statement"}
+    parts: list[dict] = []
+    for stmt in document["Statement"]:
+        if parts and document_size(dict(head, Statement=parts[-1]["Statement"] + [stmt])) <= limit:
+            parts[-1]["Statement"].append(stmt)
+            continue
+        part = dict(head, Statement=[stmt])
+        if document_size(part) > limit:
+            raise ValueError(f"statement {stmt.get('Sid', '')!r} alone is {document_size(part)} characters, over the limit of {limit}")
+        parts.append(part)
+    return parts
+
+
+def grants(document) -> set[tuple]:
+    """(effect, action, resource, condition) for every action x resource a document allows or denies.
+
+    Action and resource names compare case-insensitively for the service prefix as IAM does; Sids
+    and statement layout do not matter. Drift tests compare these sets.
+    """
+    found = set()
+    for stmt in canonical(document)["Statement"]:
+        condition = json.dumps(stmt.get("Condition", {}), sort_keys=True)
+        for action in stmt.get("Action", []):
+            for resource in stmt.get("Resource", []):
+                found.add((stmt.get("Effect"), action.lower(), resource, condition))
+    return found
+
+
+# --- IRSA trust and names ------------------------------------------------------------------------
+
+def issuer_host_path(issuer: str) -> str:
+    return re.sub(r"^https://", "", issuer or "").rstrip("/")
+
+
+def provider_arn(partition: str, account_id: str, issuer: str) -> str:
+    return f"arn:{partition}:iam::{account_id}:oidc-provider/{issuer_host_path(issuer)}"
+
+
+def subject(namespace: str, service_account: str) -> str:
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
+def trust_policy(provider: str, issuer: str, namespace: str, service_account: str, audience: str = STS_AUDIENCE) -> dict:
+    """Only this ServiceAccount's tokens, for STS, from this cluster's provider: no wildcards."""
+    host = issuer_host_path(issuer)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {f"{host}:sub": subject(namespace, service_account), f"{host}:aud": audience}},
+        }],
+    }
+
+
+def bounded_name(name: str, limit: int = ROLE_NAME_MAX) -> str:
+    """``name`` if it fits, else a prefix plus an 8-character hash of the whole name (still unique and stable)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:limit - 9].rstrip('-')}-{digest}"
+
+
+def default_role_name(cluster_name: str, namespace: str, service_account: str) -> str:
+    return bounded_name(f"{cluster_name}-{namespace}-{service_account}")
+
+
+def name_errors(namespace, service_account) -> list[tuple[str, str]]:
+    """(field, message) for a namespace that is not a DNS-1123 label or an SA name that is not a subdomain."""
+    errors = []
+    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+        errors.append(("namespace", f"{namespace!r} is not a valid namespace name (DNS-1123 label: lower-case "
+                                    "letters, digits and '-', at most 63 characters)"))
+    if not isinstance(service_account, str) or len(service_account) > 253 or not _DNS1123_SUBDOMAIN.match(service_account):
+        errors.append(("service_account", f"{service_account!r} is not a valid ServiceAccount name (DNS-1123 subdomain: "
+                                          "lower-case letters, digits, '-' and '.', at most 253 characters)"))
+    return errors
+
+
+def role_name_error(name) -> str | None:
+    if not isinstance(name, str) or not name:
+        return "must be a non-empty string"
+    if len(name) > ROLE_NAME_MAX:
+        return f"{name!r} is {len(name)} characters; IAM role names are at most {ROLE_NAME_MAX}"
+    if not _ROLE_NAME.match(name):
+        return f"{name!r} may only contain letters, digits and +=,.@_-"
+    return None
+
+
+def path_error(path) -> str | None:
+    if not isinstance(path, str) or len(path) > 512 or not _IAM_PATH.match(path):
+        return f"{path!r} is not an IAM path: it starts and ends with '/', e.g. /irsa/"
+    return None
+
+
+def is_policy_arn(value) -> bool:
+    return isinstance(value, str) and bool(_POLICY_ARN.match(value))
+
+
+# --- OIDC provider -------------------------------------------------------------------------------
+
+def top_certificate_sha1(chain_der: list[bytes]) -> str:
+    """eksctl's thumbprint: SHA-1 of the last (top-most) certificate the issuer's server sends, lower-case hex."""
+    if not chain_der:
+        raise ValueError("the issuer's server sent no certificate")
+    return hashlib.sha1(chain_der[-1]).hexdigest()  # nosec: IAM defines the thumbprint as SHA-1
+
+
+def tls_chain(host: str, port: int = 443, validate: bool = True, timeout: float = 10.0) -> list[bytes]:
+    """The certificate chain (DER, leaf first) the server presents."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    if not validate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=host) as tls:
+            getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # pylint: disable=protected-access
+            chain = getter() or []
+            return [c if isinstance(c, bytes) else c.public_bytes(ssl.Encoding.DER) for c in chain]
+
+
+def split_host_port(url: str) -> tuple[str, int]:
+    host = issuer_host_path(url).split("/", 1)[0]
+    if ":" in host:
+        name, port = host.rsplit(":", 1)
+        return name, int(port)
+    return host, 443
+
+
+def provider_update(current: dict | None, desired: dict, purge_tags: bool = True) -> dict:
+    """What to change on an existing provider: client ids to add/remove, new thumbprints, tags to set/remove.
+
+    ``desired['thumbprints']`` None means "not managed": no drift is invented for EKS issuers.
+    ``desired['tags']`` None means tags are left alone.
+    """
+    current = current or {}
+    have_ids, want_ids = set(current.get("client_ids") or []), set(desired.get("client_ids") or [])
+    plan = {"add_client_ids": sorted(want_ids - have_ids), "remove_client_ids": sorted(have_ids - want_ids),
+            "thumbprints": None, "set_tags": {}, "remove_tags": []}
+    want_thumbs = desired.get("thumbprints")
+    if want_thumbs is not None and sorted(t.lower() for t in want_thumbs) != sorted(t.lower() for t in current.get("thumbprints") or []):
+        plan["thumbprints"] = [t.lower() for t in want_thumbs]
+    have_tags, want_tags = current.get("tags") or {}, desired.get("tags")
+    if want_tags is not None:
+        plan["set_tags"] = {k: v for k, v in want_tags.items() if have_tags.get(k) != v}
+        if purge_tags:
+            plan["remove_tags"] = sorted(k for k in have_tags if k not in want_tags)
+    return plan
+
+
+def update_is_empty(plan: dict) -> bool:
+    return not (plan["add_client_ids"] or plan["remove_client_ids"] or plan["thumbprints"] is not None
+                or plan["set_tags"] or plan["remove_tags"])
