@@ -16,7 +16,7 @@ description:
   - Optionally lists the cluster's managed node groups with their ASG names, labels and taints.
   - Read-only; safe in check mode.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   name:
     description: Name of the EKS cluster.
@@ -60,9 +60,15 @@ cluster:
     platform_version: {description: EKS platform version., type: str, returned: always, sample: eks.4}
     endpoint: {description: API server URL., type: str, returned: always, sample: "https://ABC.gr7.us-west-2.eks.amazonaws.com"}
     certificate_authority_data: {description: Base64 PEM of the cluster CA., type: str, returned: always}
-    oidc_issuer: {description: OIDC issuer URL, or null when the cluster has none., type: str, returned: always,
-                  sample: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE"}
-    oidc_provider: {description: The issuer without C(https://), as IAM names it., type: str, returned: always}
+    oidc_issuer:
+      description: OIDC issuer URL, or null when the cluster has none.
+      type: str
+      returned: always
+      sample: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE"
+    oidc_provider:
+      description: The issuer without C(https://), as IAM names it.
+      type: str
+      returned: always
     vpc_id: {description: Cluster VPC., type: str, returned: always}
     subnet_ids: {description: Cluster subnets., type: list, elements: str, returned: always}
     security_group_ids: {description: Additional security groups., type: list, elements: str, returned: always}

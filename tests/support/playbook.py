@@ -34,10 +34,10 @@ class Result:
                     yield task["task"]["name"], host, res
 
     def changed(self) -> list[str]:
-        return [name for name, _, res in self.tasks() if res.get("changed")]
+        return [name for name, _host, res in self.tasks() if res.get("changed")]
 
     def failures(self) -> list[dict]:
-        return [res for _, _, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
+        return [res for _name, _host, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
 
     def failure_text(self) -> str:
         """Every failure message (and nested loop results' messages), for assertions on wording."""
@@ -67,8 +67,9 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
         tags: str | None = None, inventory: str | Path | None = None, verbosity: int = 0,
         env_extra: dict | None = None, timeout: float = 900, json_output: bool = True) -> Result:
     """Run a playbook (a path, YAML text, or a list of plays) against the lab."""
-    if isinstance(playbook, Path) or (isinstance(playbook, str) and playbook.endswith((".yml", ".yaml"))
-                                       and "\n" not in playbook):
+    is_path = isinstance(playbook, Path) or (
+        isinstance(playbook, str) and playbook.endswith((".yml", ".yaml")) and "\n" not in playbook)
+    if is_path:
         path = Path(playbook)
     else:
         path = write_playbook(playbook)
@@ -87,7 +88,7 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
     extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
     extra.update(env_extra or {})
     proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.env(extra), timeout=timeout,
-                          cwd=labenv.REPO)
+                          cwd=labenv.REPO, check=False)
     data = {}
     if json_output:
         start = proc.stdout.find("{")

@@ -118,10 +118,10 @@ def untouched():
     """Assert that the block changed nothing in AWS or the cluster and made no write call to either."""
     aws_before, k8s_before = aws_snapshot(), k8s_snapshot()
     labenv.aws_calls(reset=True)
-    offset, _ = labenv.k8s_writes()
+    offset = labenv.k8s_writes()[0]
     yield
     aws_writes = aws_write_calls(labenv.aws_calls())
-    _, k8s_events = labenv.k8s_writes(offset)
+    k8s_events = labenv.k8s_writes(offset)[1]
     assert not aws_writes, f"AWS write calls were made: {aws_writes}"
     assert not k8s_events, "API server writes were made: " + ", ".join(
         f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in k8s_events)

@@ -46,8 +46,8 @@ class CallLog:
     def take_fault(self, service: str, action: str) -> dict | None:
         with self.lock:
             for rule in self.rules:
-                if rule["count"] > 0 and rule.get("service", "*") in ("*", service) \
-                        and rule.get("action", "*") in ("*", action):
+                matches = rule.get("service", "*") in ("*", service) and rule.get("action", "*") in ("*", action)
+                if rule["count"] > 0 and matches:
                     rule["count"] -= 1
                     rule["injected"] = rule.get("injected", 0) + 1
                     return rule
@@ -83,8 +83,8 @@ def _fault_response(environ: dict, start_response, status: int):
         return [b"injected by the nodeless.eks lab"]
     if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", ""):
         body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded (lab)"}).encode()
-        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.1"),
-                                            ("x-amzn-ErrorType", "ThrottlingException")])
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "ThrottlingException")]
+        start_response("400 Bad Request", headers)
         return [body]
     body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
             b"<Message>Rate exceeded (lab)</Message></Error><RequestId>lab</RequestId></ErrorResponse>")

@@ -39,7 +39,7 @@ def nodes(region: str, kube_version: str) -> list[tuple[dict, dict]]:
     index = 0
     for group, instance_type, size, labels, taints in seed.NODE_GROUPS:
         cpu, mem, pods = INSTANCE_SHAPES[instance_type]
-        for _ in range(size):
+        for _member in range(size):
             zone = f"{region}{seed.ZONES[index % len(seed.ZONES)]}"
             ip = f"10.0.{64 + (index % 3) * 32}.{10 + index}"
             name = f"ip-{ip.replace('.', '-')}.{region}.compute.internal"
@@ -144,7 +144,7 @@ def karpenter_crds(lab: Path, bins: dict) -> list[dict]:
     import yaml
 
     out_dir = lab / "crds" / "karpenter"
-    proc = subprocess.run([str(bins["karpenter-crds"]), str(out_dir)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([str(bins["karpenter-crds"]), str(out_dir)], capture_output=True, text=True, timeout=60, check=False)
     if proc.returncode:
         raise RuntimeError(f"karpenter-crds failed: {proc.stderr}")
     return [yaml.safe_load(p.read_text()) for p in sorted(out_dir.glob("*.yaml"))]

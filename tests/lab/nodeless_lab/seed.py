@@ -64,7 +64,8 @@ def seed(cfg: dict) -> dict:
         private.append(sub)
 
     cluster_sg = ec2.create_security_group(
-        GroupName=f"eks-cluster-sg-{name}", Description="EKS created security group applied to ENI attached to EKS Control Plane master nodes, as well as any managed workloads.",
+        GroupName=f"eks-cluster-sg-{name}",
+        Description="EKS created security group applied to ENI attached to EKS Control Plane master nodes, as well as any managed workloads.",
         VpcId=vpc_id, TagSpecifications=_tags("security-group", **{"Name": f"eks-cluster-sg-{name}", f"kubernetes.io/cluster/{name}": "owned"}))["GroupId"]
 
     cluster_role = iam.create_role(RoleName=f"{name}-cluster-role", AssumeRolePolicyDocument=EKS_TRUST % "eks.amazonaws.com")["Role"]["Arn"]

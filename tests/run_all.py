@@ -1,0 +1,145 @@
+"""`make test`: every test layer in order, with counts and times per layer.
+
+Layers: sanity (ansible-test, offline), lint (ansible-lint production profile + changelog lint),
+unit (pytest, no lab), integration (pytest against the lab: modules, bad inputs, lab smoke tests,
+reliability), molecule (one scenario per role against the lab). `run_all.py LAYER [SCENARIO]`
+runs one layer. The last line is the plain "N passed, N failed" summary CI reads.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+BUILD = REPO / ".build"
+LAYERS = ("sanity", "lint", "unit", "integration", "molecule")
+
+
+def sh(cmd: list[str], cwd: Path = REPO, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
+    print(f"$ {' '.join(str(c) for c in cmd)}", flush=True)
+    return subprocess.run(cmd, cwd=cwd, env=env, text=True, check=False,
+                          stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None)
+
+
+def lab_env() -> dict:
+    """Start (or reuse) the default lab and return the environment playbooks need."""
+    sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
+    from support import labenv  # noqa: PLC0415 - needs sys.path above
+
+    print("[test] starting or reusing the lab", flush=True)
+    return labenv.env({"PATH": f"{VENV_BIN}:{labenv.env()['PATH']}", "PY_COLORS": "0"})
+
+
+def _collection_copy() -> Path:
+    """ansible-test needs the collection at .../ansible_collections/nodeless/eks with its dependencies beside it."""
+    root = BUILD / "sanity" / "ansible_collections"
+    shutil.rmtree(root.parent, ignore_errors=True)
+    dest = root / "nodeless" / "eks"
+    dest.mkdir(parents=True)
+    files = sh(["git", "ls-files", "-co", "--exclude-standard"], capture=True).stdout.split()
+    for rel in files:
+        src = REPO / rel
+        if src.is_file() and not rel.startswith((".lab/", ".build/")):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    for namespace in (REPO / ".collections" / "ansible_collections").iterdir():
+        if namespace.name != "nodeless":
+            (root / namespace.name).symlink_to(namespace)
+    return dest
+
+
+def _install_pip_bootstrap() -> None:
+    """ansible-test downloads a pip bootstrap from a host we cannot reach; give it ours (tests/sanity/pip_bootstrap.py)."""
+    import ansible_test  # noqa: PLC0415
+
+    source = (Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py").read_text()
+    version = re.search(r"pip='([0-9.]+)'", source).group(1)
+    cache = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "tests" / "sanity" / "pip_bootstrap.py", cache)
+
+
+def sanity(_args) -> tuple[int, int]:
+    _install_pip_bootstrap()
+    dest = _collection_copy()
+    sh(["git", "init", "-q"], cwd=dest)  # ansible-test lists files through git
+    sh(["git", "add", "-A"], cwd=dest)
+    proc = sh([str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"], cwd=dest, capture=True)
+    out = proc.stdout
+    noise = ("Collecting", "Downloading", "  ", "Processing", "Successfully", "Looking in", "Using cached")
+    print("\n".join(line for line in out.splitlines() if not line.startswith(noise)))
+    ran = len(set(re.findall(r'Running sanity test "([^"]+)"', out)))
+    failed = re.search(r"The (\d+) sanity test\(s\) listed below \(out of (\d+)\) failed", out)
+    return (ran - int(failed.group(1)), int(failed.group(1))) if failed else ((ran, 0) if proc.returncode == 0 else (0, 1))
+
+
+def lint(_args) -> tuple[int, int]:
+    passed = failed = 0
+    proc = sh([str(VENV_BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"], env=dict(os.environ))
+    passed, failed = (passed + 1, failed) if proc.returncode == 0 else (passed, failed + 1)
+    proc = sh([str(VENV_BIN / "antsibull-changelog"), "lint"])
+    return (passed + 1, failed) if proc.returncode == 0 else (passed, failed + 1)
+
+
+def _pytest(name: str, paths: list[str], env: dict | None = None) -> tuple[int, int]:
+    report = BUILD / f"pytest-{name}.xml"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    proc = sh([str(VENV_BIN / "pytest"), *paths, f"--junitxml={report}", "-q"], env=env)
+    if proc.returncode == 5:  # nothing collected
+        return 0, 0
+    suite = ElementTree.parse(report).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    total, failures, errors, skipped = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
+    return total - failures - errors - skipped, failures + errors
+
+
+def unit(_args) -> tuple[int, int]:
+    return _pytest("unit", ["tests/unit"])
+
+
+def integration(_args) -> tuple[int, int]:
+    env = lab_env()
+    paths = [p for p in ("tests/integration", "tests/reliability") if (REPO / p).is_dir()]
+    return _pytest("integration", paths, env)
+
+
+def molecule(args) -> tuple[int, int]:
+    env = lab_env()
+    scenarios = args or sorted(p.name for p in (REPO / "molecule").iterdir() if (p / "molecule.yml").exists())
+    passed = failed = 0
+    for scenario in scenarios:
+        started = time.monotonic()
+        proc = sh([str(VENV_BIN / "molecule"), "test", "-s", scenario], env=env)
+        ok = proc.returncode == 0
+        passed, failed = passed + ok, failed + (not ok)
+        print(f"[molecule] {scenario}: {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.0f}s", flush=True)
+    return passed, failed
+
+
+def main(argv: list[str]) -> int:
+    layers = [argv[0]] if argv else list(LAYERS)
+    extra = argv[1:]
+    results = {}
+    for layer in layers:
+        started = time.monotonic()
+        print(f"\n===== {layer} =====", flush=True)
+        passed, failed = globals()[layer](extra)
+        results[layer] = (passed, failed, time.monotonic() - started)
+    print("\n===== summary =====")
+    for layer, (passed, failed, took) in results.items():
+        print(f"{layer:<12} {passed:>4} passed {failed:>3} failed  {took:7.1f}s")
+    total_passed = sum(r[0] for r in results.values())
+    total_failed = sum(r[1] for r in results.values())
+    print(f"{total_passed} passed, {total_failed} failed")
+    return 1 if total_failed or not total_passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
