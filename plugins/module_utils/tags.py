@@ -148,6 +148,19 @@ def subnet_stale_keys(kind: str, current: dict) -> list[str]:
     return [wrong] if wrong in current else []
 
 
+def subnet_absent_keys(current: dict, cluster: str) -> list[str]:
+    """What state=absent removes from a subnet: this cluster's tags; the load-balancer role tags
+    only when no other cluster's ``kubernetes.io/cluster/*`` tag still relies on them."""
+    mine = f"kubernetes.io/cluster/{cluster}"
+    keys = [mine] if mine in current else []
+    if current.get(KARPENTER_DISCOVERY) == cluster:
+        keys.append(KARPENTER_DISCOVERY)
+    others = [k for k in current if k.startswith("kubernetes.io/cluster/") and k != mine]
+    if not others:
+        keys += [k for k in (ELB_ROLE, INTERNAL_ELB_ROLE) if k in current]
+    return sorted(keys)
+
+
 # --- subnets: public or private ---------------------------------------------------------------
 
 def _is_default_route_to_igw(route: dict) -> bool:

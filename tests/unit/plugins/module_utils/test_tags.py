@@ -184,3 +184,10 @@ def test_current_tag_shapes():
     assert T.asg_current({"Tags": [{"Key": "k", "Value": "v", "PropagateAtLaunch": True}]}) == {"k": {"value": "v", "propagate": True}}
     assert T.ec2_current({"Tags": [{"Key": "k", "Value": "v"}]}) == {"k": "v"}
     assert T.ec2_current({}) == {}
+
+
+def test_subnet_absent_keys_keep_what_other_clusters_use():
+    mine = {"kubernetes.io/cluster/prod": "shared", "kubernetes.io/role/elb": "1", "karpenter.sh/discovery": "prod", "Name": "x"}
+    assert T.subnet_absent_keys(mine, "prod") == ["karpenter.sh/discovery", "kubernetes.io/cluster/prod", "kubernetes.io/role/elb"]
+    shared = dict(mine, **{"kubernetes.io/cluster/dev": "shared", "karpenter.sh/discovery": "dev"})
+    assert T.subnet_absent_keys(shared, "prod") == ["kubernetes.io/cluster/prod"]
