@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What karpenter_nodepool and karpenter_ec2nodeclass share: options in, v1 objects out, one apply pass.
+
+``desired_objects`` turns module parameters (one object or a batch list, typed options or a legacy
+manifest) into validated v1 objects, raising KarpenterError before anything is sent. ``run`` then
+reads each kind once, applies what differs and builds ``changes`` and ``diff``.
+"""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.nodeless.eks.plugins.module_utils import k8s
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
+from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+
+COMMON_SPEC = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "strict": {"type": "bool", "default": False},
+    "field_manager": {"type": "str", "default": "nodeless.eks"},
+    "force_conflicts": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 120},
+}
+# options that still make sense next to legacy_definition (name renames, role replaces instanceProfile)
+_WITH_LEGACY = ("name", "legacy_definition", "role")
+
+
+def _parse_manifest(value):
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise karpenter.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
+    return value
+
+
+def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool = True) -> tuple[dict, list[str]]:
+    where = f"{prefix}." if prefix else ""
+    warnings: list[str] = []
+    if opts.get("legacy_definition") is not None:
+        extra = sorted(k for k, v in opts.items() if v is not None and k not in _WITH_LEGACY)
+        if extra:
+            raise karpenter.KarpenterError(f"{where}legacy_definition: cannot be combined with {', '.join(extra)}")
+        manifest = _parse_manifest(opts["legacy_definition"])
+        if karpenter.target_kind(manifest) not in (None, kind):
+            raise karpenter.KarpenterError(f"{where}legacy_definition: a {manifest.get('kind')} becomes a {karpenter.target_kind(manifest)}, "
+                                           f"not a {kind}; use the other module")
+        try:
+            obj, warnings = karpenter.convert(manifest, node_role=opts.get("role"))
+        except karpenter.KarpenterError as exc:
+            raise karpenter.KarpenterError(f"{where}{exc}") from exc
+        if opts.get("name"):
+            obj["metadata"]["name"] = opts["name"]
+        if strict and warnings:
+            raise karpenter.KarpenterError(f"{where}legacy_definition: strict is set and {'; '.join(warnings)}")
+    else:
+        if not opts.get("name"):
+            raise karpenter.KarpenterError(f"{where}name: is required (or give legacy_definition)")
+        obj = builder({k: v for k, v in opts.items() if k != "legacy_definition"})
+    errors = karpenter.validate(obj) if check else []
+    if errors:
+        name = obj["metadata"].get("name")
+        raise karpenter.KarpenterError(f"{where}{kind} {name!r} is not valid: " + "; ".join(errors))
+    return obj, [f"{where}{kind}/{obj['metadata']['name']}: {w}" for w in warnings]
+
+
+def desired_objects(params: dict, options_spec: dict, batch_key: str, kind: str, builder) -> tuple[list[dict], list[str]]:
+    """Module parameters -> ([v1 objects], [warnings]); raises KarpenterError naming the field."""
+    strict = bool(params.get("strict"))
+    check = params.get("state", "present") == "present"  # a deletion needs only the name
+    objects, warnings = [], []
+    if params.get(batch_key):
+        validator = ArgumentSpecValidator(options_spec)
+        for i, element in enumerate(params[batch_key]):
+            result = validator.validate(element)
+            if result.error_messages:
+                raise karpenter.KarpenterError(f"{batch_key}[{i}]: " + "; ".join(result.error_messages))
+            opts = {k: result.validated_parameters.get(k) for k in options_spec}
+            obj, notes = _one(f"{batch_key}[{i}]", opts, kind, builder, strict, check)
+            objects.append(obj)
+            warnings += notes
+    else:
+        obj, warnings = _one("", {k: params.get(k) for k in options_spec}, kind, builder, strict, check)
+        objects.append(obj)
+    names = [o["metadata"]["name"] for o in objects]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise karpenter.KarpenterError(f"{batch_key}: {kind} names must be unique, repeated: {', '.join(duplicates)}")
+    return objects, warnings
+
+
+def missing_node_classes(nodepools: list[dict], classes: dict) -> list[str]:
+    """Warnings for NodePools whose nodeClassRef names an EC2NodeClass that does not exist."""
+    out = []
+    for pool in nodepools:
+        ref = pool["spec"]["template"]["spec"]["nodeClassRef"]
+        if ref["group"] == karpenter.NODECLASS_GROUP and ref["kind"] == "EC2NodeClass" and ref["name"] not in classes:
+            out.append(f"NodePool/{pool['metadata']['name']}: spec.template.spec.nodeClassRef.name: EC2NodeClass {ref['name']!r} "
+                       "does not exist (yet); Karpenter will not launch nodes for this NodePool until it does")
+    return out
+
+
+def run(client, objects: list[dict], params: dict, dry_run: bool) -> dict:
+    """Apply or delete ``objects`` (all of one kind); returns changed, changes, diff, objects."""
+    api_version, kind = objects[0]["apiVersion"], objects[0]["kind"]
+    live = k8s.list_objects(client, api_version, kind)
+    changes, diffs, results = [], [], []
+    if params["state"] == "absent":
+        for obj in objects:
+            name = obj["metadata"]["name"]
+            if name in live:
+                k8s.delete(client, api_version, kind, name, None, dry_run, params["wait_timeout"])
+                changes.append(change("k8s", kind, name, "remove"))
+            diffs.append({"before": k8s.strip_volatile(live.get(name)) or {}, "after": {}})
+    else:
+        for outcome in k8s.ensure_present(client, objects, params["field_manager"], dry_run, live, params["force_conflicts"]):
+            if outcome["action"]:
+                changes.append(change("k8s", kind, outcome["name"], outcome["action"]))
+            diffs.append({"before": outcome["before"], "after": outcome["after"]})
+            results.append(outcome["object"])
+    return {"changed": bool(changes), "changes": changes, "diff": diffs[0] if len(diffs) == 1 else diffs, "objects": results}
