@@ -151,6 +151,9 @@ class LabMiddleware:
 
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
+    from nodeless_lab import moto_fixes  # noqa: PLC0415
+
+    moto_fixes.apply()
     log = CallLog()
     app = LabMiddleware(DomainDispatcherApplication(create_backend_app), log)
     server = make_server("127.0.0.1", config["port"], app, threaded=True, request_handler=MotoRequestHandler)

@@ -1,0 +1,42 @@
+"""Gaps in moto the lab closes, each where real AWS behaves differently.
+
+- EKS TagResource / UntagResource / ListTagsForResource: moto serves clusters only; AWS also tags
+  node groups and Fargate profiles by ARN (community.aws.eks_fargate_profile reads their tags).
+"""
+from __future__ import annotations
+
+
+def _tagged(backend, arn: str):
+    for cluster in backend.clusters.values():
+        if cluster.arn == arn:
+            return cluster
+        for child in (*cluster.nodegroups.values(), *cluster.fargate_profiles.values()):
+            if arn in (getattr(child, "arn", None), getattr(child, "fargate_profile_arn", None)):
+                return child
+    return None
+
+
+def apply() -> None:
+    from moto.eks.models import EKSBackend
+
+    originals = {name: getattr(EKSBackend, name) for name in ("tag_resource", "untag_resource", "list_tags_for_resource")}
+
+    def tag_resource(self, resource_arn, tags):
+        found = _tagged(self, resource_arn)
+        return found.tags.update(tags) if found is not None else originals["tag_resource"](self, resource_arn, tags)
+
+    def untag_resource(self, resource_arn, tag_keys):
+        found = _tagged(self, resource_arn)
+        if found is None:
+            return originals["untag_resource"](self, resource_arn, tag_keys)
+        for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+            found.tags.pop(key, None)
+        return None
+
+    def list_tags_for_resource(self, resource_arn):
+        found = _tagged(self, resource_arn)
+        return found.tags if found is not None else originals["list_tags_for_resource"](self, resource_arn)
+
+    EKSBackend.tag_resource = tag_resource
+    EKSBackend.untag_resource = untag_resource
+    EKSBackend.list_tags_for_resource = list_tags_for_resource
