@@ -21,6 +21,7 @@ DEFAULT_ADDON_IMAGES = ("cluster-autoscaler", "kube-proxy")
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+_PROBES = ("/readyz", "/livez", "/healthz")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 _TAG_VERSION = re.compile(r":v?(\d+)\.(\d+)(?:\.\d+)?[^:/]*$")
 
@@ -63,6 +64,8 @@ def request_errors(samples: list, min_requests: int, warning_ratio: float, criti
     """apiserver_request_total -> error ratio (5xx and 429) by verb and resource; counters since the API server started."""
     groups: dict = {}
     for labels, value in samples:
+        if not labels.get("resource") and labels.get("subresource", "").startswith(_PROBES):
+            continue  # health probes answer 500 by design while a component is not ready
         resource = "/".join(p for p in (labels.get("group"), labels.get("resource"), labels.get("subresource")) if p)
         key = (labels.get("verb", ""), resource or "(non-resource)")
         total, errors = groups.get(key, (0.0, 0.0))

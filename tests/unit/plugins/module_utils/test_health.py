@@ -16,6 +16,7 @@ apiserver_request_total{code="200",component="apiserver",group="apps",resource="
 apiserver_request_total{code="404",component="apiserver",group="",resource="secrets",subresource="",verb="GET",version="v1"} 500
 apiserver_request_total{code="503",component="apiserver",group="",resource="nodes",subresource="status",verb="PATCH",version="v1"} 5
 apiserver_request_total_other{code="500"} 7
+apiserver_request_total{code="500",component="",dry_run="",group="",resource="",scope="",subresource="/readyz",verb="GET",version=""} 420
 apiserver_requested_deprecated_apis{group="",removed_release="",resource="endpoints",subresource="",version="v1"} 1
 apiserver_requested_deprecated_apis{group="flowcontrol.apiserver.k8s.io",removed_release="1.32",resource="flowschemas",subresource="",version="v1beta3"} 1
 apiserver_requested_deprecated_apis{group="example.com",removed_release="1.40",resource="widgets",subresource="status",version="v1beta1"} 1
@@ -31,7 +32,7 @@ def _families():
 
 def test_parse_metrics_keeps_only_wanted_families_with_labels_and_values():
     fams = _families()
-    assert len(fams["apiserver_request_total"]) == 6  # the _other family is not mixed in
+    assert len(fams["apiserver_request_total"]) == 7  # the _other family is not mixed in
     labels, value = fams["apiserver_request_total"][1]
     assert (labels["code"], labels["verb"], labels["resource"], value) == ("500", "LIST", "pods", 100.0)
     assert fams["etcd_db_total_size_in_bytes"] == []
@@ -50,7 +51,7 @@ def test_request_errors_count_5xx_and_429_by_verb_and_resource():
     assert by_subject["PATCH apps/deployments"]["severity"] == "warning"  # 429 throttling counts
     assert "GET secrets" not in by_subject  # 404 is a client's business
     assert "PATCH nodes/status" not in by_subject  # 5 requests: too few to judge
-    assert facts["requests"] == 1705 and facts["errors"] == 107
+    assert facts["requests"] == 1705 and facts["errors"] == 107  # /readyz 500s are probes, not errors
     assert facts["worst"][0]["resource"] == "nodes/status"
 
 
