@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Turn one task result into change entries (see module_utils/changes.py) for the plan callback.
+
+Our modules report ``changes`` themselves. For amazon.aws / kubernetes.core / builtin modules the
+entry is derived from the result: Kubernetes objects from ``result``, Helm releases from
+``status``, AWS resources from the task's name-like argument.
+"""
+
+from __future__ import annotations
+
+_NAME_ARGS = ("name", "role_name", "policy_name", "queue_name", "release_name", "cluster_name", "arn", "path", "dest")
+_SKIP = ("ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert", "ansible.builtin.debug", "debug",
+         "ansible.builtin.include_role", "ansible.builtin.import_role", "ansible.builtin.include_tasks")
+
+
+def _short(action: str) -> str:
+    return action.split(".")[-1]
+
+
+def entries(action: str, args: dict, result: dict) -> list[dict]:
+    """Change entries for one changed result (one loop item or a whole task)."""
+    if not result.get("changed") or action in _SKIP:
+        return []
+    if isinstance(result.get("changes"), list):
+        return [dict(c) for c in result["changes"] if isinstance(c, dict) and "resource" in c]
+    short = _short(action)
+    state = str(args.get("state", "present"))
+    verb = "remove" if state == "absent" else "change"
+    if short in ("k8s", "k8s_json_patch", "k8s_scale") and isinstance(result.get("result"), dict):
+        obj = result["result"]
+        meta = obj.get("metadata") or {}
+        path = "/".join(p for p in (meta.get("namespace"), meta.get("name")) if p)
+        method = result.get("method")
+        verb = "add" if method == "create" else ("remove" if method == "delete" or state == "absent" else "change")
+        return [{"resource": f"k8s:{obj.get('kind', 'Object')}/{path}", "action": verb}]
+    if short == "helm":
+        name = args.get("release_name") or args.get("name")
+        before = (result.get("diff") or {}).get("before") if isinstance(result.get("diff"), dict) else None
+        verb = "remove" if state == "absent" else ("add" if before in ("", None, {}) and not result.get("status") else "change")
+        return [{"resource": f"k8s:HelmRelease/{args.get('release_namespace', '')}/{name}", "action": verb}]
+    name = next((str(args[k]) for k in _NAME_ARGS if args.get(k)), "?")
+    diff = result.get("diff")
+    if verb == "change" and isinstance(diff, dict) and diff.get("before") in ({}, "", None) and diff.get("after"):
+        verb = "add"
+    system = "k8s" if action.startswith("kubernetes.") else ("aws" if action.startswith(("amazon.aws.", "community.aws.")) else "host")
+    return [{"resource": f"{system}:{short}/{name}", "action": verb}]
+
+
+def collect(action: str, args: dict, result: dict) -> list[dict]:
+    """Entries for a task result, looking into loop items."""
+    if isinstance(result.get("results"), list):
+        found = []
+        for item in result["results"]:
+            if isinstance(item, dict):
+                found.extend(entries(action, args, item))
+        return found
+    return entries(action, args, result)

@@ -1,0 +1,68 @@
+"""`make demo`: site.yml against the lab — check mode first (the plan), the real run, then a re-run
+that must change nothing — then the figures (wall times, changes, write calls counted) and the
+lab's state summary. `make lab-up` (run before this) builds what is missing and starts the lab."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
+
+from nodeless_lab import lab  # noqa: E402
+from support import labenv  # noqa: E402
+from support.snapshots import aws_write_calls  # noqa: E402
+
+PLAYBOOK = REPO / "playbooks" / "site.yml"
+INVENTORY = REPO / "tests" / "inventory" / "lab.yml"
+
+
+def run(label: str, *flags: str) -> dict:
+    plan_file = REPO / ".build" / f"demo-{label}.json"
+    plan_file.parent.mkdir(exist_ok=True)
+    env = labenv.env({"ANSIBLE_CALLBACKS_ENABLED": "nodeless.eks.plan", "NODELESS_EKS_PLAN_FILE": str(plan_file),
+                      "PATH": f"{REPO / '.venv' / 'bin'}:{labenv.env()['PATH']}"})
+    labenv.aws_calls(reset=True)
+    offset = labenv.k8s_writes()[0]
+    print(f"\n===== {label}: ansible-playbook playbooks/site.yml {' '.join(flags)} =====", flush=True)
+    started = time.monotonic()
+    proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), str(PLAYBOOK), "-i", str(INVENTORY), *flags],
+                          env=env, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    took = time.monotonic() - started
+    print(proc.stdout, flush=True)
+    if proc.returncode:
+        raise SystemExit(f"[demo] the {label} run failed (exit {proc.returncode}); see the output above")
+    changed = sum(int(n) for n in re.findall(r"changed=(\d+)", proc.stdout))
+    aws_writes = len(aws_write_calls(labenv.aws_calls()))
+    k8s_writes = len(labenv.k8s_writes(offset)[1])
+    plan = json.loads(plan_file.read_text()) if plan_file.exists() else {"hosts": {}}
+    return {"label": label, "seconds": took, "changed": changed, "aws_writes": aws_writes, "k8s_writes": k8s_writes,
+            "plan": plan["hosts"]}
+
+
+def main() -> int:
+    state = labenv.state()
+    check = run("check", "--check", "--diff")
+    first = run("first-run")
+    again = run("re-run")
+    print("\n===== demo summary =====")
+    print(f"{'run':<10} {'wall':>8} {'changed':>8} {'AWS writes':>11} {'API writes':>11}")
+    for r in (check, first, again):
+        print(f"{r['label']:<10} {r['seconds']:>7.1f}s {r['changed']:>8} {r['aws_writes']:>11} {r['k8s_writes']:>11}")
+    same = {h: sorted((e["resource"], e["action"]) for e in rows) for h, rows in check["plan"].items()} == \
+           {h: sorted((e["resource"], e["action"]) for e in rows) for h, rows in first["plan"].items()}
+    print(f"plan of the check run == changes of the first run: {'yes' if same else 'NO'}")
+    ratio = again["seconds"] / first["seconds"] if first["seconds"] else 0
+    print(f"re-run / first run wall time: {ratio:.0%} (goal <= 25%)")
+    ok = again["changed"] == 0 and again["aws_writes"] == 0 and again["k8s_writes"] == 0
+    print(f"re-run changed nothing and wrote nothing: {'yes' if ok else 'NO'}")
+    print("\n" + lab.summary(state))
+    return 0 if ok and same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
