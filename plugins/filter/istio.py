@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters the istio role uses before it writes anything; the logic lives in module_utils/istio.py."""
+
+from __future__ import annotations
+
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import desired_policies
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import is_dns1123_label
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import validate
+
+
+def istio_mtls_errors(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide=False):
+    """Every problem with the role's mTLS variables, each naming its variable; [] when all is well."""
+    return validate(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide)
+
+
+def istio_peer_authentications(mode, root_namespace, exceptions=None, workload_exceptions=None):
+    """The PeerAuthentication manifests the role will own (mesh-wide default first)."""
+    return desired_policies(root_namespace, mode, exceptions, workload_exceptions)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "istio_mtls_errors": istio_mtls_errors,
+            "istio_peer_authentications": istio_peer_authentications,
+            "dns1123_label": is_dns1123_label,
+        }
