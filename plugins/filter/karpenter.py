@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+# Documentation: karpenter_v1.yml (ansible-doc -t filter nodeless.eks.karpenter_v1)
+
+from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
+
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
+
+
+def _documents(value):
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return [d for d in yaml.safe_load_all(value) if d], True
+        except yaml.YAMLError as exc:
+            raise AnsibleFilterError(f"karpenter_v1: not valid YAML: {exc}") from exc
+    if isinstance(value, dict):
+        return [value], False
+    if isinstance(value, list):
+        return list(value), True
+    raise AnsibleFilterError(f"karpenter_v1: expected a manifest, a list of manifests or YAML text, not {type(value).__name__}")
+
+
+def karpenter_v1(value, node_role=None, strict=False):
+    documents, many = _documents(value)
+    converted = []
+    for index, manifest in enumerate(documents):
+        where = f"[{index}] " if many else ""
+        try:
+            obj, warnings = karpenter.convert(manifest, node_role=node_role)
+        except karpenter.KarpenterError as exc:
+            raise AnsibleFilterError(f"karpenter_v1: {where}{exc}") from exc
+        errors = karpenter.validate(obj)
+        if errors or (strict and warnings):
+            raise AnsibleFilterError(f"karpenter_v1: {where}{obj['kind']}/{obj['metadata']['name']}: " + "; ".join(errors + warnings))
+        for warning in warnings:
+            Display().warning(f"karpenter_v1: {where}{obj['kind']}/{obj['metadata']['name']}: {warning}")
+        converted.append(obj)
+    return converted if many else converted[0]
+
+
+class FilterModule:
+    def filters(self):
+        return {"karpenter_v1": karpenter_v1}

@@ -1,0 +1,65 @@
+"""Module parameters -> validated v1 objects, for one object or a batch, typed options or a legacy manifest."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter, karpenter_module
+from ansible_collections.nodeless.eks.plugins.modules.karpenter_nodepool import NODEPOOL_OPTIONS
+
+PROVISIONER = {"apiVersion": "karpenter.sh/v1alpha5", "kind": "Provisioner", "metadata": {"name": "old"},
+               "spec": {"providerRef": {"name": "default"}, "kubeletConfiguration": {"maxPods": 10}}}
+
+
+def params(**values):
+    out = {k: None for k in NODEPOOL_OPTIONS}
+    out.update(state="present", strict=False, nodepools=None)
+    out.update(values)
+    return out
+
+
+def build(p):
+    return karpenter_module.desired_objects(p, NODEPOOL_OPTIONS, "nodepools", "NodePool", karpenter.nodepool_from_options)
+
+
+def test_batch_elements_are_checked_against_the_same_spec_and_named_by_index():
+    objs, _ = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "d"}, "requirements": [], "weight": "7"},
+                                      {"legacy_definition": PROVISIONER}]))
+    assert [o["metadata"]["name"] for o in objs] == ["a", "old"]
+    assert objs[0]["spec"]["weight"] == 7  # coerced like a top-level option
+    with pytest.raises(karpenter.KarpenterError, match=r"nodepools\[1\]: .*weigth"):
+        build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "d"}, "requirements": []}, {"name": "b", "weigth": 3}]))
+    with pytest.raises(karpenter.KarpenterError, match=r"nodepools\[0\]\.NodePool 'a' is not valid: spec.weight: 0"):
+        build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "d"}, "requirements": [], "weight": 0}]))
+
+
+def test_duplicate_names_in_a_batch_are_refused():
+    pool = {"name": "a", "node_class_ref": {"name": "d"}, "requirements": []}
+    with pytest.raises(karpenter.KarpenterError, match="repeated: a"):
+        build(params(nodepools=[pool, dict(pool)]))
+
+
+def test_legacy_warnings_carry_the_object_and_strict_refuses_them():
+    objs, warnings = build(params(legacy_definition=PROVISIONER, name="renamed"))
+    assert objs[0]["metadata"]["name"] == "renamed"
+    assert warnings == ["NodePool/renamed: spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)"]
+    with pytest.raises(karpenter.KarpenterError, match="strict is set"):
+        build(params(legacy_definition=PROVISIONER, strict=True))
+
+
+def test_legacy_yaml_text_of_the_wrong_kind_or_with_typed_options_is_refused():
+    with pytest.raises(karpenter.KarpenterError, match="a AWSNodeTemplate becomes a EC2NodeClass, not a NodePool"):
+        build(params(legacy_definition="apiVersion: karpenter.k8s.aws/v1alpha1\nkind: AWSNodeTemplate\nmetadata: {name: x}\n"))
+    with pytest.raises(karpenter.KarpenterError, match="legacy_definition: cannot be combined with weight"):
+        build(params(legacy_definition=PROVISIONER, weight=3))
+
+
+def test_absent_needs_only_a_name():
+    objs, _ = build(params(name="gone", state="absent"))
+    assert objs[0]["metadata"]["name"] == "gone"
+
+
+def test_missing_node_classes_are_reported_per_pool():
+    objs, _ = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "default"}, "requirements": []},
+                                      {"name": "b", "node_class_ref": {"name": "ghost"}, "requirements": []}]))
+    warnings = karpenter_module.missing_node_classes(objs, {"default": {}})
+    assert len(warnings) == 1 and "NodePool/b: spec.template.spec.nodeClassRef.name: EC2NodeClass 'ghost' does not exist" in warnings[0]
