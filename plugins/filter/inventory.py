@@ -1,0 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible_collections.nodeless.eks.plugins.module_utils.inventory import cluster_conflicts, unknown_tags
+
+
+class FilterModule:
+    def filters(self):
+        return {"cluster_conflicts": cluster_conflicts, "unknown_tags": unknown_tags}
