@@ -1,0 +1,134 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: access_entries
+short_description: Manage the EKS access entries and access policy associations of one owner
+version_added: 0.1.0
+description:
+  - Reads the cluster's access entries once, computes the difference for the listed O(entries)
+    locally, then creates, updates or deletes entries and associates or disassociates access
+    policies.
+  - Entries this module creates are tagged C(nodeless.eks/owner=<owner>). Entries with that tag
+    that are no longer listed are deleted; entries made by EKS, by hand or by another owner are
+    never touched, and listing one of them is an error.
+  - The cluster's authentication mode must include C(API) (C(API) or C(API_AND_CONFIG_MAP)).
+author:
+  - nodeless.eks contributors
+options:
+  cluster_name:
+    description: Name of the EKS cluster.
+    type: str
+    required: true
+  owner:
+    description: Owner tag value of the entries this task manages.
+    type: str
+    default: nodeless.eks
+  partition:
+    description: AWS partition used to expand short access policy names.
+    type: str
+    default: aws
+  entries:
+    description:
+      - Every access entry this owner wants. Each item has C(principal_arn), optional
+        C(kubernetes_groups), C(username), C(type) (STANDARD, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX)
+        and C(access_policies), a list of C(policy_arn) (an ARN or a name such as
+        C(AmazonEKSViewPolicy)) with C(access_scope) (C(type) cluster or namespace, C(namespaces)).
+    type: list
+    elements: dict
+    default: []
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Give the platform team admin and the auditors read-only access
+  nodeless.eks.access_entries:
+    cluster_name: prod-eu
+    owner: access
+    entries:
+      - principal_arn: arn:aws:iam::123456789012:role/platform-admin
+        access_policies:
+          - policy_arn: AmazonEKSClusterAdminPolicy
+      - principal_arn: arn:aws:iam::123456789012:role/auditor
+        access_policies:
+          - policy_arn: AmazonEKSViewPolicy
+            access_scope: {type: namespace, namespaces: [payments]}
+"""
+
+RETURN = r"""
+changes:
+  description: One entry per access entry or policy association added, changed or removed.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{resource: "aws:access-entry/arn:aws:iam::123456789012:role/auditor", action: add}]
+diff:
+  description: This owner's access entries before and after.
+  type: dict
+  returned: always
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+
+from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
+from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+
+_VERBS = {"create": ("access-entry", "add"), "update": ("access-entry", "change"), "delete": ("access-entry", "remove"),
+          "associate": ("access-policy", "add"), "disassociate": ("access-policy", "remove")}
+
+
+def _change(verb, arn, detail):
+    kind, action = _VERBS[verb]
+    if kind == "access-policy":
+        policy = detail[0] if isinstance(detail, tuple) else detail
+        return change("aws", kind, f"{arn}/{policy.rsplit('/', 1)[-1]}", action)
+    return change("aws", kind, arn, action)
+
+
+def _mine(current, owner):
+    return {arn: e for arn, e in current.items() if e.get("owner") == owner}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(cluster_name=dict(type="str", required=True), owner=dict(type="str", default="nodeless.eks"),
+                           partition=dict(type="str", default="aws"),
+                           entries=dict(type="list", elements="dict", default=[])),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        desired = ae.validate(params["entries"], params["partition"])
+    except ae.AccessEntryError as exc:
+        module.fail_json(msg=str(exc))
+    client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    cluster = params["cluster_name"]
+    try:
+        current = ae.read(client, cluster)
+        actions = ae.plan(desired, current, params["owner"])
+        if actions and not module.check_mode:
+            ae.apply(client, cluster, params["owner"], actions)
+    except ae.AccessEntryError as exc:
+        module.fail_json(msg=str(exc))
+    except is_boto3_error_code("ResourceNotFoundException"):
+        module.fail_json(msg=f"cluster_name: EKS cluster {cluster!r} was not found in region {module.region}")
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json_aws(exc, msg=f"cluster_name: access entries of EKS cluster {cluster!r} "
+                                      "(its authentication mode must include API)")
+    after = {d["principal_arn"]: dict(d, owner=params["owner"]) for d in desired}
+    module.exit_json(changed=bool(actions), changes=[_change(*a) for a in actions],
+                     diff={"before": _mine(current, params["owner"]), "after": after})
+
+
+if __name__ == "__main__":
+    main()
