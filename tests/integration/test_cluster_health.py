@@ -1,0 +1,120 @@
+"""nodeless.eks.cluster_health against the lab's real API server: findings the test causes are reported."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from support import labenv
+from support.snapshots import untouched
+
+pytestmark = pytest.mark.lab
+
+MODULE_PLAY = [{"name": "health", "hosts": "lab", "gather_facts": False,
+                "tasks": [{"name": "read health", "nodeless.eks.cluster_health": {}, "register": "health"}]}]
+
+
+def _module_result(playbook) -> dict:
+    result = playbook(MODULE_PLAY)
+    assert result.rc == 0, result.failure_text()
+    return next(res for name, _, res in result.tasks() if name == "read health")
+
+
+def _dyn():
+    from kubernetes.dynamic import DynamicClient
+
+    return DynamicClient(labenv.k8s_client())
+
+
+@pytest.fixture
+def catch_all_webhook():
+    """A webhook catching every resource with failurePolicy Fail. Its objectSelector matches no object,
+    so the (unreachable) service it names never actually blocks a write in the shared lab."""
+    name = f"health-test-{uuid.uuid4().hex[:8]}"
+    body = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [{"name": "catch-all.health.nodeless.test", "failurePolicy": "Fail", "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"], "timeoutSeconds": 1,
+                          "clientConfig": {"url": "https://127.0.0.1:9/validate"},
+                          "objectSelector": {"matchLabels": {"health.nodeless.test/never": "matches"}},
+                          "rules": [{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*/*"], "operations": ["*"]}]}]}
+    api = _dyn().resources.get(api_version="admissionregistration.k8s.io/v1", kind="ValidatingWebhookConfiguration")
+    api.create(body=body)
+    yield name
+    api.delete(name=name)
+
+
+@pytest.fixture
+def deprecated_crd_version():
+    """A CRD whose v1beta1 is served but deprecated, under a group unique to this run, then one request to it."""
+    group = f"h{uuid.uuid4().hex[:8]}.health.nodeless.test"
+    schema = {"openAPIV3Schema": {"type": "object"}}
+    body = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"gadgets.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                     "versions": [{"name": "v1beta1", "served": True, "storage": False, "deprecated": True, "schema": schema},
+                                  {"name": "v1", "served": True, "storage": True, "schema": schema}]}}
+    dyn = _dyn()
+    crds = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
+    crds.create(body=body)
+    deadline = time.monotonic() + 30
+    while True:  # the new group is served once the CRD is Established
+        try:
+            dyn.request("GET", f"/apis/{group}/v1beta1/gadgets")
+            break
+        except Exception:  # noqa: BLE001 - not served yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    yield group
+    crds.delete(name=f"gadgets.{group}")
+
+
+def test_catch_all_fail_closed_webhook_is_reported(playbook, catch_all_webhook):
+    res = _module_result(playbook)
+    hooks = [f for f in res["findings"] if f["check"] == "admission_webhooks" and catch_all_webhook in f["subject"]]
+    assert len(hooks) == 1, res["findings"]
+    assert hooks[0]["severity"] == "critical"  # no namespaceSelector: kube-system is not excluded
+    assert hooks[0]["detail"]["excludes_kube_system"] is False
+    assert hooks[0]["detail"]["failure_policy"] == "Fail"
+
+
+def test_gate_fails_the_play_naming_the_webhook(playbook, catch_all_webhook):
+    result = playbook("playbooks/cluster_health.yml", extravars={"cluster_health_fail_on": "critical"})
+    assert result.rc != 0
+    text = result.failure_text()
+    assert catch_all_webhook in text and "cluster_health_fail_on" in text
+    # ... and a check the operator chose to ignore does not block the gate
+    result = playbook("playbooks/cluster_health.yml", extravars={"cluster_health_fail_on": "critical",
+                                                                 "cluster_health_ignore_checks": ["admission_webhooks"]})
+    assert result.rc == 0, result.failure_text()
+
+
+def test_deprecated_api_request_is_reported(playbook, deprecated_crd_version):
+    res = _module_result(playbook)
+    mine = [a for a in res["health"]["deprecated_apis"] if a["group"] == deprecated_crd_version]
+    assert mine == [{"group": deprecated_crd_version, "version": "v1beta1", "resource": "gadgets", "subresource": "",
+                     "removed_release": ""}]
+    assert any(f["subject"] == f"{deprecated_crd_version}/v1beta1 gadgets" for f in res["findings"])
+
+
+def test_storage_size_and_versions_present(playbook, lab):
+    res = _module_result(playbook)
+    storage = res["health"]["storage"]
+    assert storage["size_bytes"] > 0 and storage["limit_bytes"] == 8 * 1024 ** 3
+    assert 0 < storage["ratio"] < 0.5
+    assert res["health"]["server_version"].startswith(lab['kube_version'].rsplit('.', 1)[0] + '.')
+    assert sum(res["health"]["version_skew"]["kubelets"].values()) >= 3
+    assert res["changed"] is False and res["changes"] == []
+
+
+def test_role_in_check_mode_writes_nothing_and_reports(playbook):
+    with untouched():
+        result = playbook("playbooks/cluster_health.yml", check=True, diff=True)
+        again = playbook("playbooks/cluster_health.yml")
+    assert result.rc == 0 and again.rc == 0, result.failure_text() + again.failure_text()
+    assert result.total_changed() == 0 and again.total_changed() == 0
+    reported = [res for name, _, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read")]
+    assert reported and reported[0]["health"]["storage"]["size_bytes"] > 0
