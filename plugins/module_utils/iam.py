@@ -254,7 +254,7 @@ def tls_chain(host: str, port: int = 443, validate: bool = True, timeout: float 
         with context.wrap_socket(sock, server_hostname=host) as tls:
             getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # pylint: disable=protected-access
             chain = getter() or []
-            return [c if isinstance(c, bytes) else c.public_bytes(ssl.Encoding.DER) for c in chain]
+            return [c if isinstance(c, bytes) else ssl.PEM_cert_to_DER_cert(c.public_bytes()) for c in chain]
 
 
 def split_host_port(url: str) -> tuple[str, int]:
@@ -289,3 +289,116 @@ def provider_update(current: dict | None, desired: dict, purge_tags: bool = True
 def update_is_empty(plan: dict) -> bool:
     return not (plan["add_client_ids"] or plan["remove_client_ids"] or plan["thumbprints"] is not None
                 or plan["set_tags"] or plan["remove_tags"])
+
+
+# --- the irsa role's plan ------------------------------------------------------------------------
+
+_POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+
+
+def _field(index: int, key: str = "") -> str:
+    return f"irsa_service_accounts[{index}]" + (f".{key}" if key else "")
+
+
+def _policy_items(index, entry, role_name, values, load_policy, known):
+    """(managed documents to create as {name, document}, ARNs to attach as {arn, field}) for one entry."""
+    managed, attach = [], []
+    policies = entry.get("policies") or []
+    if not isinstance(policies, list):
+        raise ValueError(f"{_field(index, 'policies')}: must be a list of policy names, ARNs or documents")
+    for pos, item in enumerate(policies):
+        field = f"{_field(index, 'policies')}[{pos}]"
+        if isinstance(item, str) and item.startswith("arn:"):
+            if not is_policy_arn(item):
+                raise ValueError(f"{field}: {item!r} is a malformed policy ARN (expected arn:<partition>:iam::<account>:policy/<name>)")
+            attach.append({"arn": item, "field": field})
+            continue
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict):
+            raise ValueError(f"{field}: must be a policy ARN, a collection policy name or a policy document")
+        if "Statement" in item:
+            name, document = f"inline-{pos}", item
+        else:
+            name = item.get("name")
+            document = item.get("document")
+            if document is None:
+                if name not in known:
+                    raise ValueError(f"{field}: {name!r} is not a policy ARN nor one of the collection's policies ({', '.join(known)})")
+                try:
+                    document = render_document(load_policy(name)["document"], policy_values(values, item.get("vars")))
+                except ValueError as exc:
+                    raise ValueError(f"{field}.vars.{exc}") from exc
+            if isinstance(document, str):
+                try:
+                    document = json.loads(document)
+                except ValueError as exc:
+                    raise ValueError(f"{field}.document: not valid JSON: {exc}") from exc
+            if not isinstance(document, dict) or "Statement" not in document:
+                raise ValueError(f"{field}.document: a policy document needs a Statement")
+        base = f"{role_name}-{str(name).replace('_', '-')}"
+        if not _POLICY_NAME.match(base):
+            raise ValueError(f"{field}.name: {name!r} gives the policy name {base!r}, which IAM does not accept")
+        parts = split_document(document)
+        for number, part in enumerate(parts, 1):
+            managed.append({"name": base if len(parts) == 1 else f"{base}-{number}", "document": part, "field": field})
+    return managed, attach
+
+
+def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, known: list) -> list[dict]:
+    """Validate every entry (errors name the field) and compute names, ARNs, trust and policies, before any write."""
+    if not isinstance(service_accounts, list):
+        raise ValueError("irsa_service_accounts: must be a list of {namespace, service_account, policies}")
+    issuer = cluster.get("oidc_issuer")
+    if not issuer:
+        raise ValueError(f"nodeless_eks_cluster_name: EKS cluster {cluster.get('name')!r} has no OIDC issuer; IRSA needs one")
+    partition, account = cluster.get("partition") or "aws", cluster.get("account_id")
+    provider = provider_arn(partition, account, issuer)
+    limit = int(defaults.get("trust_policy_size_limit") or TRUST_POLICY_LIMIT)
+    plan, seen = [], {}
+    for index, entry in enumerate(service_accounts):
+        if not isinstance(entry, dict):
+            raise ValueError(f"{_field(index)}: must be a dictionary with namespace, service_account and policies")
+        unknown = sorted(set(entry) - {"namespace", "service_account", "policies", "role_name", "path", "permissions_boundary",
+                                       "max_session_duration", "create_service_account"})
+        if unknown:
+            raise ValueError(f"{_field(index, unknown[0])}: unknown key")
+        namespace, sa = entry.get("namespace"), entry.get("service_account")
+        for key, message in name_errors(namespace, sa):
+            raise ValueError(f"{_field(index, key)}: {message}")
+        key = f"{namespace}/{sa}"
+        if key in seen:
+            raise ValueError(f"{_field(index)}: {key} is already listed at irsa_service_accounts[{seen[key]}]")
+        seen[key] = index
+        role_name = entry.get("role_name") or default_role_name(cluster["name"], namespace, sa)
+        problem = role_name_error(role_name)
+        if problem:
+            raise ValueError(f"{_field(index, 'role_name')}: {problem}")
+        path = entry.get("path") or defaults.get("path") or "/"
+        problem = path_error(path)
+        if problem:
+            raise ValueError(f"{_field(index, 'path')}: {problem}")
+        boundary = entry.get("permissions_boundary") or defaults.get("permissions_boundary") or None
+        if boundary and not is_policy_arn(boundary):
+            raise ValueError(f"{_field(index, 'permissions_boundary')}: {boundary!r} is a malformed policy ARN")
+        duration = entry.get("max_session_duration") or defaults.get("max_session_duration") or 3600
+        if not str(duration).isdigit() or not 3600 <= int(duration) <= 43200:
+            raise ValueError(f"{_field(index, 'max_session_duration')}: {duration!r} must be 3600 to 43200 seconds")
+        trust = trust_policy(provider, issuer, namespace, sa, defaults.get("audience") or STS_AUDIENCE)
+        size = document_size(trust)
+        if size > limit:
+            raise ValueError(f"{_field(index)}: the trust policy for {key} is {size} characters, over the account's limit of {limit}")
+        values = {"name": cluster["name"], "partition": partition, "account_id": account, "region": cluster.get("region")}
+        managed, attach = _policy_items(index, entry, role_name, values, load_policy, known)
+        prefix = f"arn:{partition}:iam::{account}:policy{path}"
+        plan.append({
+            "key": key, "index": index, "namespace": namespace, "service_account": sa,
+            "role_name": role_name, "path": path, "role_arn": f"arn:{partition}:iam::{account}:role{path}{role_name}",
+            "fact": {"role_name": role_name, "role_arn": f"arn:{partition}:iam::{account}:role{path}{role_name}"},
+            "trust": trust, "trust_size": size, "provider_arn": provider,
+            "managed": [dict(m, path=path, arn=prefix + m["name"]) for m in managed], "attach": attach,
+            "policy_arns": sorted({prefix + m["name"] for m in managed} | {a["arn"] for a in attach}),
+            "permissions_boundary": boundary, "max_session_duration": int(duration),
+            "create_service_account": entry.get("create_service_account", True) not in (False, "false", "no"),
+        })
+    return plan

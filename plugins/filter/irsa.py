@@ -1,0 +1,24 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filter ``irsa_plan``: the irsa role's validated plan (names, ARNs, trust, policies) before any write."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.nodeless.eks.plugins.lookup.iam_policy import available
+from ansible_collections.nodeless.eks.plugins.lookup.iam_policy import load
+from ansible_collections.nodeless.eks.plugins.module_utils.iam import irsa_plan
+
+
+def _irsa_plan(service_accounts, cluster, **defaults):
+    try:
+        return irsa_plan(service_accounts, dict(cluster or {}), defaults, load, available())
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+class FilterModule:
+    def filters(self):
+        return {"irsa_plan": _irsa_plan}

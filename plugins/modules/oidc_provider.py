@@ -1,0 +1,259 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: oidc_provider
+short_description: Manage the IAM OpenID Connect provider of an EKS cluster
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes the IAM OIDC identity provider that lets IAM trust the tokens an EKS
+    cluster's service account issuer signs (IAM Roles for Service Accounts).
+  - The issuer comes from the cluster (one C(eks describe-cluster) call) or is given as O(url).
+  - Thumbprints are only managed when given or computed; AWS no longer uses them for EKS issuers, so
+    leaving them out never reports drift.
+  - Supports check mode and diff mode; returns C(changes), one entry per provider added, changed or removed.
+author:
+  - nodeless.eks contributors
+options:
+  cluster_name:
+    description: EKS cluster whose OIDC issuer the provider trusts. Mutually exclusive with O(url).
+    type: str
+  url:
+    description: Issuer URL (C(https://...)). Mutually exclusive with O(cluster_name).
+    type: str
+  client_ids:
+    description: Audiences (client IDs) the provider accepts.
+    type: list
+    elements: str
+    default: [sts.amazonaws.com]
+  thumbprints:
+    description:
+      - SHA-1 thumbprints (40 hex characters) of the issuer's top certificate.
+      - When omitted (and O(compute_thumbprint=false)), existing thumbprints are left as they are.
+    type: list
+    elements: str
+  compute_thumbprint:
+    description:
+      - Compute the thumbprint as eksctl does, the SHA-1 of the top-most certificate in the chain the
+        issuer's server presents. Mutually exclusive with O(thumbprints).
+    type: bool
+    default: false
+  issuer_validate_certs:
+    description: Verify the issuer's TLS certificate when computing the thumbprint.
+    type: bool
+    default: true
+  tags:
+    description: Tags for the provider. When omitted, tags are left as they are.
+    type: dict
+  purge_tags:
+    description: Remove tags not listed in O(tags).
+    type: bool
+    default: true
+  state:
+    description: Whether the provider exists.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Let IAM trust the cluster's service account tokens
+  nodeless.eks.oidc_provider:
+    cluster_name: prod-eu
+    region: eu-west-1
+    tags:
+      nodeless.eks/cluster: prod-eu
+  register: provider
+
+- name: Pin the issuer's thumbprint as eksctl does
+  nodeless.eks.oidc_provider:
+    url: https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE
+    compute_thumbprint: true
+
+- name: Remove the provider
+  nodeless.eks.oidc_provider:
+    cluster_name: prod-eu
+    state: absent
+"""
+
+RETURN = r"""
+arn:
+  description: Provider ARN (also predicted in check mode).
+  type: str
+  returned: when state=present
+  sample: arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE
+url:
+  description: Issuer as IAM names it, without C(https://).
+  type: str
+  returned: always
+  sample: oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE
+client_ids:
+  description: Audiences the provider accepts.
+  type: list
+  elements: str
+  returned: when state=present
+thumbprints:
+  description: Thumbprints the provider holds.
+  type: list
+  elements: str
+  returned: when state=present
+tags:
+  description: Provider tags.
+  type: dict
+  returned: when state=present
+changes:
+  description: One entry per provider added, changed or removed (see module_utils/changes.py).
+  type: list
+  elements: dict
+  returned: always
+  sample: [{resource: "aws:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE", action: add}]
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+from ansible_collections.nodeless.eks.plugins.module_utils import iam
+from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+
+
+class ProviderError(Exception):
+    """A user-facing failure naming the field at fault."""
+
+
+def issuer_url(module, eks):
+    if module.params["url"]:
+        if not module.params["url"].startswith("https://"):
+            raise ProviderError(f"url: {module.params['url']!r} must start with https://")
+        return module.params["url"].rstrip("/")
+    name = module.params["cluster_name"]
+    try:
+        cluster = eks.describe_cluster(name=name, aws_retry=True)["cluster"]
+    except is_boto3_error_code("ResourceNotFoundException"):
+        raise ProviderError(f"cluster_name: EKS cluster {name!r} was not found in region {module.region}") from None
+    issuer = ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer")
+    if not issuer:
+        raise ProviderError(f"cluster_name: EKS cluster {name!r} has no OIDC issuer")
+    return issuer.rstrip("/")
+
+
+def find_provider(client, host_path):
+    """One list call, then one get for the match: the provider's current state, or None."""
+    for item in client.list_open_id_connect_providers(aws_retry=True)["OpenIDConnectProviderList"]:
+        if item["Arn"].endswith(f":oidc-provider/{host_path}"):
+            desc = client.get_open_id_connect_provider(OpenIDConnectProviderArn=item["Arn"], aws_retry=True)
+            return {"arn": item["Arn"], "url": host_path, "client_ids": sorted(desc.get("ClientIDList") or []),
+                    "thumbprints": sorted(desc.get("ThumbprintList") or []),
+                    "tags": boto3_tag_list_to_ansible_dict(desc.get("Tags") or [])}
+    return None
+
+
+def desired_state(module, issuer):
+    thumbprints = module.params["thumbprints"]
+    if module.params["compute_thumbprint"]:
+        host, port = iam.split_host_port(issuer)
+        try:
+            thumbprints = [iam.top_certificate_sha1(iam.tls_chain(host, port, module.params["issuer_validate_certs"]))]
+        except (OSError, ValueError) as exc:
+            raise ProviderError(f"compute_thumbprint: could not read the TLS chain of {host}:{port}: {exc}") from exc
+    for index, thumb in enumerate(thumbprints or []):
+        if len(thumb) != 40 or any(c not in "0123456789abcdefABCDEF" for c in thumb):
+            raise ProviderError(f"thumbprints[{index}]: {thumb!r} is not a 40-character hex SHA-1")
+    return {"client_ids": sorted(set(module.params["client_ids"])), "thumbprints": thumbprints, "tags": module.params["tags"]}
+
+
+def apply_update(client, arn, plan):
+    for cid in plan["add_client_ids"]:
+        client.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID=cid, aws_retry=True)
+    for cid in plan["remove_client_ids"]:
+        client.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID=cid, aws_retry=True)
+    if plan["thumbprints"] is not None:
+        client.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=plan["thumbprints"], aws_retry=True)
+    if plan["set_tags"]:
+        client.tag_open_id_connect_provider(OpenIDConnectProviderArn=arn, Tags=ansible_dict_to_boto3_tag_list(plan["set_tags"]), aws_retry=True)
+    if plan["remove_tags"]:
+        client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=plan["remove_tags"], aws_retry=True)
+
+
+def ensure_present(module, client, current, issuer):
+    host = iam.issuer_host_path(issuer)
+    want = desired_state(module, issuer)
+    if current is None:
+        after = {"url": host, "client_ids": want["client_ids"], "thumbprints": want["thumbprints"] or [], "tags": want["tags"] or {}}
+        arn = None
+        if not module.check_mode:
+            kwargs = {"Url": issuer, "ClientIDList": want["client_ids"], "aws_retry": True}
+            if want["thumbprints"]:
+                kwargs["ThumbprintList"] = want["thumbprints"]
+            if want["tags"]:
+                kwargs["Tags"] = ansible_dict_to_boto3_tag_list(want["tags"])
+            arn = client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
+        return dict(after, arn=arn or predicted_arn(module, host)), [change("aws", "oidc-provider", host, "add")]
+    plan = iam.provider_update(current, want, module.params["purge_tags"])
+    if iam.update_is_empty(plan):
+        return current, []
+    if not module.check_mode:
+        apply_update(client, current["arn"], plan)
+    tags = {k: v for k, v in current["tags"].items() if k not in plan["remove_tags"]}
+    tags.update(plan["set_tags"])
+    after = dict(current, client_ids=want["client_ids"], tags=tags,
+                 thumbprints=plan["thumbprints"] if plan["thumbprints"] is not None else current["thumbprints"])
+    detail = ", ".join(k for k in ("add_client_ids", "remove_client_ids", "thumbprints", "set_tags", "remove_tags")
+                       if plan[k] not in (None, [], {}))
+    return after, [change("aws", "oidc-provider", host, "change", detail=detail)]
+
+
+def predicted_arn(module, host):
+    """Check mode never creates, so the ARN is built the way IAM builds it (needs the account: one STS call)."""
+    sts = module.client("sts", retry_decorator=AWSRetry.jittered_backoff())
+    identity = sts.get_caller_identity(aws_retry=True)
+    partition = identity["Arn"].split(":")[1]
+    return f"arn:{partition}:iam::{identity['Account']}:oidc-provider/{host}"
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            cluster_name=dict(type="str"), url=dict(type="str"),
+            client_ids=dict(type="list", elements="str", default=[iam.STS_AUDIENCE]),
+            thumbprints=dict(type="list", elements="str"), compute_thumbprint=dict(type="bool", default=False),
+            issuer_validate_certs=dict(type="bool", default=True),
+            tags=dict(type="dict"), purge_tags=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        mutually_exclusive=[("cluster_name", "url"), ("thumbprints", "compute_thumbprint")],
+        required_one_of=[("cluster_name", "url")],
+        supports_check_mode=True,
+    )
+    retry = AWSRetry.jittered_backoff()
+    client = module.client("iam", retry_decorator=retry)
+    try:
+        issuer = issuer_url(module, module.client("eks", retry_decorator=retry))
+        host = iam.issuer_host_path(issuer)
+        current = find_provider(client, host)
+        if module.params["state"] == "absent":
+            changes = [change("aws", "oidc-provider", host, "remove")] if current else []
+            if current and not module.check_mode:
+                client.delete_open_id_connect_provider(OpenIDConnectProviderArn=current["arn"], aws_retry=True)
+            module.exit_json(changed=bool(changes), url=host, changes=changes, diff={"before": current or {}, "after": {}})
+        after, changes = ensure_present(module, client, current, issuer)
+    except ProviderError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json_aws_error(exc)
+    module.exit_json(changed=bool(changes), changes=changes, diff={"before": current or {}, "after": after}, **after)
+
+
+if __name__ == "__main__":
+    main()
