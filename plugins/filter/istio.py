@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import desired_policies
-from ansible_collections.nodeless.eks.plugins.module_utils.istio import is_dns1123_label
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import namespace_writes
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import validate
 
 
@@ -20,10 +20,16 @@ def istio_peer_authentications(mode, root_namespace, exceptions=None, workload_e
     return desired_policies(root_namespace, mode, exceptions, workload_exceptions)
 
 
+def istio_namespace_writes(namespaces, enroll, labels, exceptions=None):
+    """Namespaces to apply: enrolled ones lacking ``labels``; exceptions with ``create: true`` that do not exist."""
+    create = [e["namespace"] for e in exceptions or [] if isinstance(e, dict) and e.get("create")]
+    return namespace_writes(namespaces, enroll, labels, create)
+
+
 class FilterModule:
     def filters(self):
         return {
             "istio_mtls_errors": istio_mtls_errors,
             "istio_peer_authentications": istio_peer_authentications,
-            "dns1123_label": is_dns1123_label,
+            "istio_namespace_writes": istio_namespace_writes,
         }

@@ -275,3 +275,19 @@ def report(namespaces: list[dict], pods: list[dict], policies: list[dict], root_
 def overlay(live: list[dict], planned: list[dict]) -> list[dict]:
     """The policies as they will be once ``planned`` (our desired set) is applied: ours replaced, the rest kept."""
     return [p for p in live if not is_managed(p) and key(p) not in {key(q) for q in planned}] + list(planned)
+
+
+def namespace_writes(live: list[dict], enroll: list[str], labels: dict, create: list[str]) -> list[dict]:
+    """Namespaces to apply: enrolled ones lacking the injection labels, and ``create`` ones that do not exist.
+
+    Compared locally so that a re-run sends nothing."""
+    current = {n["metadata"]["name"]: (n["metadata"].get("labels") or {}) for n in live}
+    writes = []
+    for name in dict.fromkeys(enroll):
+        have = current.get(name)
+        if have is None or any(have.get(k) != v for k, v in labels.items()):
+            writes.append({"name": name, "labels": dict(labels)})
+    for name in dict.fromkeys(create):
+        if name not in current and name not in enroll:
+            writes.append({"name": name, "labels": {}})
+    return writes

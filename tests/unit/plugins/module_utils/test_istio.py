@@ -209,3 +209,12 @@ def test_report_names_pods_without_sidecar_in_strict_namespaces():
     assert rows["legacy"] == {"namespace": "legacy", "mode": "PERMISSIVE", "source": "legacy/mtls-exception", "injection": False,
                               "revision": None, "ignored": False, "pods_without_sidecar": ["old"], "at_risk": []}
     assert rows["kube-system"]["ignored"] and rows["kube-system"]["at_risk"] == [] and rows["kube-system"]["mode"] == "STRICT"
+
+
+def test_namespace_writes_only_what_differs():
+    live = [ns("shop", **{"istio-injection": "enabled"}), ns("web"), ns("legacy")]
+    writes = istio.namespace_writes(live, ["shop", "web", "new", "web"], {"istio-injection": "enabled"}, ["legacy", "made", "new"])
+    assert writes == [{"name": "web", "labels": {"istio-injection": "enabled"}}, {"name": "new", "labels": {"istio-injection": "enabled"}},
+                      {"name": "made", "labels": {}}]
+    assert istio.namespace_writes(live, ["shop"], {"istio-injection": "enabled"}, ["legacy"]) == []
+    assert istio.namespace_writes(live, ["shop"], {"istio.io/rev": "canary"}, []) == [{"name": "shop", "labels": {"istio.io/rev": "canary"}}]
