@@ -1,0 +1,83 @@
+"""Shared by the benchmark scripts: a lab of their own, playbook runs timed, AWS calls counted.
+
+Benchmarks never use the default lab: they create hundreds of resources that tests would count.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+
+from nodeless_lab import lab as _lab  # noqa: E402  (path set above)
+from nodeless_lab.aws_server import is_write  # noqa: E402
+
+
+def start_lab(name: str) -> tuple[Path, dict]:
+    """A lab in .lab/<name>, started (or reused when healthy)."""
+    lab_dir = REPO / ".lab" / name
+    out = io.StringIO()
+    try:
+        return lab_dir, _lab.up(lab_dir, out=out, build=False)
+    except Exception as exc:
+        raise SystemExit(f"could not start lab {lab_dir}: {exc}\n{out.getvalue()}") from exc
+
+
+def stop_lab(lab_dir: Path) -> None:
+    _lab.down(lab_dir, out=io.StringIO(), quiet=True)
+
+
+def boto3_client(state: dict, service: str):
+    import boto3
+
+    return boto3.client(service, endpoint_url=state["aws_endpoint"], region_name=state["region"],
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _task_seconds(output: str) -> float:
+    """Sum of the tasks' own durations (ansible.posix.json callback): the work compared, without the
+    interpreter and collection loading every ansible-playbook process pays alike."""
+    data = json.loads(output[output.find("{"):])
+    total = 0.0
+    for play in data.get("plays", []):
+        for task in play.get("tasks", []):
+            span = task["task"]["duration"]
+            total += (datetime.fromisoformat(span["end"].replace("Z", "+00:00"))
+                      - datetime.fromisoformat(span["start"].replace("Z", "+00:00"))).total_seconds()
+    return total
+
+
+def run_playbook(state: dict, path: Path, extravars: str | None = None) -> tuple[float, float, list]:
+    """(process wall seconds, tasks' seconds, AWS calls made) of one ansible-playbook run against the lab."""
+    env = dict(os.environ)
+    env.update(_lab.env(state))
+    env.update({"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+                "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    inventory = path.parent / "localhost.ini"
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={REPO / '.venv' / 'bin' / 'python'}\n")
+    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), str(path), "-i", str(inventory)]
+    if extravars:
+        cmd += ["-e", extravars]
+    _lab.calls(state, reset=True)
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    elapsed = time.monotonic() - start
+    calls = _lab.calls(state)
+    _lab.calls(state, reset=True)
+    if proc.returncode or '"plays": []' in proc.stdout:
+        raise SystemExit(f"{path.name} failed (rc={proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return elapsed, _task_seconds(proc.stdout), calls
+
+
+def split_calls(calls: list) -> tuple[int, int]:
+    """(reads, writes) among [service, action, status] entries."""
+    writes = sum(1 for c in calls if is_write(c[1]))
+    return len(calls) - writes, writes
