@@ -1,0 +1,124 @@
+"""Istio role against the lab: check mode first, then real, then a re-run that writes nothing.
+
+The lab's istiod is a kwok pod that never serves, so its webhooks cannot answer: the validating
+webhook fails open (PeerAuthentications are checked by the real CRD schema only) and the injection
+webhook (failurePolicy Fail) refuses pods in enrolled namespaces. Test pods therefore live in a
+namespace that is not enrolled.
+"""
+from __future__ import annotations
+
+import pytest
+
+from support import labenv
+from support.snapshots import untouched
+
+pytestmark = pytest.mark.lab
+
+PLAIN_NS = "istio-test-plain"
+BASE = {"istio_injection_namespaces": ["istio-test-app"]}
+EXCEPTION = {"namespace": "istio-test-legacy", "mode": "PERMISSIVE", "reason": "old clients", "create": True}
+
+
+def _play(**role_vars) -> list:
+    return [{"name": "istio", "hosts": "lab", "gather_facts": False,
+             "roles": [{"role": "nodeless.eks.istio", "vars": {**BASE, **role_vars}}]}]
+
+
+def _policy_changes(result) -> list:
+    return [c for name, _, res in result.tasks() if name.startswith("nodeless.eks.istio : Apply mesh-wide")
+            for c in res.get("changes", [])]
+
+
+def _writes(offset) -> list[str]:
+    _, events = labenv.k8s_writes(offset)
+    return [f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('namespace', '')}/{e['objectRef'].get('name')}"
+            for e in events]
+
+
+def _run_counted(playbook, **kwargs):
+    offset, _ = labenv.k8s_writes()
+    result = playbook(_play(**kwargs.pop("role_vars")), **kwargs)
+    assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
+    return result, _writes(offset)
+
+
+@pytest.fixture(scope="module")
+def installed(lab):
+    from support import playbook as runner
+
+    result = runner.run(_play(istio_mtls_mode="STRICT"))
+    assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
+    return result
+
+
+def test_permissive_strict_switch_changes_exactly_one_object(installed, playbook):
+    with untouched():
+        check = playbook(_play(istio_mtls_mode="PERMISSIVE"), check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    assert _policy_changes(check) == [{"resource": "k8s:PeerAuthentication/istio-system/default", "action": "change",
+                                       "detail": "mtls STRICT -> PERMISSIVE"}]
+
+    result, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
+    assert result.total_changed() == 1 and writes == ["patch peerauthentications/istio-system/default"]
+
+    again, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
+    assert again.total_changed() == 0 and writes == []
+
+    back, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
+    assert _policy_changes(back)[0]["detail"] == "mtls PERMISSIVE -> STRICT"
+    assert back.total_changed() == 1 and writes == ["patch peerauthentications/istio-system/default"]
+
+
+def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
+    from kubernetes.dynamic import DynamicClient
+
+    workload = {"namespace": "istio-test-app", "name": "metrics", "selector": {"app": "web"}, "ports": {"15090": "PERMISSIVE"},
+                "reason": "scraped without a sidecar"}
+    declared = {"istio_mtls_exceptions": [EXCEPTION], "istio_mtls_workload_exceptions": [workload]}
+    result, writes = _run_counted(playbook, role_vars=declared)
+    assert sorted((c["action"], c["resource"]) for c in _policy_changes(result)) == [
+        ("add", "k8s:PeerAuthentication/istio-test-app/mtls-exception-metrics"),
+        ("add", "k8s:PeerAuthentication/istio-test-legacy/mtls-exception")]
+    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    legacy = pas.get(namespace="istio-test-legacy", name="mtls-exception").to_dict()
+    assert legacy["spec"] == {"mtls": {"mode": "PERMISSIVE"}}
+    assert legacy["metadata"]["annotations"]["nodeless.eks/mtls-exception-reason"] == "old clients"
+    assert pas.get(namespace="istio-test-app", name="mtls-exception-metrics").to_dict()["spec"]["portLevelMtls"] == {
+        "15090": {"mode": "PERMISSIVE"}}
+
+    again, writes = _run_counted(playbook, role_vars=declared)
+    assert again.total_changed() == 0 and writes == []
+
+    removed, writes = _run_counted(playbook, role_vars={})
+    assert sorted(writes) == ["delete peerauthentications/istio-test-app/mtls-exception-metrics",
+                              "delete peerauthentications/istio-test-legacy/mtls-exception"]
+    assert removed.total_changed() == 1
+
+
+def test_report_names_pod_without_sidecar_and_fail_on_risk_stops_before_tightening(installed, playbook):
+    from kubernetes import client
+
+    core = client.CoreV1Api(labenv.k8s_client())
+    if not any(n.metadata.name == PLAIN_NS for n in core.list_namespace().items):
+        core.create_namespace({"metadata": {"name": PLAIN_NS}})
+    if not any(p.metadata.name == "no-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
+        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "no-sidecar"},
+                                              "spec": {"containers": [{"name": "app", "image": "busybox"}]}})
+    # A sidecar pod (hand-written istio-proxy, as injection would add) is not at risk.
+    if not any(p.metadata.name == "with-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
+        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "with-sidecar"}, "spec": {"containers": [
+            {"name": "app", "image": "busybox"}, {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
+
+    result, _ = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
+    report = [res for name, _, res in result.tasks() if name.endswith("Share the report as istio_mtls_report")][0]
+    facts = report["ansible_facts"]["istio_mtls_report"]
+    assert f"{PLAIN_NS}/no-sidecar" in facts["at_risk"] and f"{PLAIN_NS}/with-sidecar" not in facts["at_risk"]
+    row = [r for r in facts["namespaces"] if r["namespace"] == PLAIN_NS][0]
+    assert row["mode"] == "STRICT" and row["source"] == "istio-system/default" and row["pods_without_sidecar"] == ["no-sidecar"]
+
+    # Mesh PERMISSIVE now, STRICT asked with istio_fail_on_risk: stop before the policy is tightened.
+    _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
+    with untouched():
+        failed = playbook(_play(istio_mtls_mode="STRICT", istio_fail_on_risk=True))
+    assert failed.rc != 0 and f"{PLAIN_NS}/no-sidecar" in failed.failure_text() and "istio_fail_on_risk" in failed.failure_text()
+    _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
