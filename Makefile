@@ -72,6 +72,9 @@ integration: collections tools
 	$(BIN)/python tests/run_all.py integration
 molecule: collections tools
 	$(BIN)/python tests/run_all.py molecule $(SCENARIO)
+docs: collections
+	$(BIN)/python tests/run_all.py docs
+
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
 

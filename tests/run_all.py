@@ -19,7 +19,13 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 BUILD = REPO / ".build"
-LAYERS = ("sanity", "lint", "unit", "integration", "molecule")
+# The same settings the Makefile exports, so `python tests/run_all.py` also works alone.
+os.environ["PATH"] = f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".collections"))
+os.environ.setdefault("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "false")
+os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "tests" / "ansible.cfg"))
+os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
+LAYERS = ("sanity", "lint", "docs", "unit", "integration", "molecule")
 
 
 def sh(cmd: list[str], cwd: Path = REPO, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
@@ -86,6 +92,33 @@ def lint(_args) -> tuple[int, int]:
     passed, failed = (passed + 1, failed) if proc.returncode == 0 else (passed, failed + 1)
     proc = sh([str(VENV_BIN / "antsibull-changelog"), "lint"])
     return (passed + 1, failed) if proc.returncode == 0 else (passed, failed + 1)
+
+
+def docs(_args) -> tuple[int, int]:
+    """antsibull-docs: lint the collection's docs, then build the docs site with warnings as errors."""
+    env = dict(os.environ)
+    dest = BUILD / "docs"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True, mode=0o700)  # antsibull-docs refuses group/world-writable directories
+    checks = [
+        [str(VENV_BIN / "antsibull-docs"), "lint-collection-docs", "."],
+        [str(VENV_BIN / "antsibull-docs"), "sphinx-init", "--use-current", "--dest-dir", str(dest), "nodeless.eks"],
+    ]
+    for cmd in checks:
+        if sh(cmd, env=env).returncode:
+            return 0, 1
+    rst = dest / "rst"
+    rst.chmod(0o700)
+    if sh([str(VENV_BIN / "antsibull-docs"), "--config-file", str(dest / "antsibull-docs.cfg"), "collection",
+           "--cleanup", "everything", "--use-current", "--dest-dir", str(rst), "nodeless.eks"], env=env).returncode:
+        return 0, 1
+    shutil.copy(REPO / "tests" / "docs" / "offline_refs.rst", rst / "offline_refs.rst")
+    with open(dest / "conf.py", "a", encoding="utf-8") as conf:  # no network here: no intersphinx inventories
+        conf.write("\nintersphinx_mapping = {}\n")
+    proc = sh([str(VENV_BIN / "sphinx-build"), "-M", "html", str(rst), str(dest / "build"), "-c", str(dest), "-W", "--keep-going", "-q"],
+              env=env)
+    print(f"[docs] site: {dest / 'build' / 'html' / 'index.html'}")
+    return (1, 0) if proc.returncode == 0 else (0, 1)
 
 
 def _pytest(name: str, paths: list[str], env: dict | None = None) -> tuple[int, int]:

@@ -1,0 +1,52 @@
+"""AWX examples and the execution environment definition: valid, prompt-free, secret-free."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = REPO / ".venv" / "bin"
+
+
+def test_survey_asks_for_cluster_and_region_only():
+    survey = json.loads((REPO / "examples" / "awx" / "survey.json").read_text())
+    fields = {q["variable"]: q for q in survey["spec"]}
+    assert set(fields) == {"nodeless_eks_cluster_name", "nodeless_eks_region"}
+    assert all(q["required"] for q in fields.values())
+
+
+def test_awx_example_holds_no_secret_and_passes_syntax_check():
+    text = (REPO / "examples" / "awx" / "configure.yml").read_text() + (REPO / "examples" / "awx" / "settings.yml").read_text()
+    for word in ("password", "secret_key", "token:", "aws_secret"):
+        assert word not in text.lower(), f"examples/awx must not carry secrets ({word})"
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "--syntax-check", "examples/awx/configure.yml",
+                           "-e", "@examples/awx/settings.yml"], cwd=REPO, capture_output=True, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ansible_builder_create_produces_a_valid_context(tmp_path):
+    build = REPO / ".build"
+    build.mkdir(exist_ok=True)
+    out = tmp_path / "dist"
+    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(out), str(REPO)],
+                   check=True, capture_output=True)
+    shutil.copy(next(out.glob("nodeless-eks-*.tar.gz")), build / "nodeless-eks.tar.gz")
+    context = tmp_path / "context"
+    proc = subprocess.run([str(BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "--context", str(context),
+                           "--container-runtime", "podman"],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    containerfile = (context / "Containerfile").read_text()
+    assert "ansible-core==2.19.14" in containerfile
+    for cli in ("awscli", "helm", "istioctl"):
+        assert cli in containerfile
+    assert (context / "_build" / "collections" / "nodeless-eks.tar.gz").exists()
+    assert "boto3==1.44.8" in (context / "_build" / "requirements.txt").read_text()
+    galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
+    assert {c["name"] for c in galaxy["collections"]} >= {"amazon.aws", "kubernetes.core", "nodeless.eks"}
