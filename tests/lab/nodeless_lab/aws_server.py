@@ -32,6 +32,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402  (env must be set firs
 from werkzeug.serving import make_server  # noqa: E402
 
 _SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_REST_XML = ("route53", "s3", "cloudfront")
 _READ = re.compile(r"^(Describe|List|Get|Head|Lookup|Search|Batch ?Get|Check)")
 
 
@@ -77,18 +78,23 @@ def is_write(action: str) -> bool:
     return not _READ.match(action)
 
 
-def _fault_response(environ: dict, start_response, status: int):
-    if status >= 500:
-        start_response(f"{status} Service Unavailable", [("Content-Type", "text/plain")])
-        return [b"injected by the nodeless.eks lab"]
-    if environ.get("HTTP_X_AMZ_TARGET") or "json" in environ.get("CONTENT_TYPE", ""):
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded (lab)"}).encode()
-        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", "ThrottlingException")]
-        start_response("400 Bad Request", headers)
+def _fault_response(environ: dict, start_response, status: int, service: str):
+    """A throttling (400) or unavailable (5xx) error shaped as the service's protocol shapes its errors."""
+    code, reason = ("Throttling", "Bad Request") if status < 500 else ("ServiceUnavailable", "Service Unavailable")
+    # JSON for JSON and REST-JSON services (EKS has neither a target header nor a body on GETs);
+    # XML for query-protocol (Action=...) and REST-XML services.
+    query = "Action=" in environ.get("QUERY_STRING", "") or environ.get("CONTENT_TYPE", "").startswith("application/x-www-form")
+    if not query and service not in _REST_XML:
+        error = "ThrottlingException" if status < 500 else "ServiceUnavailableException"
+        body = json.dumps({"__type": error, "message": "injected by the nodeless.eks lab"}).encode()
+        start_response(f"{status} {reason}", [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", error)])
         return [body]
-    body = (b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-            b"<Message>Rate exceeded (lab)</Message></Error><RequestId>lab</RequestId></ErrorResponse>")
-    start_response("400 Bad Request", [("Content-Type", "text/xml")])
+    body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected by the nodeless.eks lab</Message>"
+            f"</Error><RequestId>lab</RequestId></ErrorResponse>").encode()
+    if service == "ec2":  # EC2's query errors have their own envelope
+        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>injected by the nodeless.eks lab</Message></Error>"
+                f"</Errors><RequestID>lab</RequestID></Response>").encode()
+    start_response(f"{status} {reason}", [("Content-Type", "text/xml")])
     return [body]
 
 
@@ -115,7 +121,7 @@ class LabMiddleware:
             return start_response(status, headers, exc_info)
 
         if fault:
-            result = _fault_response(environ, recording_start, fault.get("status", 400))
+            result = _fault_response(environ, recording_start, fault.get("status", 400), service)
         else:
             result = self.app(environ, recording_start)
         with self.log.lock:
