@@ -18,7 +18,7 @@ export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 
 .PHONY: help venv collections tools lab-up lab-down lab-status demo test sanity lint unit integration molecule \
-        changelog-lint docs clean
+        changelog-lint docs clean reliability
 
 help:
 	@echo "make demo   build what is missing, start the lab, run the playbooks against it, show the lab"
@@ -74,6 +74,9 @@ molecule: collections tools
 	$(BIN)/python tests/run_all.py molecule $(SCENARIO)
 docs: collections
 	$(BIN)/python tests/run_all.py docs
+# Faults, restarts, concurrent runs and security checks, in a lab of their own (docs/operations.md).
+reliability: collections tools
+	$(BIN)/pytest tests/reliability
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
