@@ -1,0 +1,98 @@
+"""50 NodePools + 5 EC2NodeClasses: nodeless.eks batch modules vs a kubernetes.core.k8s loop with the same manifests.
+
+Prints, for each side, the tasks' seconds (and the whole process), the API server writes of the first
+run and of the re-run, then the ratio. Uses the lab .lab/karpenter (started or reused); the objects it
+creates are deleted before each side and at the end.
+
+    .venv/bin/python benchmarks/nodepools.py [--pools 50] [--classes 5]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+sys.path.insert(0, str(C.REPO / ".collections"))
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter  # noqa: E402
+
+
+def manifests(pools: int, classes: int) -> tuple[list, list]:
+    """Typed options for our modules and the same objects as v1 manifests for the loop."""
+    class_opts = [{"name": f"bench-{i}", "role": "lab-node-role", "ami_selector_terms": [{"alias": "al2023@latest"}],
+                   "subnet_selector_terms": [{"tags": {"karpenter.sh/discovery": "lab"}}],
+                   "security_group_selector_terms": [{"tags": {"karpenter.sh/discovery": "lab"}}], "tags": {"team": f"t{i}"}}
+                  for i in range(classes)]
+    pool_opts = [{"name": f"bench-{i}", "node_class_ref": {"name": f"bench-{i % classes}"}, "weight": 1 + i % 100,
+                  "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot", "on-demand"]},
+                                   {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": [str(2 + i % 4)]}],
+                  "limits": {"cpu": str(100 + i)}, "disruption": {"consolidation_policy": "WhenEmptyOrUnderutilized", "consolidate_after": "1m"}}
+                 for i in range(pools)]
+    full = [karpenter.ec2nodeclass_from_options(o) for o in class_opts] + [karpenter.nodepool_from_options(o) for o in pool_opts]
+    return [class_opts, pool_opts], full
+
+
+def write(directory: Path, typed: list, full: list) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    play = {"hosts": "localhost", "gather_facts": False}
+    ours = [dict(play, name="ours", tasks=[
+        {"name": "EC2NodeClasses", "nodeless.eks.karpenter_ec2nodeclass": {"ec2nodeclasses": typed[0]}},
+        {"name": "NodePools", "nodeless.eks.karpenter_nodepool": {"nodepools": typed[1]}}])]
+    loop = [dict(play, name="loop", tasks=[
+        {"name": "One object per item", "kubernetes.core.k8s": {
+            "definition": "{{ item }}", "apply": True, "server_side_apply": {"field_manager": "bench-loop", "force_conflicts": True}},
+         "loop": full, "loop_control": {"label": "{{ item.kind }}/{{ item.metadata.name }}"}}])]
+    paths = directory / "nodepools-ours.yml", directory / "nodepools-loop.yml"
+    for path, data in zip(paths, (ours, loop)):
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return paths
+
+
+def clean(state: dict) -> None:
+    from kubernetes import config
+    from kubernetes.dynamic import DynamicClient
+
+    dyn = DynamicClient(config.new_client_from_config(state["kubeconfig"]))
+    for api_version, kind in (("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")):
+        resource = dyn.resources.get(api_version=api_version, kind=kind)
+        for item in resource.get().items:
+            if item.metadata.name.startswith("bench-"):
+                resource.delete(name=item.metadata.name)
+
+
+def side(state: dict, label: str, path: Path) -> float:
+    clean(state)
+    results = []
+    for run in ("first run", "re-run"):
+        offset, _ = C._lab.k8s_writes(state)
+        wall, seconds, _ = C.run_playbook(state, path)
+        writes = len(C._lab.k8s_writes(state, offset)[1])
+        results.append(seconds)
+        print(f"  {label:<28} {run:<9} tasks {seconds:7.2f} s  (process {wall:6.2f} s)  {writes:4d} API server writes", flush=True)
+    return results[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pools", type=int, default=50)
+    parser.add_argument("--classes", type=int, default=5)
+    args = parser.parse_args()
+    _, state = C.start_lab("karpenter")
+    typed, full = manifests(args.pools, args.classes)
+    ours_path, loop_path = write(C.REPO / ".build" / "benchmarks", typed, full)
+    print(f"{args.pools} NodePools + {args.classes} EC2NodeClasses against {state['api_endpoint']}")
+    try:
+        loop = side(state, "kubernetes.core.k8s loop", loop_path)
+        ours = side(state, "nodeless.eks batch modules", ours_path)
+    finally:
+        clean(state)
+    print(f"ratio (loop / ours, first run tasks' seconds): {loop / ours:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
