@@ -1,0 +1,148 @@
+"""cluster-autoscaler: image of the cluster's minor, EKS flags, ASG discovery tags, tag-scoped IRSA policy."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import pytest
+
+from support import labenv
+from support.snapshots import untouched
+
+ROLE = [{"name": "cluster-autoscaler", "hosts": "lab", "gather_facts": False,
+         "roles": [{"role": "nodeless.eks.cluster_autoscaler"}]}]
+DISCOVERY = {"k8s.io/cluster-autoscaler/enabled": "true", "k8s.io/cluster-autoscaler/lab": "owned"}
+WRITES = {"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"}
+
+
+def _asg_tags() -> dict:
+    asg = labenv.boto3_client("autoscaling")
+    groups = asg.describe_auto_scaling_groups()["AutoScalingGroups"]
+    return {g["AutoScalingGroupName"]: {t["Key"]: t["Value"] for t in g["Tags"]} for g in groups
+            if g["AutoScalingGroupName"].startswith("eks-")}
+
+
+def _forget_cluster_autoscaler():
+    """Remove the Kubernetes objects and the ASG discovery tags, so the check run has everything to predict."""
+    from kubernetes import client
+
+    api = labenv.k8s_client()
+    for call, args in ((client.AppsV1Api(api).delete_namespaced_deployment, ("cluster-autoscaler", "kube-system")),
+                       (client.RbacAuthorizationV1Api(api).delete_cluster_role, ("cluster-autoscaler",)),
+                       (client.RbacAuthorizationV1Api(api).delete_cluster_role_binding, ("cluster-autoscaler",))):
+        try:
+            call(*args)
+        except client.exceptions.ApiException as exc:
+            if exc.status != 404:
+                raise
+    asg = labenv.boto3_client("autoscaling")
+    for name, tags in _asg_tags().items():
+        keys = [k for k in tags if k.startswith("k8s.io/cluster-autoscaler/")]
+        if keys:
+            asg.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k} for k in keys])
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    from support import playbook as runner
+
+    _forget_cluster_autoscaler()
+    with untouched():
+        check = runner.run(ROLE, check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    run = runner.run(ROLE)
+    assert run.rc == 0, run.failure_text()
+    return check, run
+
+
+@pytest.mark.lab
+def test_check_mode_predicted_the_run(converged):
+    check, run = converged
+    predicted = set(check.changed())
+    for task in ("Tag the node group ASGs so cluster-autoscaler discovers them",
+                 "Apply the cluster-autoscaler RBAC (the permissions upstream's autodiscover manifest grants)"):
+        assert task in predicted and task in run.changed()
+    assert any(t.startswith("Apply the cluster-autoscaler Deployment") for t in predicted)
+
+
+@pytest.mark.lab
+def test_deployment_available_with_image_and_flags(converged):
+    from kubernetes import client
+
+    deployment = client.AppsV1Api(labenv.k8s_client()).read_namespaced_deployment("cluster-autoscaler", "kube-system")
+    assert deployment.status.available_replicas == 1
+    template = deployment.spec.template
+    container = template.spec.containers[0]
+    assert container.image == "registry.k8s.io/autoscaling/cluster-autoscaler:v1.35.1"  # the lab runs Kubernetes 1.35
+    for flag in ("--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,k8s.io/cluster-autoscaler/lab",
+                 "--expander=least-waste", "--balance-similar-node-groups", "--skip-nodes-with-system-pods=false",
+                 "--skip-nodes-with-local-storage=false", "--cloud-provider=aws"):
+        assert flag in container.command
+    assert template.spec.priority_class_name == "system-cluster-critical"
+    assert template.metadata.annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    assert template.spec.security_context.run_as_non_root is True
+    assert container.security_context.read_only_root_filesystem is True
+    assert container.security_context.allow_privilege_escalation is False
+
+
+@pytest.mark.lab
+def test_service_account_role_policy_is_scoped_to_the_tag_on_the_asgs(converged):
+    from kubernetes import client
+
+    sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("cluster-autoscaler", "kube-system")
+    role_arn = sa.metadata.annotations["eks.amazonaws.com/role-arn"]
+    iam = labenv.boto3_client("iam")
+    role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
+    assert role["Arn"] == role_arn
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(urllib.parse.unquote(trust)) if isinstance(trust, str) else trust
+    (statement,) = trust["Statement"]
+    condition = statement["Condition"]["StringEquals"]
+    assert statement["Principal"]["Federated"].startswith("arn:aws:iam::123456789012:oidc-provider/")
+    assert sorted(v for k, v in condition.items()) == ["sts.amazonaws.com", "system:serviceaccount:kube-system:cluster-autoscaler"]
+
+    statements = []
+    for attached in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]:
+        policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+        doc = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+        doc = json.loads(urllib.parse.unquote(doc)) if isinstance(doc, str) else doc
+        statements += doc["Statement"]
+    writes = [s for s in statements if WRITES & set([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert writes, "no statement grants the ASG writes"
+    for s in writes:
+        tags = {k.removeprefix("aws:ResourceTag/"): v for k, v in s["Condition"]["StringEquals"].items()}
+        assert tags == {"k8s.io/cluster-autoscaler/lab": "owned"}
+    for name, asg_tags in _asg_tags().items():
+        assert all(asg_tags.get(k) == v for k, v in DISCOVERY.items()), f"{name} lacks the discovery tags: {asg_tags}"
+        assert asg_tags["k8s.io/cluster-autoscaler/lab"] == "owned"
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("resource,verb,allowed", [
+    ("nodes", "update", True), ("nodes", "delete", False), ("pods/eviction", "create", True), ("pods", "create", False),
+    ("secrets", "get", False),
+])
+def test_rbac_grants_what_upstream_grants_and_no_more(converged, resource, verb, allowed):
+    from kubernetes import client
+
+    group, _, sub = resource.partition("/")
+    review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+        user="system:serviceaccount:kube-system:cluster-autoscaler",
+        groups=["system:serviceaccounts", "system:serviceaccounts:kube-system"],
+        resource_attributes=client.V1ResourceAttributes(resource=group, subresource=sub or None, verb=verb, namespace="default")))
+    result = client.AuthorizationV1Api(labenv.k8s_client()).create_subject_access_review(review)
+    assert result.status.allowed is allowed
+
+
+@pytest.mark.lab
+def test_second_run_changes_nothing(converged, playbook):
+    with untouched():
+        again = playbook(ROLE)
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+
+
+@pytest.mark.lab
+def test_existing_tags_are_only_checked_when_tagging_is_off(converged, playbook):
+    with untouched():
+        result = playbook(ROLE, extravars={"cluster_autoscaler_tag_asgs": False})
+    assert result.rc == 0 and result.total_changed() == 0, result.failure_text()

@@ -1,0 +1,98 @@
+"""Overprovisioning: PriorityClasses as declared, pause pods scheduled, classless pods at priority 0."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from support import labenv
+from support.snapshots import untouched
+
+ROLE = [{"name": "overprovisioning", "hosts": "lab", "gather_facts": False,
+         "roles": [{"role": "nodeless.eks.overprovisioning"}]}]
+
+
+def _api():
+    from kubernetes import client
+
+    api = labenv.k8s_client()
+    return client.CoreV1Api(api), client.SchedulingV1Api(api), client.AppsV1Api(api)
+
+
+def _clean():
+    """Remove what the role makes, so the check run starts from a cluster without it."""
+    core, sched, _ = _api()
+    for name in ("default", "overprovisioning"):
+        if any(pc.metadata.name == name for pc in sched.list_priority_class().items):
+            sched.delete_priority_class(name)
+    if any(ns.metadata.name == "overprovisioning" for ns in core.list_namespace().items):
+        core.delete_namespace("overprovisioning")
+        for _ in range(120):  # the namespace controller empties it first
+            if not any(ns.metadata.name == "overprovisioning" for ns in core.list_namespace().items):
+                break
+            time.sleep(0.5)
+
+
+@pytest.mark.lab
+def test_check_mode_first_then_classes_and_pause_pods_then_nothing_changes(playbook):
+    _clean()
+    with untouched():
+        check = playbook(ROLE, check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    run = playbook(ROLE)
+    assert run.rc == 0, run.failure_text()
+    assert run.total_changed() == check.total_changed() == 4, (check.changed(), run.changed())
+
+    core, sched, apps = _api()
+    classes = {pc.metadata.name: pc for pc in sched.list_priority_class().items}
+    assert (classes["default"].value, classes["default"].global_default) == (0, True)
+    assert (classes["overprovisioning"].value, bool(classes["overprovisioning"].global_default)) == (-1, False)
+    assert classes["overprovisioning"].preemption_policy == "Never"
+    assert [n for n, pc in classes.items() if pc.global_default] == ["default"]
+    deployment = apps.read_namespaced_deployment("overprovisioning", "overprovisioning")
+    assert deployment.status.available_replicas == 1
+    pods = core.list_namespaced_pod("overprovisioning").items
+    assert [(p.spec.priority, p.status.phase, bool(p.spec.node_name)) for p in pods] == [(-1, "Running", True)]
+    assert pods[0].spec.containers[0].resources.requests == {"cpu": "500m", "memory": "512Mi"}
+
+    with untouched():
+        again = playbook(ROLE)
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+
+
+@pytest.mark.lab
+def test_pod_without_a_class_gets_priority_zero(playbook):
+    assert playbook(ROLE).rc == 0
+    core, _, _ = _api()
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "no-class-"},
+           "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
+    created = core.create_namespaced_pod("default", pod)
+    try:
+        assert created.spec.priority == 0
+        assert created.spec.priority_class_name == "default"
+    finally:
+        core.delete_namespaced_pod(created.metadata.name, "default", grace_period_seconds=0)
+
+
+@pytest.mark.lab
+def test_another_global_default_in_the_cluster_fails_before_any_write(playbook):
+    from kubernetes import client
+
+    _clean()
+    _, sched, _ = _api()
+    sched.create_priority_class(client.V1PriorityClass(metadata=client.V1ObjectMeta(name="team-default"), value=10,
+                                                       global_default=True))
+    try:
+        with untouched():
+            result = playbook(ROLE)
+        assert result.rc != 0
+        text = result.failure_text()
+        assert "overprovisioning_default_class_global_default" in text and "team-default" in text
+        # Naming the existing default keeps one globalDefault; the pause priority must then be below its value.
+        result = playbook(ROLE, extravars={"overprovisioning_default_class_name": "team-default",
+                                           "overprovisioning_default_class_value": 10})
+        assert result.rc == 0, result.failure_text()
+    finally:
+        sched.delete_priority_class("team-default")
+        _clean()
+        assert playbook(ROLE).rc == 0

@@ -1,0 +1,89 @@
+"""VPC CNI capacity settings on aws-node, and max pods from the lab's describe-instance-types data."""
+from __future__ import annotations
+
+import pytest
+
+from support import labenv
+from support.snapshots import untouched
+
+ROLE = [{"name": "vpc_cni", "hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks.vpc_cni"}]}]
+
+# amazon-eks-ami's published values: eni-max-pods.txt (uncapped), max-pods-calculator.sh without / with prefix delegation.
+PUBLISHED = {
+    "m5.large": (29, 29, 110), "m5.xlarge": (58, 58, 110), "m5.4xlarge": (234, 110, 110), "m5.24xlarge": (737, 250, 250),
+    "t3.micro": (4, 4, 34), "t3.small": (11, 11, 110), "t3.medium": (17, 17, 110), "t3.large": (35, 35, 110),
+    "c5.large": (29, 29, 110), "c5.18xlarge": (737, 250, 250), "r5.large": (29, 29, 110), "m4.large": (20, 20, 20),
+}
+
+
+def _env(name="aws-node"):
+    from kubernetes import client
+
+    ds = client.AppsV1Api(labenv.k8s_client()).read_namespaced_daemon_set(name, "kube-system")
+    container = next(c for c in ds.spec.template.spec.containers if c.name == name)
+    return {e.name: e.value for e in container.env}
+
+
+def _set_env(**values):
+    """Put aws-node back in EKS's shape, as a different field manager (the way the add-on would)."""
+    from kubernetes import client
+
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "aws-node", "env": [
+        {"name": k, "value": v} for k, v in values.items()]}]}}}}
+    client.AppsV1Api(labenv.k8s_client()).patch_namespaced_daemon_set("aws-node", "kube-system", patch, field_manager="eks-lab")
+
+
+@pytest.mark.lab
+def test_max_pods_matches_published_values_from_moto_data(playbook):
+    types = sorted(PUBLISHED)
+    play = [{"name": "max pods", "hosts": "lab", "gather_facts": False, "tasks": [{
+        "name": "compute", "ansible.builtin.set_fact": {
+            "raw": f"{{{{ query('nodeless.eks.max_pods', *{types}, vcpu_ceiling=false) }}}}",
+            "capped": f"{{{{ query('nodeless.eks.max_pods', *{types}) }}}}",
+            "prefix": f"{{{{ query('nodeless.eks.max_pods', *{types}, prefix_delegation=true) }}}}"}}]}]
+    labenv.aws_calls(reset=True)
+    result = playbook(play)
+    assert result.rc == 0, result.failure_text()
+    facts = next(res for name, _, res in result.tasks() if name == "compute")["ansible_facts"]
+    got = {t: (facts["raw"][i], facts["capped"][i], facts["prefix"][i]) for i, t in enumerate(types)}
+    assert got == PUBLISHED
+    calls = [c for c in labenv.aws_calls() if c[1] == "DescribeInstanceTypes"]
+    assert len(calls) == 3, f"one batched call per query, not one per type: {calls}"
+
+
+@pytest.mark.lab
+def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_changes(playbook):
+    _set_env(ENABLE_PREFIX_DELEGATION="false", WARM_PREFIX_TARGET="1")
+    with untouched():
+        check = playbook(ROLE, check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    assert any("Set the VPC CNI capacity settings" in t for t in check.changed())
+
+    run = playbook(ROLE)
+    assert run.rc == 0, run.failure_text()
+    assert run.changed() == check.changed(), "check mode predicted a different set of changes"
+    env = _env()
+    assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_PREFIX_TARGET"] == "1"
+    assert env["WARM_ENI_TARGET"] == "1" and env["AWS_VPC_ENI_MTU"] == "9001", "settings the role does not own were touched"
+    facts = next(res for name, _, res in run.tasks() if name.startswith("Compute max pods"))["ansible_facts"]
+    assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
+
+    with untouched():
+        again = playbook(ROLE)
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+
+
+@pytest.mark.lab
+def test_null_targets_are_left_to_their_owner_and_extra_env_is_applied(playbook):
+    result = playbook(ROLE, extravars={"vpc_cni_warm_ip_target": 5, "vpc_cni_minimum_ip_target": 10,
+                                       "vpc_cni_extra_env": {"AWS_VPC_K8S_CNI_LOGLEVEL": "INFO"}})
+    assert result.rc == 0, result.failure_text()
+    env = _env()
+    assert (env["WARM_IP_TARGET"], env["MINIMUM_IP_TARGET"], env["AWS_VPC_K8S_CNI_LOGLEVEL"]) == ("5", "10", "INFO")
+    # Back to the defaults: the role was the only owner of these settings, so server-side apply removes them.
+    result = playbook(ROLE)
+    assert result.rc == 0, result.failure_text()
+    env = _env()
+    assert not {"WARM_IP_TARGET", "MINIMUM_IP_TARGET", "AWS_VPC_K8S_CNI_LOGLEVEL"} & set(env)
+    assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_ENI_TARGET"] == "1"
+    _set_env(AWS_VPC_K8S_CNI_LOGLEVEL="DEBUG")
