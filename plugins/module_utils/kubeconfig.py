@@ -127,3 +127,23 @@ def kubeconfig_token(document: dict | None) -> str | None:
         if isinstance(user, dict) and user.get("name") == user_name:
             return (user.get("user") or {}).get("token")
     return None
+
+
+def render(document: dict) -> str:
+    """Stable YAML text, so an unchanged kubeconfig is byte-identical on re-runs."""
+    import yaml
+
+    return yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
+
+
+def build(settings: dict) -> dict:
+    """A token or exec kubeconfig from one settings mapping (what the kubeconfig role passes)."""
+    common = {"name": settings.get("name") or "eks", "server": settings.get("server"),
+              "ca_data": settings.get("ca_data") or None, "insecure": bool(settings.get("insecure"))}
+    if settings.get("exec"):
+        ex = settings["exec"]
+        return exec_kubeconfig(cluster_name=ex.get("cluster_name"), region=ex.get("region"), role_arn=ex.get("role_arn") or None,
+                               profile=ex.get("profile") or None, command=ex.get("command") or "aws", **common)
+    if not settings.get("token"):
+        raise ValueError("token: no token to put in the kubeconfig")
+    return token_kubeconfig(token=settings["token"], namespace=settings.get("namespace") or None, **common)

@@ -112,8 +112,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 token:
-  description: The bearer token; null in check mode when a new one would be requested.
+  description:
+    - The bearer token; null when it is O(current_token) (see RV(token_is_current)), and in check mode
+      when a new one would be requested.
   type: str
+  returned: always
+token_is_current:
+  description: The token is O(current_token), still valid; keep using it.
+  type: bool
   returned: always
 expires_at:
   description: Expiry of the token in epoch seconds; null for legacy tokens, which never expire.
@@ -280,6 +286,10 @@ def main():
         core = k8s.CoreV1Api(get_api_client(module).client.client)
         fetch = legacy_token if params["type"] == "legacy_secret" else bound_token
         result = fetch(core, params, module.check_mode)
+        # Ansible masks any returned value equal to a no_log option, so the current token is never echoed back.
+        result["token_is_current"] = bool(result["token"]) and result["token"] == params.get("current_token")
+        if result["token_is_current"]:
+            result["token"] = None
     except (ValueError, TimeoutError) as exc:
         module.fail_json(msg=str(exc))
     except ApiException as exc:

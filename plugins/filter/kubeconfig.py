@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters ``kubeconfig`` (build the file's text) and ``kubeconfig_token`` (read the token back)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
+
+
+def _kubeconfig(settings):
+    # Ansible hands over tagged str subclasses that yaml.safe_dump refuses; JSON gives plain types.
+    plain = json.loads(json.dumps(dict(settings or {})))
+    try:
+        return kc.render(kc.build(plain))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from exc
+
+
+def _kubeconfig_token(text):
+    try:
+        return kc.kubeconfig_token(yaml.safe_load(text or "")) or ""
+    except yaml.YAMLError:
+        return ""  # an unreadable file is simply replaced
+
+
+class FilterModule:
+    def filters(self):
+        return {"kubeconfig": _kubeconfig, "kubeconfig_token": _kubeconfig_token}
