@@ -164,6 +164,7 @@ ARGUMENT_SPEC = dict(
 def nodegroup_templates(module, cluster: str) -> tuple[dict, list]:
     """{asg_name: node-template tags} for the cluster's managed node groups, and input errors."""
     eks = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    eks.describe_cluster(name=cluster, aws_retry=True)  # a clear "not found" before listing its node groups
     groups = describe_nodegroups(eks, cluster)
     if not groups and not module.params["names"] and not module.params["filters"]:
         return {}, [f"nodegroups: cluster {cluster!r} has no managed node groups, and neither names nor filters were given"]
@@ -247,7 +248,7 @@ def main():
     except is_boto3_error_code("ResourceNotFoundException"):
         module.fail_json(msg=f"cluster_name: EKS cluster {module.params['cluster_name']!r} was not found in region {module.region}")
     except Exception as e:  # pylint: disable=broad-except
-        module.fail_json_aws_error(e)
+        module.fail_json_aws(e, msg="could not tag the Auto Scaling groups")
     module.exit_json(**result)
 
 

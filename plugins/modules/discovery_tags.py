@@ -216,7 +216,7 @@ def main():
     try:
         result = ensure(module, client)
     except Exception as e:  # pylint: disable=broad-except
-        module.fail_json_aws_error(e)
+        module.fail_json_aws(e, msg="could not tag the subnets and security groups")
     module.exit_json(**result)
 
 
