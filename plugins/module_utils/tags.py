@@ -39,7 +39,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 
 def label_key_error(key: str) -> str | None:
     """Why ``key`` is not a valid Kubernetes label key (``[prefix/]name``), or None."""
-    prefix, _, name = key.rpartition("/")
+    prefix, name = key.rpartition("/")[::2]
     if "/" in key and not prefix:
         return "has an empty prefix before '/'"
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):

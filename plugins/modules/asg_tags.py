@@ -25,7 +25,7 @@ description:
     many ASGs. Every input is checked before the first write.
   - In check mode nothing is written; C(changes) and the diff list what would change per ASG.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   cluster_name:
     description:
@@ -215,6 +215,7 @@ def ensure(module, client) -> dict:
     errors += T.tag_errors(extra, "tags")
     current = {name: T.asg_current(group) for name, group in groups.items()}
     wanted = dict(T.autoscaler_tags(cluster), **extra)
+
     def managed(key):
         return T.is_autoscaler_key(key, cluster) or (not present and key in extra)
 

@@ -22,7 +22,7 @@ description:
     Every input is checked before the first write.
   - In check mode nothing is written; C(changes) and the diff list what would change per resource.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   cluster_name:
     description: EKS cluster the tags point at.

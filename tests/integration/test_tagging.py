@@ -21,7 +21,7 @@ def _task(module: str, **args) -> list:
 
 
 def _result(run) -> dict:
-    results = [res for name, _, res in run.tasks() if name in ("asg_tags", "discovery_tags")]
+    results = [res for name, _host, res in run.tasks() if name in ("asg_tags", "discovery_tags")]
     assert results, run.stdout[-2000:]
     return results[-1]
 
@@ -74,7 +74,7 @@ def test_asg_tags_predicts_applies_in_one_batch_and_purges_only_its_own(lab, pla
         assert tags[NT + "label/workload"] == ("general", False)
         assert NT + "label/stale" not in tags
         assert tags[CA + "other-cluster"] == ("owned", False), "another cluster's tag must survive purge"
-        assert _result(applied)["tags"][workers] == {k: v for k, (v, _) in tags.items()}
+        assert _result(applied)["tags"][workers] == {k: value for k, (value, _propagate) in tags.items()}
 
         labenv.aws_calls(reset=True)
         again = playbook(_task("asg_tags", cluster_name="lab"))

@@ -43,7 +43,7 @@ def test_node_template_tags_from_labels_taints_and_smallest_instance():
 
 
 def test_node_template_without_known_instance_types_has_no_resources():
-    tags, _ = T.node_template_tags(dict(WORKERS, instance_types=["x9.huge"]), RESOURCES)
+    tags = T.node_template_tags(dict(WORKERS, instance_types=["x9.huge"]), RESOURCES)[0]
     assert not [k for k in tags if "/resources/" in k]
 
 
@@ -127,7 +127,7 @@ def test_ec2_requests_one_per_tag_set_across_resources():
 
 def test_ec2_requests_split_at_the_resource_limit():
     plans = {f"subnet-{i:04}": {"set": {"a": "1"}, "delete": []} for i in range(2500)}
-    creates, _ = T.ec2_requests(plans)
+    creates = T.ec2_requests(plans)[0]
     assert [len(c["Resources"]) for c in creates] == [1000, 1000, 500]
 
 
@@ -167,8 +167,7 @@ def test_classify_subnets_by_explicit_then_main_route_table():
 
 
 def test_subnet_tags_and_stale_role_tags():
-    assert T.subnet_tags("public", "prod", "shared", True, True) == {"kubernetes.io/cluster/prod": "shared",
-                                                                    "kubernetes.io/role/elb": "1"}
+    assert T.subnet_tags("public", "prod", "shared", True, True) == {"kubernetes.io/cluster/prod": "shared", "kubernetes.io/role/elb": "1"}
     assert T.subnet_tags("private", "prod", "owned", True, True) == {
         "kubernetes.io/cluster/prod": "owned", "kubernetes.io/role/internal-elb": "1", "karpenter.sh/discovery": "prod"}
     assert T.subnet_tags("private", "prod", "shared", False, False) == {"kubernetes.io/cluster/prod": "shared"}
