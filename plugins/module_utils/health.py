@@ -95,7 +95,7 @@ def storage(metrics: dict, limit_bytes: int, warning_ratio: float, critical_rati
     """Database size (apiserver_storage_size_bytes, or the older etcd metric names) against the limit."""
     size = None
     for family in ("apiserver_storage_size_bytes", "apiserver_storage_db_total_size_in_bytes", "etcd_db_total_size_in_bytes"):
-        values = [value for _, value in metrics.get(family) or []]
+        values = [sample[1] for sample in metrics.get(family) or []]
         if values:
             size = int(max(values))
             break

@@ -24,7 +24,7 @@ description:
   - Counters in C(/metrics) are per API server since it started; on EKS each request is answered by
     one of several API servers, so run the module a few times for a fuller picture.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   error_ratio_warning:
     description: Error ratio (5xx and 429 over all requests) of one verb and resource from which a warning is reported.
@@ -87,7 +87,7 @@ findings:
   elements: dict
   contains:
     check: {description: The check that found it., type: str, returned: always, sample: admission_webhooks}
-    severity: {description: info, warning or critical., type: str, returned: always, sample: critical}
+    severity: {description: "One of info, warning, critical.", type: str, returned: always, sample: critical}
     subject: {description: What it is about., type: str, returned: always, sample: "ValidatingWebhookConfiguration/policy validate.example.com"}
     message: {description: What is wrong and what to do., type: str, returned: always}
     detail: {description: The figures behind the finding., type: dict, returned: always}
@@ -104,7 +104,7 @@ health:
     server_version: {description: API server git version., type: str, returned: always, sample: v1.35.4}
     target_version: {description: Upgrade target the deprecated API check used., type: str, returned: always, sample: "1.36"}
     request_errors: {description: Totals and the worst verb and resource pairs., type: dict, returned: always}
-    storage: {description: Database size, limit and ratio (size null when not exposed)., type: dict, returned: always}
+    storage: {description: "Database size, limit and ratio (size null when not exposed).", type: dict, returned: always}
     deprecated_apis: {description: Deprecated APIs requested since the API server started., type: list, elements: dict, returned: always}
     admission_webhooks: {description: Catch-all webhooks that fail closed., type: list, elements: dict, returned: always}
     version_skew: {description: Control-plane version and node count per kubelet version., type: dict, returned: always}

@@ -18,7 +18,7 @@ MODULE_PLAY = [{"name": "health", "hosts": "lab", "gather_facts": False,
 def _module_result(playbook) -> dict:
     result = playbook(MODULE_PLAY)
     assert result.rc == 0, result.failure_text()
-    return next(res for name, _, res in result.tasks() if name == "read health")
+    return next(res for name, _host, res in result.tasks() if name == "read health")
 
 
 def _dyn():
@@ -116,5 +116,5 @@ def test_role_in_check_mode_writes_nothing_and_reports(playbook):
         again = playbook("playbooks/cluster_health.yml")
     assert result.rc == 0 and again.rc == 0, result.failure_text() + again.failure_text()
     assert result.total_changed() == 0 and again.total_changed() == 0
-    reported = [res for name, _, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read")]
+    reported = [res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read")]
     assert reported and reported[0]["health"]["storage"]["size_bytes"] > 0

@@ -35,10 +35,10 @@ class Runs:
     def converge(self, name: str) -> dict:
         if name not in self.clean:
             labenv.aws_calls(reset=True)
-            offset, _ = labenv.k8s_writes()
+            offset = labenv.k8s_writes()[0]
             result = runner.run(REPO / "playbooks" / name)
             calls = labenv.aws_calls()
-            _, writes = labenv.k8s_writes(offset)
+            writes = labenv.k8s_writes(offset)[1]
             self.clean[name] = {"result": result, "calls": calls, "k8s_writes": writes}
         return self.clean[name]
 

@@ -1,7 +1,6 @@
 """Bad inputs: every role and module present has cases in tests/bad_inputs/ (run by tests/integration/test_bad_inputs.py)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import yaml

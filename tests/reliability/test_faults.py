@@ -98,7 +98,7 @@ def test_moto_restart_mid_run_then_rerun_converges(runs):
     took = faults.restart_moto(state)
     thread.join()
     _assert_clear_failure(box["result"], "a moto restart")
-    rerun, injected, _ = run_with_faults(state, name, runs.converge(name)["calls"])
+    rerun, injected, _retried = run_with_faults(state, name, runs.converge(name)["calls"])
     assert rerun.rc == 0, rerun.failure_text()
     after = aws_snapshot()
     labenv.aws_calls(reset=True)
@@ -114,7 +114,7 @@ def test_moto_restart_mid_run_then_rerun_converges(runs):
 def test_apiserver_restart_mid_run_then_rerun_converges(runs):
     name = _top_writer(runs, lambda r: len(r["k8s_writes"]))
     state = runs.state
-    offset, _ = labenv.k8s_writes()
+    offset = labenv.k8s_writes()[0]
     before = k8s_snapshot()
     thread, box = _background(name)
     time.sleep(1.0)  # into the run: the role dependency reads cluster facts first
@@ -123,9 +123,9 @@ def test_apiserver_restart_mid_run_then_rerun_converges(runs):
     _assert_clear_failure(box["result"], "an API server restart")
     rerun = runner.run(REPO / "playbooks" / name)
     assert rerun.rc == 0, rerun.failure_text()
-    offset, _ = labenv.k8s_writes()
+    offset = labenv.k8s_writes()[0]
     again = runner.run(REPO / "playbooks" / name)
-    _, writes = labenv.k8s_writes(offset)
+    writes = labenv.k8s_writes(offset)[1]
     assert again.rc == 0 and again.total_changed() == 0, again.failure_text()
     assert not writes, f"the re-converged cluster still needed writes: {[e['objectRef'] for e in writes]}"
     assert k8s_snapshot() == before, "objects were duplicated or left half-made"

@@ -31,7 +31,7 @@ def secrets_of(state: dict) -> list[str]:
 
 @pytest.mark.parametrize("name", PLAYBOOKS)
 def test_no_secret_in_verbose_output(runs, name):
-    result, _, _ = verbose_faulted_run(runs, name)
+    result = verbose_faulted_run(runs, name)[0]
     text = result.stdout + result.stderr
     leaked = [s[:12] + "..." for s in secrets_of(runs.state) if s in text]
     assert not leaked, f"{name} -vvv output holds secrets: {leaked}"
@@ -98,7 +98,7 @@ def test_written_credential_files_are_0600(runs, tmp_path):
     checked = []
     for name in PLAYBOOKS:
         run = runs.converge(name)
-        for _, _, res in run["result"].tasks():
+        for _task, _host, res in run["result"].tasks():
             for key in ("dest", "path"):
                 path = res.get(key)
                 if not isinstance(path, str) or not Path(path).is_file():
@@ -109,7 +109,7 @@ def test_written_credential_files_are_0600(runs, tmp_path):
     if not checked:
         pytest.skip("no playbook present wrote a credential file")
     record("security", "credential files", f"{len(checked)} checked")
-    assert all(mode == "0o600" for _, mode in checked), checked
+    assert all(mode == "0o600" for _path, mode in checked), checked
 
 
 def test_strict_mtls_after_site(runs):

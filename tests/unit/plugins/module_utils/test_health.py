@@ -59,14 +59,14 @@ def test_storage_warning_at_half_and_critical_at_eighty_percent():
     facts, findings = health.storage(_families(), 8 * health.GIB, 0.5, 0.8)
     assert facts["size_bytes"] == 4_500_000_000  # the largest member
     assert [f["severity"] for f in findings] == ["warning"]
-    _, findings = health.storage(_families(), 5 * health.GIB, 0.5, 0.8)
+    findings = health.storage(_families(), 5 * health.GIB, 0.5, 0.8)[1]
     assert findings[0]["severity"] == "critical"
-    _, findings = health.storage(_families(), 100 * health.GIB, 0.5, 0.8)
+    findings = health.storage(_families(), 100 * health.GIB, 0.5, 0.8)[1]
     assert findings == []
 
 
 def test_storage_falls_back_to_etcd_metric_and_reports_when_absent():
-    facts, _ = health.storage({"etcd_db_total_size_in_bytes": [({}, 2048.0)]}, health.GIB, 0.5, 0.8)
+    facts = health.storage({"etcd_db_total_size_in_bytes": [({}, 2048.0)]}, health.GIB, 0.5, 0.8)[0]
     assert facts["size_bytes"] == 2048
     facts, findings = health.storage({}, health.GIB, 0.5, 0.8)
     assert facts["size_bytes"] is None and findings[0]["severity"] == "info"
@@ -92,13 +92,13 @@ def _config(name, rules, policy=None, ns_selector=None, kind="ValidatingWebhookC
     return {"kind": kind, "metadata": {"name": name}, "webhooks": [hook]}
 
 
+NOT_KUBE_SYSTEM = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}
 ALL = [{"apiGroups": ["*"], "apiVersions": ["*"], "resources": ["*/*"], "operations": ["*"]}]
 
 
 @pytest.mark.parametrize("config,severity", [
     (_config("a", ALL), "critical"),  # failurePolicy defaults to Fail in admissionregistration/v1
-    (_config("b", ALL, "Fail", {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
-                                                       "values": ["kube-system"]}]}), "warning"),
+    (_config("b", ALL, "Fail", {"matchExpressions": [NOT_KUBE_SYSTEM]}), "warning"),
     (_config("c", ALL, "Fail", {"matchLabels": {"team": "x"}}), "warning"),
     (_config("d", ALL, "Ignore"), None),
     (_config("e", [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}], "Fail"), None),
