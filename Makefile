@@ -56,7 +56,7 @@ lab-down: venv
 lab-status: venv
 	$(LAB) status
 
-demo: lab-up
+demo: collections tools
 	$(BIN)/python tests/demo.py
 
 test: collections tools
