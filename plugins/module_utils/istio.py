@@ -263,12 +263,12 @@ def report(namespaces: list[dict], pods: list[dict], policies: list[dict], root_
                 continue
             pod_name = pod["metadata"]["name"]
             row["pods_without_sidecar"].append(pod_name)
-            effective, _, _ = pod_mode(policies, root_ns, name, pod["metadata"].get("labels"))
+            effective = pod_mode(policies, root_ns, name, pod["metadata"].get("labels"))[0]
             if effective == "STRICT" and name not in ignore:
                 row["at_risk"].append(pod_name)
                 at_risk.append(f"{name}/{pod_name}")
         rows.append(row)
-    mesh_mode, _ = namespace_mode(policies, root_ns, root_ns)
+    mesh_mode = namespace_mode(policies, root_ns, root_ns)[0]
     return {"root_namespace": root_ns, "mesh_mode": mesh_mode, "namespaces": rows, "at_risk": at_risk}
 
 

@@ -21,7 +21,7 @@ description:
     by server-side apply with a field manager. Check mode sends the same requests as server-side dry runs,
     so the CRD schema checks them; when the Istio CRDs are not installed yet, check mode predicts the adds.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   mode:
     description: Mesh-wide mTLS mode.

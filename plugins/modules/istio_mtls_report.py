@@ -20,7 +20,7 @@ description:
   - With O(planned_policies) the report describes the cluster as it will be once those policies (the
     ones managed by nodeless.eks.istio) replace the managed ones, so a risk is found before tightening.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   istio_namespace:
     description: Namespace of the control plane, where the mesh config ConfigMap lives.
@@ -135,8 +135,8 @@ def gather(module, client) -> dict:
         policies = []
     if params["planned_policies"] is not None:
         policies = overlay(policies, params["planned_policies"])
-    root = params["root_namespace"] or root_namespace(_mesh_config(client, params["istio_namespace"], params["revision"]),
-                                                     params["istio_namespace"])
+    mesh = _mesh_config(client, params["istio_namespace"], params["revision"]) if not params["root_namespace"] else {}
+    root = params["root_namespace"] or root_namespace(mesh, params["istio_namespace"])
     ignore = set(params["ignore_namespaces"]) | {params["istio_namespace"]}
     return report(_items(client, "Namespace", "v1"), _items(client, "Pod", "v1"), policies, root, ignore)
 
