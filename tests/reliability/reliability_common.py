@@ -13,6 +13,8 @@ SITE = REPO / "playbooks" / "site.yml"
 # Each capability's playbook; site.yml chains them and is exercised by the concurrency check.
 PLAYBOOKS = sorted(p.name for p in (REPO / "playbooks").glob("*.yml") if p.name != "site.yml")
 FIGURES: dict = {}
+# One playbook run may not take longer than this here (a hung run is a finding, not a reason to wait).
+RUN_TIMEOUT = 300
 # A distinctive secret key (moto accepts any): if it shows up in -vvv output, a secret leaked.
 CANARY_SECRET = "nodelessCanarySecretKey0123456789abcdefXYZ"
 
@@ -36,7 +38,7 @@ class Runs:
         if name not in self.clean:
             labenv.aws_calls(reset=True)
             offset = labenv.k8s_writes()[0]
-            result = runner.run(REPO / "playbooks" / name)
+            result = runner.run(REPO / "playbooks" / name, timeout=RUN_TIMEOUT)
             calls = labenv.aws_calls()
             writes = labenv.k8s_writes(offset)[1]
             self.clean[name] = {"result": result, "calls": calls, "k8s_writes": writes}

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from reliability_common import CANARY_SECRET, PLAYBOOKS, REPO, Runs, recap_changed, record
+from reliability_common import CANARY_SECRET, PLAYBOOKS, REPO, RUN_TIMEOUT, SITE, Runs, recap_changed, record
 from support import faults, labenv
 from support import playbook as runner
 from support.snapshots import aws_snapshot, aws_write_calls, k8s_snapshot
@@ -25,7 +25,7 @@ def run_with_faults(state: dict, name: str, calls: list, **kwargs):
     labenv.aws_calls(reset=True)
     faults.inject(state, fault_rules(calls))
     try:
-        result = runner.run(REPO / "playbooks" / name, **kwargs)
+        result = runner.run(REPO / "playbooks" / name, timeout=RUN_TIMEOUT, **kwargs)
     finally:
         injected = sum(r.get("injected", 0) for r in faults.rules(state))
         faults.clear(state)
@@ -51,12 +51,9 @@ def test_aws_throttling_and_5xx_are_retried(runs, name):
     assert recap_changed(result.stdout) == 0, f"{name}: retries changed a converged cluster"
 
 
-def _top_writer(runs: Runs, key) -> str:
-    scored = [(key(runs.converge(n)), n) for n in PLAYBOOKS if runs.converge(n)["result"].rc == 0]
-    scored = [s for s in scored if s[0]]
-    if not scored:
-        pytest.skip("no capability playbook present writes this kind of state yet")
-    return max(scored)[1]
+def _restart_target(runs: Runs) -> str:
+    """site.yml: it chains every capability present, so one restart test covers them all as they land."""
+    return runs.converged_or_skip(SITE.name) and SITE.name
 
 
 def _background(name: str, **kwargs) -> tuple[threading.Thread, dict]:
@@ -88,7 +85,7 @@ def _assert_clear_failure(result, what: str) -> None:
 
 
 def test_moto_restart_mid_run_then_rerun_converges(runs):
-    name = _top_writer(runs, lambda r: len(aws_write_calls(r["calls"])))
+    name = _restart_target(runs)
     state = runs.state
     clean_shape = None
     faults.restart_moto(state)  # a fresh account: the next run must create everything again
@@ -112,7 +109,7 @@ def test_moto_restart_mid_run_then_rerun_converges(runs):
 
 
 def test_apiserver_restart_mid_run_then_rerun_converges(runs):
-    name = _top_writer(runs, lambda r: len(r["k8s_writes"]))
+    name = _restart_target(runs)
     state = runs.state
     offset = labenv.k8s_writes()[0]
     before = k8s_snapshot()
