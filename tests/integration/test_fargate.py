@@ -1,0 +1,77 @@
+"""Fargate role against the lab: check mode first, profiles on private subnets, CoreDNS patched once."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from support import labenv
+from support.snapshots import aws_write_calls, untouched
+
+pytestmark = pytest.mark.lab
+KEY = "eks.amazonaws.com/compute-type"
+
+
+def _coredns_annotations() -> dict:
+    from kubernetes import client
+
+    dep = client.AppsV1Api(labenv.k8s_client()).read_namespaced_deployment("coredns", "kube-system")
+    return dep.spec.template.metadata.annotations or {}
+
+
+def _give_coredns_the_ec2_annotation():
+    """EKS's starting point (an earlier run may have removed it)."""
+    from kubernetes import client
+
+    client.AppsV1Api(labenv.k8s_client()).patch_namespaced_deployment(
+        "coredns", "kube-system", {"spec": {"template": {"metadata": {"annotations": {KEY: "ec2"}}}}})
+
+
+@pytest.fixture
+def profiles():
+    suffix = uuid.uuid4().hex[:6]
+    names = [f"it-dns-{suffix}", f"it-apps-{suffix}"]
+    yield names
+    eks = labenv.boto3_client("eks")
+    for name in names:
+        eks.delete_fargate_profile(clusterName="lab", fargateProfileName=name)
+
+
+def test_fargate_check_then_converge_then_nothing(playbook, profiles):
+    _give_coredns_the_ec2_annotation()
+    role = f"lab-it-fargate-{profiles[0][-6:]}"
+    play = [{"hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks.fargate", "vars": {
+        "fargate_pod_execution_role_name": role,
+        "fargate_profiles": [
+            {"name": profiles[0], "selectors": [{"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}]},
+            {"name": profiles[1], "selectors": [{"namespace": "apps"}]},
+        ]}}]}]
+
+    with untouched():
+        check = playbook(play, check=True, diff=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    predicted = check.changed()
+    assert any("pod execution role" in t for t in predicted) and any("Fargate profile" in t for t in predicted)
+    assert any("EC2-only annotation" in t for t in predicted), predicted
+
+    run = playbook(play)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert sorted(run.changed()) == sorted(predicted), "check mode predicted a different set of changes"
+
+    eks, ec2 = labenv.boto3_client("eks"), labenv.boto3_client("ec2")
+    private = {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
+               if any(t["Key"] == "Name" and "-private-" in t["Value"] for t in s.get("Tags", []))}
+    for name in profiles:
+        prof = eks.describe_fargate_profile(clusterName="lab", fargateProfileName=name)["fargateProfile"]
+        assert prof["status"] == "ACTIVE"
+        assert set(prof["subnets"]) == private, "profiles must use exactly the private subnets"
+        assert prof["podExecutionRoleArn"].endswith(f":role/{role}")
+    assert KEY not in _coredns_annotations()
+    assert "kubectl.kubernetes.io/restartedAt" in _coredns_annotations()
+
+    labenv.aws_calls(reset=True)
+    offset, _ = labenv.k8s_writes()
+    again = playbook(play)
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    assert aws_write_calls(labenv.aws_calls()) == []
+    assert labenv.k8s_writes(offset)[1] == [], "the second run wrote to the API server (CoreDNS patched twice?)"
