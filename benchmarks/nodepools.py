@@ -68,8 +68,8 @@ def side(state: dict, label: str, path: Path) -> float:
     clean(state)
     results = []
     for run in ("first run", "re-run"):
-        offset, _ = C._lab.k8s_writes(state)
-        wall, seconds, _ = C.run_playbook(state, path)
+        offset = C._lab.k8s_writes(state)[0]
+        wall, seconds, _calls = C.run_playbook(state, path)
         writes = len(C._lab.k8s_writes(state, offset)[1])
         results.append(seconds)
         print(f"  {label:<28} {run:<9} tasks {seconds:7.2f} s  (process {wall:6.2f} s)  {writes:4d} API server writes", flush=True)
@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--classes", type=int, default=5)
     parser.add_argument("--ours-only", action="store_true", help="skip the (slow) loop side; no ratio")
     args = parser.parse_args()
-    _, state = C.start_lab("karpenter")
+    state = C.start_lab("karpenter")[1]
     typed, full = manifests(args.pools, args.classes)
     ours_path, loop_path = write(C.REPO / ".build" / "benchmarks", typed, full)
     print(f"{args.pools} NodePools + {args.classes} EC2NodeClasses against {state['api_endpoint']}", flush=True)

@@ -75,8 +75,8 @@ def camelize(value):
 def nodepool_from_options(opts: dict) -> dict:
     """The typed options of nodeless.eks.karpenter_nodepool -> a v1 NodePool."""
     o = camelize(opts)
-    template_spec = {k: o[k] for k in ("nodeClassRef", "requirements", "taints", "startupTaints", "expireAfter",
-                                        "terminationGracePeriod") if k in o}
+    fields = ("nodeClassRef", "requirements", "taints", "startupTaints", "expireAfter", "terminationGracePeriod")
+    template_spec = {k: o[k] for k in fields if k in o}
     ref = template_spec.get("nodeClassRef")
     if ref is not None:
         template_spec["nodeClassRef"] = {"group": ref.get("group") or NODECLASS_GROUP, "kind": ref.get("kind") or "EC2NodeClass",

@@ -16,7 +16,7 @@ description:
   - Instance metadata defaults to IMDSv2 required with a hop limit of 1, so pods cannot reach the node's credentials.
   - Several classes can be managed in one call with O(ec2nodeclasses).
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   name:
     description: Name of the EC2NodeClass. Required unless O(legacy_definition) or O(ec2nodeclasses) is given.
@@ -258,7 +258,7 @@ EC2NODECLASS_OPTIONS = {
     "subnet_selector_terms": {"type": "list", "elements": "dict", "options": {"id": _STR, "tags": {"type": "dict"}}},
     "security_group_selector_terms": {"type": "list", "elements": "dict", "options": {"id": _STR, "name": _STR, "tags": {"type": "dict"}}},
     "metadata_options": {"type": "dict", "options": {
-        "http_endpoint": _STR, "http_protocol_ipv6": _STR, "http_put_response_hop_limit": {"type": "int"}, "http_tokens": _STR}},
+        "http_endpoint": _STR, "http_protocol_ipv6": _STR, "http_put_response_hop_limit": {"type": "int"}, "http_tokens": {"type": "str", "no_log": False}}},
     "block_device_mappings": {"type": "list", "elements": "dict", "options": {
         "device_name": _STR, "root_volume": {"type": "bool"},
         "ebs": {"type": "dict", "options": {

@@ -16,7 +16,7 @@ description:
   - Several NodePools can be managed in one call with O(nodepools); the kind is read once and only the objects that differ are sent.
   - A C(nodeClassRef) to an EC2NodeClass that does not exist is a warning (Karpenter allows it), or a failure with O(strict=true).
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   name:
     description: Name of the NodePool. Required unless O(legacy_definition) or O(nodepools) is given.
@@ -269,14 +269,14 @@ from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import list_objects
 
 _TAINT = {"type": "list", "elements": "dict", "options": {
-    "key": {"type": "str", "required": True}, "value": {"type": "str"}, "effect": {"type": "str", "required": True}}}
+    "key": {"type": "str", "required": True, "no_log": False}, "value": {"type": "str"}, "effect": {"type": "str", "required": True}}}
 NODEPOOL_OPTIONS = {
     "name": {"type": "str"},
     "labels": {"type": "dict"},
     "annotations": {"type": "dict"},
     "node_class_ref": {"type": "dict", "options": {"group": {"type": "str"}, "kind": {"type": "str"}, "name": {"type": "str", "required": True}}},
     "requirements": {"type": "list", "elements": "dict", "options": {
-        "key": {"type": "str", "required": True}, "operator": {"type": "str", "required": True},
+        "key": {"type": "str", "required": True, "no_log": False}, "operator": {"type": "str", "required": True},
         "values": {"type": "list", "elements": "str"}, "min_values": {"type": "int"}}},
     "taints": copy.deepcopy(_TAINT),
     "startup_taints": copy.deepcopy(_TAINT),

@@ -74,13 +74,13 @@ def test_fixtures_check_mode_then_apply_then_rerun_writes_nothing(clean, playboo
     with untouched():
         check = playbook(_play(FIXTURE_TASKS), check=True, diff=True)
     assert check.rc == 0, check.failure_text()
-    predicted = sorted(c["resource"] for _, _, res in check.tasks() for c in res.get("changes", []))
+    predicted = sorted(c["resource"] for _name, _host, res in check.tasks() for c in res.get("changes", []))
     assert len(predicted) == len(list(FIXTURES.glob("*.yaml")))
-    assert all(c["action"] == "add" for _, _, res in check.tasks() for c in res.get("changes", []))
+    assert all(c["action"] == "add" for _name, _host, res in check.tasks() for c in res.get("changes", []))
 
     real = playbook(_play(FIXTURE_TASKS), diff=True)
     assert real.rc == 0, real.failure_text()
-    done = sorted(c["resource"] for _, _, res in real.tasks() for c in res.get("changes", []))
+    done = sorted(c["resource"] for _name, _host, res in real.tasks() for c in res.get("changes", []))
     assert done == predicted  # check mode predicted exactly what the real run did
     pool = _live("NodePool", "fx-default")["spec"]
     assert pool["template"]["spec"]["expireAfter"] == "2m"
@@ -90,10 +90,10 @@ def test_fixtures_check_mode_then_apply_then_rerun_writes_nothing(clean, playboo
     node_class = _live("EC2NodeClass", "fx-default")["spec"]
     assert node_class["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "lab"}}]
     assert node_class["metadataOptions"]["httpTokens"] == "required"
-    warnings = " ".join(w for _, _, res in real.tasks() for w in res.get("warnings", []))
+    warnings = " ".join(w for _name, _host, res in real.tasks() for w in res.get("warnings", []))
     assert "nodepools[" not in warnings or "spec.kubeletConfiguration" in warnings
 
-    offset, _ = labenv.k8s_writes()
+    offset, _events = labenv.k8s_writes()
     again = playbook(_play(FIXTURE_TASKS))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert labenv.k8s_writes(offset)[1] == []
@@ -103,7 +103,7 @@ def test_every_module_example_is_accepted_by_the_api_server(clean, playbook):
     tasks = _examples("karpenter_ec2nodeclass") + _examples("karpenter_nodepool")
     result = playbook(_play(tasks))
     assert result.rc == 0, result.failure_text()
-    assert [n for n, _, res in result.tasks() if not res.get("changed")] == []
+    assert [n for n, _host, res in result.tasks() if not res.get("changed")] == []
 
 
 def test_a_change_removes_a_field_we_no_longer_set_and_the_diff_shows_it(clean, playbook):
@@ -111,7 +111,7 @@ def test_a_change_removes_a_field_we_no_longer_set_and_the_diff_shows_it(clean, 
     assert playbook(_play([{"nodeless.eks.karpenter_nodepool": base}])).rc == 0
     smaller = {k: v for k, v in base.items() if k != "limits"}
     predicted = playbook(_play([{"nodeless.eks.karpenter_nodepool": smaller}]), check=True, diff=True)
-    res = next(r for _, _, r in predicted.tasks())
+    res = next(r for _name, _host, r in predicted.tasks())
     assert res["changes"] == [{"resource": "k8s:NodePool/shrink", "action": "change"}]
     assert res["diff"]["before"]["spec"]["limits"] == {"cpu": 10} and "limits" not in res["diff"]["after"]["spec"]
     assert "limits" in _live("NodePool", "shrink")["spec"]  # check mode wrote nothing
@@ -138,6 +138,6 @@ def test_absent_deletes_and_a_second_absent_changes_nothing(clean, playbook):
     made = playbook(_play([make]))
     assert made.rc == 0
     # Karpenter allows a reference to a class that does not exist yet: a warning, not a failure
-    assert any("EC2NodeClass 'default' does not exist" in w for _, _, res in made.tasks() for w in res.get("warnings", []))
+    assert any("EC2NodeClass 'default' does not exist" in w for _name, _host, res in made.tasks() for w in res.get("warnings", []))
     first = playbook(_play([gone, gone]))
     assert first.rc == 0 and first.changed() == ["nodeless.eks.karpenter_nodepool"]

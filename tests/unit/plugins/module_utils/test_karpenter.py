@@ -34,8 +34,8 @@ def test_nodepool_from_options_camelises_known_fields_and_keeps_user_keys():
         "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"], "min_values": None}],
         "taints": None, "startup_taints": [{"key": "x", "value": None, "effect": "NoSchedule"}], "expire_after": "720h",
         "termination_grace_period": "48h", "limits": {"cpu": 1000}, "weight": 5,
-        "disruption": {"consolidation_policy": "WhenEmpty", "consolidate_after": "30s", "budgets": [{"nodes": "10%", "schedule": None,
-                                                                                                 "duration": None, "reasons": None}]},
+        "disruption": {"consolidation_policy": "WhenEmpty", "consolidate_after": "30s",
+                       "budgets": [{"nodes": "10%", "schedule": None, "duration": None, "reasons": None}]},
     })
     assert obj == {
         "apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "general"},
@@ -178,7 +178,7 @@ def test_the_getting_started_provisioner_converts_field_by_field():
 
 
 def test_empty_ttl_becomes_when_empty_with_consolidate_after_and_no_expiry_stays_never():
-    obj, _ = k.convert(load("provisioner-empty-ttl.yaml"))
+    obj, _warnings = k.convert(load("provisioner-empty-ttl.yaml"))
     assert obj["spec"]["disruption"] == {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "30s"}
     assert obj["spec"]["template"]["spec"]["expireAfter"] == "Never"  # v1alpha5 never expired nodes unless told
     assert obj["spec"]["template"]["metadata"] == {"labels": {"workload": "general"}}
@@ -186,7 +186,7 @@ def test_empty_ttl_becomes_when_empty_with_consolidate_after_and_no_expiry_stays
 
 
 def test_neither_consolidation_nor_empty_ttl_means_never_consolidate():
-    obj, _ = k.convert(load("provisioner-arm64.yaml"))
+    obj, _warnings = k.convert(load("provisioner-arm64.yaml"))
     assert obj["spec"]["disruption"] == {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "Never"}
     assert obj["spec"]["limits"] == {"cpu": "200", "memory": "800Gi"}
 
@@ -195,7 +195,7 @@ def test_fields_without_v1_meaning_are_warnings_one_each():
     obj, warnings = k.convert(load("provisioner-inline-provider.yaml"))
     assert [w.split(":")[0] for w in warnings] == ["spec.providerRef", "spec.requirements[0]", "spec.provider"]
     assert [r["key"] for r in obj["spec"]["template"]["spec"]["requirements"]] == ["topology.kubernetes.io/zone"]
-    _, warnings = k.convert(load("provisioner-gpu.yaml"))
+    _obj, warnings = k.convert(load("provisioner-gpu.yaml"))
     assert warnings == ["spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)"]
 
 
@@ -218,10 +218,10 @@ def test_awsnodetemplate_selectors_become_terms_and_family_an_alias():
 
 def test_instance_profile_is_kept_unless_a_role_is_given():
     manifest = load("awsnodetemplate-bottlerocket.yaml")
-    obj, _ = k.convert(manifest)
+    obj, _warnings = k.convert(manifest)
     assert obj["spec"]["instanceProfile"] == "KarpenterNodeInstanceProfile-lab" and "role" not in obj["spec"]
     assert obj["spec"]["amiSelectorTerms"] == [{"alias": "bottlerocket@latest"}]
-    obj, _ = k.convert(manifest, node_role="r")
+    obj, _warnings = k.convert(manifest, node_role="r")
     assert obj["spec"]["role"] == "r" and "instanceProfile" not in obj["spec"]
 
 
@@ -231,7 +231,7 @@ def test_no_instance_profile_and_no_role_is_an_error_naming_the_field():
 
 
 def test_ids_names_and_owners_become_separate_terms():
-    obj, _ = k.convert(load("awsnodetemplate-ami-selector.yaml"), node_role="r")
+    obj, _warnings = k.convert(load("awsnodetemplate-ami-selector.yaml"), node_role="r")
     assert obj["spec"]["amiFamily"] == "AL2"
     assert obj["spec"]["amiSelectorTerms"] == [{"name": "amazon-eks-node-1.27-*", "owner": "amazon"},
                                                {"name": "amazon-eks-node-1.27-*", "owner": "602401143452"}]
@@ -259,7 +259,7 @@ def test_v1beta1_objects_move_expire_after_and_rename_when_underutilized():
     assert obj["spec"]["disruption"] == {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "0s"}
     assert obj["spec"]["template"]["spec"]["nodeClassRef"] == {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
     assert len(warnings) == 1 and "kubelet" in warnings[0]
-    obj, _ = k.convert(load("ec2nodeclass-v1beta1.yaml"))
+    obj, _warnings = k.convert(load("ec2nodeclass-v1beta1.yaml"))
     assert obj["spec"]["amiSelectorTerms"] == [{"alias": "al2023@latest"}] and "amiFamily" not in obj["spec"]
 
 
@@ -278,7 +278,7 @@ def test_unknown_manifests_are_refused(manifest, expected):
 def test_every_fixture_converts_to_a_valid_v1_object_without_touching_its_input(path):
     manifest = yaml.safe_load(path.read_text())
     before = copy.deepcopy(manifest)
-    obj, _ = k.convert(manifest, node_role="r" if manifest["kind"] == "AWSNodeTemplate" and "instanceProfile" not in manifest["spec"] else None)
+    obj, _warnings = k.convert(manifest, node_role="r" if manifest["kind"] == "AWSNodeTemplate" and "instanceProfile" not in manifest["spec"] else None)
     assert k.validate(obj) == []
     assert obj["apiVersion"] in ("karpenter.sh/v1", "karpenter.k8s.aws/v1")
     assert manifest == before

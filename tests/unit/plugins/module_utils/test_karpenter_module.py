@@ -22,8 +22,8 @@ def build(p):
 
 
 def test_batch_elements_are_checked_against_the_same_spec_and_named_by_index():
-    objs, _ = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "d"}, "requirements": [], "weight": "7"},
-                                      {"legacy_definition": PROVISIONER}]))
+    objs, _warnings = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "d"}, "requirements": [], "weight": "7"},
+                                              {"legacy_definition": PROVISIONER}]))
     assert [o["metadata"]["name"] for o in objs] == ["a", "old"]
     assert objs[0]["spec"]["weight"] == 7  # coerced like a top-level option
     with pytest.raises(karpenter.KarpenterError, match=r"nodepools\[1\]: .*weigth"):
@@ -54,12 +54,12 @@ def test_legacy_yaml_text_of_the_wrong_kind_or_with_typed_options_is_refused():
 
 
 def test_absent_needs_only_a_name():
-    objs, _ = build(params(name="gone", state="absent"))
+    objs, _warnings = build(params(name="gone", state="absent"))
     assert objs[0]["metadata"]["name"] == "gone"
 
 
 def test_missing_node_classes_are_reported_per_pool():
-    objs, _ = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "default"}, "requirements": []},
-                                      {"name": "b", "node_class_ref": {"name": "ghost"}, "requirements": []}]))
+    objs, _warnings = build(params(nodepools=[{"name": "a", "node_class_ref": {"name": "default"}, "requirements": []},
+                                              {"name": "b", "node_class_ref": {"name": "ghost"}, "requirements": []}]))
     warnings = karpenter_module.missing_node_classes(objs, {"default": {}})
     assert len(warnings) == 1 and "NodePool/b: spec.template.spec.nodeClassRef.name: EC2NodeClass 'ghost' does not exist" in warnings[0]
