@@ -1,0 +1,95 @@
+"""AWS Load Balancer Controller role against the lab, with the STAND-IN chart (tests/support/charts).
+
+Check mode first; CRDs exist before the release; ServiceAccount annotated; values carry region and
+vpcId; second run writes nothing of its own; a chart upgrade upgrades the CRDs too.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from support import labenv
+from support.charts import aws_load_balancer_controller as chart
+from support.snapshots import aws_write_calls, untouched
+
+pytestmark = [pytest.mark.lab, pytest.mark.upstream]
+CRD_GROUPS = ("elbv2.k8s.aws", "aga.k8s.aws")
+
+
+def _play(chart_dir, version):
+    return [{"hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks.aws_load_balancer_controller", "vars": {
+        "aws_load_balancer_controller_chart_ref": str(chart_dir), "aws_load_balancer_controller_chart_version": version}}]}]
+
+
+def _start_clean():
+    """No release and no LBC CRDs, as on a fresh cluster (a molecule run may have installed them)."""
+    from kubernetes import client
+
+    subprocess.run(["helm", "uninstall", "aws-load-balancer-controller", "-n", "kube-system", "--wait"],
+                   env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]}), capture_output=True, check=False)
+    ext = client.ApiextensionsV1Api(labenv.k8s_client())
+    for crd in ext.list_custom_resource_definition().items:
+        if crd.spec.group in CRD_GROUPS:
+            ext.delete_custom_resource_definition(crd.metadata.name)
+
+
+def _own_writes(events):
+    """Writes except nodeless.eks.irsa's ServiceAccount apply, re-sent by that role on every run (reported)."""
+    return [f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in events
+            if "fieldManager=nodeless-eks-irsa" not in e.get("requestURI", "")]
+
+
+def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, upstream, tmp_path):
+    crds = (upstream / "aws-load-balancer-controller" / "v3.5.0" / "crds.yaml").read_text()
+    v1 = chart.build(tmp_path / "v1", "3.5.0", crds)
+    _start_clean()
+
+    with untouched():
+        check = playbook(_play(v1, "3.5.0"), check=True, diff=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    assert any("CRDs" in t for t in check.changed()) and any("release" in t for t in check.changed()), check.changed()
+
+    offset, _ = labenv.k8s_writes()
+    run = playbook(_play(v1, "3.5.0"))
+    assert run.rc == 0, run.stdout[-3000:]
+    events = labenv.k8s_writes(offset)[1]
+    first_crd = min(i for i, e in enumerate(events) if e["objectRef"].get("resource") == "customresourcedefinitions")
+    first_release = min(i for i, e in enumerate(events) if e["objectRef"].get("resource") == "deployments")
+    assert first_crd < first_release, "the CRDs must be applied before the release"
+
+    from kubernetes import client
+    api = labenv.k8s_client()
+    sa = client.CoreV1Api(api).read_namespaced_service_account("aws-load-balancer-controller", "kube-system")
+    role = labenv.boto3_client("iam").get_role(RoleName="lab-kube-system-aws-load-balancer-controller")["Role"]
+    assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"]
+    values = yaml.safe_load(subprocess.run(
+        ["helm", "get", "values", "aws-load-balancer-controller", "-n", "kube-system", "-o", "yaml"],
+        env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]}), capture_output=True, text=True, check=True).stdout)
+    facts = labenv.boto3_client("eks").describe_cluster(name="lab")["cluster"]
+    assert values["region"] == "us-west-2" and values["vpcId"] == facts["resourcesVpcConfig"]["vpcId"]
+    assert values["serviceAccount"] == {"create": False, "name": "aws-load-balancer-controller"}
+    names = {c.metadata.name for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items}
+    assert {"targetgroupbindings.elbv2.k8s.aws", "ingressclassparams.elbv2.k8s.aws"} <= names
+
+    labenv.aws_calls(reset=True)
+    offset, _ = labenv.k8s_writes()
+    again = playbook(_play(v1, "3.5.0"))
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    assert aws_write_calls(labenv.aws_calls()) == []
+    assert _own_writes(labenv.k8s_writes(offset)[1]) == []
+
+    # A newer chart whose TargetGroupBinding CRD gained a printer column: Helm alone would keep the old CRD.
+    docs = list(yaml.safe_load_all(crds))
+    tgb = next(d for d in docs if d and d["metadata"]["name"] == "targetgroupbindings.elbv2.k8s.aws")
+    for version in tgb["spec"]["versions"]:
+        version.setdefault("additionalPrinterColumns", []).append({"name": "UPGRADED", "type": "string", "jsonPath": ".spec.targetType"})
+    v2 = chart.build(tmp_path / "v2", "3.5.1", yaml.safe_dump_all(docs))
+    upgrade = playbook(_play(v2, "3.5.1"))
+    assert upgrade.rc == 0, upgrade.stdout[-3000:]
+    crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("targetgroupbindings.elbv2.k8s.aws")
+    assert all("UPGRADED" in [c.name for c in v.additional_printer_columns or []] for v in crd.spec.versions)
+    release = subprocess.run(["helm", "list", "-n", "kube-system", "-o", "json"], capture_output=True, text=True, check=True,
+                             env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]})).stdout
+    assert "aws-load-balancer-controller-3.5.1" in release
