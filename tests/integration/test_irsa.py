@@ -1,0 +1,162 @@
+"""The irsa role against the lab: check mode writes nothing, a real run, a second run with no writes,
+and the contract with the real API server: a TokenRequest token satisfies exactly the trust written."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from support import labenv
+from support import playbook as runner
+from support.snapshots import aws_write_calls, untouched
+
+pytestmark = pytest.mark.lab
+
+NS = "irsa-it"
+ACCOUNTS = [
+    {"namespace": NS, "service_account": "cluster-autoscaler", "policies": ["cluster_autoscaler"]},
+    {"namespace": NS, "service_account": "external-dns",
+     "policies": [{"name": "external_dns", "vars": {"hosted_zone_ids": ["Z0123456789TEST"]}},
+                 "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]},
+]
+
+
+def _play(accounts, **extra):
+    vars_ = {"irsa_service_accounts": accounts, "irsa_create_namespace": True}
+    vars_.update(extra)
+    return [{"name": "irsa", "hosts": "lab", "gather_facts": False,
+             "roles": [{"role": "nodeless.eks.irsa", "vars": vars_}],
+             "tasks": [{"name": "show irsa_roles", "ansible.builtin.debug": {"var": "irsa_roles"}}]}]
+
+
+def _claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _token(namespace: str, name: str) -> str:
+    from kubernetes import client
+
+    core = client.CoreV1Api(labenv.k8s_client())
+    body = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=["sts.amazonaws.com"]))
+    return core.create_namespaced_service_account_token(name, namespace, body).status.token
+
+
+def _trust_allows(trust: dict, provider_arn: str, claims: dict) -> bool:
+    """IAM's evaluation of our trust statement for AssumeRoleWithWebIdentity, on the token's claims."""
+    host = claims["iss"].removeprefix("https://")
+    if not provider_arn.endswith(f":oidc-provider/{host}"):
+        return False
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    for stmt in trust["Statement"]:
+        if stmt["Principal"].get("Federated") != provider_arn or stmt["Action"] != "sts:AssumeRoleWithWebIdentity":
+            continue
+        conditions = stmt["Condition"]
+        assert set(conditions) == {"StringEquals"}, "only exact matches are written"
+        values = {f"{host}:sub": [claims["sub"]], f"{host}:aud": audiences}
+        if all(key in values and expected in values[key] for key, expected in conditions["StringEquals"].items()):
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    """Check mode first (nothing written), then the real run; returns the real run."""
+    playbook = runner.run
+    with untouched():
+        check = playbook(_play(ACCOUNTS), check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    assert check.total_changed() > 0, "check mode predicted no change on a fresh lab"
+    real = playbook(_play(ACCOUNTS), diff=True)
+    assert real.rc == 0, real.failure_text()
+    return real
+
+
+def test_check_mode_predicted_what_the_real_run_did(converged):
+    assert converged.total_changed() > 0
+
+
+def test_second_run_changes_nothing_and_writes_nothing(converged, playbook):
+    labenv.aws_calls(reset=True)
+    offset, _ = labenv.k8s_writes()
+    again = playbook(_play(ACCOUNTS))
+    assert again.rc == 0, again.failure_text()
+    assert again.total_changed() == 0, again.changed()
+    assert aws_write_calls(labenv.aws_calls()) == []
+    assert labenv.k8s_writes(offset)[1] == []
+
+
+def test_two_addons_share_one_provider_and_get_exact_trust(converged, lab):
+    iam = labenv.boto3_client("iam")
+    providers = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    issuer_host = lab["issuer"].removeprefix("https://") if "issuer" in lab else None
+    mine = [p for p in providers if issuer_host is None or p["Arn"].endswith(issuer_host)]
+    assert len(mine) == 1
+    for sa in ("cluster-autoscaler", "external-dns"):
+        role = iam.get_role(RoleName=f"lab-{NS}-{sa}")["Role"]
+        (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert stmt["Principal"] == {"Federated": mine[0]["Arn"]}
+        assert list(stmt["Condition"]) == ["StringEquals"]
+        assert f"system:serviceaccount:{NS}:{sa}" in stmt["Condition"]["StringEquals"].values()
+    attached = iam.list_attached_role_policies(RoleName=f"lab-{NS}-external-dns")["AttachedPolicies"]
+    assert sorted(p["PolicyName"] for p in attached) == ["AmazonEKS_CNI_Policy", f"lab-{NS}-external-dns-external-dns"]
+
+
+def test_token_request_satisfies_exactly_the_written_trust(converged):
+    from kubernetes import client
+
+    iam = labenv.boto3_client("iam")
+    role = iam.get_role(RoleName=f"lab-{NS}-cluster-autoscaler")["Role"]
+    trust = role["AssumeRolePolicyDocument"]
+    provider_arn = trust["Statement"][0]["Principal"]["Federated"]
+    sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("cluster-autoscaler", NS)
+    assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"]
+
+    own = _claims(_token(NS, "cluster-autoscaler"))
+    assert own["sub"] == f"system:serviceaccount:{NS}:cluster-autoscaler"
+    assert _trust_allows(trust, provider_arn, own)
+    assert not _trust_allows(trust, provider_arn, _claims(_token(NS, "external-dns")))
+    assert not _trust_allows(trust, provider_arn, _claims(_token(NS, "default")))
+
+
+def test_policy_versions_change_only_on_real_differences_and_prune_at_five(converged, playbook):
+    iam = labenv.boto3_client("iam")
+    arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == f"lab-{NS}-cluster-autoscaler-cluster-autoscaler")
+    doc = json.loads(json.dumps(iam.get_policy_version(PolicyArn=arn, VersionId=iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"])["PolicyVersion"]["Document"]))
+    for n in range(4):  # fill up to IAM's 5 versions with non-default ones
+        extra = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": f"ec2:DescribeTags{n}", "Resource": "*"}])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(extra), SetAsDefault=False)
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert len(versions) == 5
+    # The shipped document is still the default: nothing to do.
+    same = playbook(_play(ACCOUNTS[:1]))
+    assert same.rc == 0 and same.total_changed() == 0, same.changed()
+    # A real difference (another tag value via a wider document) makes a new default and prunes the oldest non-default.
+    changed_doc = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}])
+    accounts = [dict(ACCOUNTS[0], policies=[{"name": "cluster_autoscaler", "document": changed_doc}])]
+    run = playbook(_play(accounts))
+    assert run.rc == 0, run.failure_text()
+    after = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert len(after) == 5
+    default = next(v for v in after if v["IsDefaultVersion"])
+    assert default["VersionId"] not in {v["VersionId"] for v in versions}
+    assert iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]["Document"]["Statement"][-1]["Action"] == "ec2:DescribeRegions"
+    # Restore the shipped document for later runs.
+    assert playbook(_play(ACCOUNTS[:1])).rc == 0
+
+
+def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab, playbook):
+    import hashlib
+    import ssl
+
+    host, port = lab["issuer"].removeprefix("https://").split(":")
+    # The lab's API server presents only its serving certificate, so that certificate is the top of the chain.
+    expected = hashlib.sha1(ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((host, int(port))))).hexdigest()
+    task = {"name": "thumbprint", "nodeless.eks.oidc_provider": {"url": lab["issuer"], "compute_thumbprint": True,
+                                                                 "issuer_validate_certs": False}, "register": "r"}
+    with untouched():
+        run = playbook([{"hosts": "lab", "gather_facts": False, "tasks": [task]}], check=True)
+    assert run.rc == 0, run.failure_text()
+    result = next(res for name, _, res in run.tasks() if name == "thumbprint")
+    assert result["thumbprints"] == [expected]
