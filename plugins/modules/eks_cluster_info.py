@@ -106,7 +106,7 @@ def main():
     except is_boto3_error_code("ResourceNotFoundException"):
         module.fail_json(msg=f"name: EKS cluster {name!r} was not found in region {module.region}")
     except Exception as e:  # pylint: disable=broad-except
-        module.fail_json_aws_error(e)
+        module.fail_json_aws(e, msg=f"name: could not describe EKS cluster {name!r}")
     module.exit_json(changed=False, cluster=facts)
 
 
