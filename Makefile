@@ -76,7 +76,7 @@ docs: collections
 	$(BIN)/python tests/run_all.py docs
 # Faults, restarts, concurrent runs and security checks, in a lab of their own (docs/operations.md).
 reliability: collections tools
-	$(BIN)/pytest tests/reliability
+	$(BIN)/python tests/run_all.py reliability
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
