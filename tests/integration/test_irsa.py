@@ -122,8 +122,10 @@ def test_token_request_satisfies_exactly_the_written_trust(converged):
 
 def test_policy_versions_change_only_on_real_differences_and_prune_at_five(converged, playbook):
     iam = labenv.boto3_client("iam")
-    arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == f"lab-{NS}-cluster-autoscaler-cluster-autoscaler")
-    doc = json.loads(json.dumps(iam.get_policy_version(PolicyArn=arn, VersionId=iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"])["PolicyVersion"]["Document"]))
+    name = f"lab-{NS}-cluster-autoscaler-cluster-autoscaler"
+    arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == name)
+    default_id = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=default_id)["PolicyVersion"]["Document"]
     for n in range(4):  # fill up to IAM's 5 versions with non-default ones
         extra = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": f"ec2:DescribeTags{n}", "Resource": "*"}])
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(extra), SetAsDefault=False)
@@ -132,7 +134,7 @@ def test_policy_versions_change_only_on_real_differences_and_prune_at_five(conve
     # The shipped document is still the default: nothing to do.
     same = playbook(_play(ACCOUNTS[:1]))
     assert same.rc == 0 and same.total_changed() == 0, same.changed()
-    # A real difference (another tag value via a wider document) makes a new default and prunes the oldest non-default.
+    # A real difference (one more statement) makes a new default and prunes the oldest non-default.
     changed_doc = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}])
     accounts = [dict(ACCOUNTS[0], policies=[{"name": "cluster_autoscaler", "document": changed_doc}])]
     run = playbook(_play(accounts))
@@ -141,7 +143,8 @@ def test_policy_versions_change_only_on_real_differences_and_prune_at_five(conve
     assert len(after) == 5
     default = next(v for v in after if v["IsDefaultVersion"])
     assert default["VersionId"] not in {v["VersionId"] for v in versions}
-    assert iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]["Document"]["Statement"][-1]["Action"] == "ec2:DescribeRegions"
+    new_doc = iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]["Document"]
+    assert new_doc["Statement"][-1]["Action"] == "ec2:DescribeRegions"
     # Restore the shipped document for later runs.
     assert playbook(_play(ACCOUNTS[:1])).rc == 0
 
