@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: iam_policy
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 version_added: 0.1.0
 short_description: Render one of the collection's IAM policy documents for a cluster
 description:

@@ -16,7 +16,7 @@ description:
     fail when attaching).
   - Read-only; safe in check mode.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   arns:
     description: Policy ARNs to look up.

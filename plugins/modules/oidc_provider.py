@@ -18,7 +18,7 @@ description:
     leaving them out never reports drift.
   - Supports check mode and diff mode; returns C(changes), one entry per provider added, changed or removed.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   cluster_name:
     description: EKS cluster whose OIDC issuer the provider trusts. Mutually exclusive with O(url).
