@@ -88,7 +88,7 @@ diff:
   type: dict
 """
 
-import yaml
+from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -122,7 +122,7 @@ def _mesh_config(client, namespace: str, revision: str) -> dict:
         cm = client.get(client.resource("ConfigMap", "v1"), name=name, namespace=namespace).to_dict()
     except NotFoundError:
         return {}
-    return yaml.safe_load((cm.get("data") or {}).get("mesh") or "") or {}
+    return yaml_load((cm.get("data") or {}).get("mesh") or "") or {}
 
 
 def gather(module, client) -> dict:
