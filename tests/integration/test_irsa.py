@@ -18,7 +18,7 @@ ACCOUNTS = [
     {"namespace": NS, "service_account": "cluster-autoscaler", "policies": ["cluster_autoscaler"]},
     {"namespace": NS, "service_account": "external-dns",
      "policies": [{"name": "external_dns", "vars": {"hosted_zone_ids": ["Z0123456789TEST"]}},
-                 "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]},
+                  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]},
 ]
 
 
@@ -79,7 +79,7 @@ def test_check_mode_predicted_what_the_real_run_did(converged):
 
 def test_second_run_changes_nothing_and_writes_nothing(converged, playbook):
     labenv.aws_calls(reset=True)
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     again = playbook(_play(ACCOUNTS))
     assert again.rc == 0, again.failure_text()
     assert again.total_changed() == 0, again.changed()
@@ -161,5 +161,5 @@ def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab
     with untouched():
         run = playbook([{"hosts": "lab", "gather_facts": False, "tasks": [task]}], check=True)
     assert run.rc == 0, run.failure_text()
-    result = next(res for name, _, res in run.tasks() if name == "thumbprint")
+    result = next(res for name, _unused, res in run.tasks() if name == "thumbprint")
     assert result["thumbprints"] == [expected]

@@ -25,18 +25,18 @@ def _play(**role_vars) -> list:
 
 
 def _policy_changes(result) -> list:
-    return [c for name, _, res in result.tasks() if name.startswith("nodeless.eks.istio : Apply mesh-wide")
+    return [c for name, _unused, res in result.tasks() if name.startswith("nodeless.eks.istio : Apply mesh-wide")
             for c in res.get("changes", [])]
 
 
 def _writes(offset) -> list[str]:
-    _, events = labenv.k8s_writes(offset)
+    _unused, events = labenv.k8s_writes(offset)
     return [f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('namespace', '')}/{e['objectRef'].get('name')}"
             for e in events]
 
 
 def _run_counted(playbook, **kwargs):
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     result = playbook(_play(**kwargs.pop("role_vars")), **kwargs)
     assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
     return result, _writes(offset)
@@ -109,8 +109,8 @@ def test_report_names_pod_without_sidecar_and_fail_on_risk_stops_before_tighteni
         core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "with-sidecar"}, "spec": {"containers": [
             {"name": "app", "image": "busybox"}, {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
 
-    result, _ = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
-    report = [res for name, _, res in result.tasks() if name.endswith("Share the report as istio_mtls_report")][0]
+    result, _unused = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
+    report = [res for name, _unused, res in result.tasks() if name.endswith("Share the report as istio_mtls_report")][0]
     facts = report["ansible_facts"]["istio_mtls_report"]
     assert f"{PLAIN_NS}/no-sidecar" in facts["at_risk"] and f"{PLAIN_NS}/with-sidecar" not in facts["at_risk"]
     row = [r for r in facts["namespaces"] if r["namespace"] == PLAIN_NS][0]
