@@ -6,7 +6,8 @@
 ``mapRoles`` and ``mapUsers`` are YAML lists inside single string fields, so server-side apply
 cannot split ownership per entry. Ownership is recorded instead in one annotation, a JSON object
 ``{owner: {"mapRoles": [arn...], "mapUsers": [arn...]}}``: an owner's entries that it no longer
-lists are removed, everyone else's are kept byte for byte. Pure functions; no I/O.
+lists are removed, everyone else's keep their values and order (a map that changes is re-rendered
+as YAML; a map that does not change keeps its exact text). Pure functions; no I/O.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ description:
     C(mapUsers), and writes the ConfigMap with server-side apply only when something differs.
   - The owner's ARNs are recorded in the annotation C(nodeless.eks/aws-auth-owners). Entries this
     owner made before and no longer lists are removed; entries of other owners, of EKS itself or
-    made by hand are kept exactly as they are.
+    made by hand keep their values and order.
   - An ARN already mapped by someone else with other groups or username is an error, and nothing
     is written. An identical entry is left alone and not taken over.
   - Check mode sends the write as a server-side dry run.
