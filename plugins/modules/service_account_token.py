@@ -190,6 +190,8 @@ def bound_token(core, params: dict, check_mode: bool) -> dict:
     if check_mode:
         return {"token": None, "expires_at": None, "renewed": True, "changes": changes,
                 "diff": {"before": before, "after": {"expires_at": f"now + {params['expiration']}s"}}}
+    if _read(core.read_namespaced_service_account, name, ns) is None:  # a refused TokenRequest is still a write attempt
+        raise ValueError(f"service_account: ServiceAccount {ns}/{name} does not exist")
     ref = params.get("bound_object")
     spec = k8s.V1TokenRequestSpec(
         audiences=params["audiences"], expiration_seconds=params["expiration"],
