@@ -9,7 +9,7 @@ name: cluster_autoscaler_plan
 short_description: The cluster-autoscaler image and command line for an EKS cluster
 version_added: 0.1.0
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 description:
   - Picks the latest known cluster-autoscaler patch for the cluster's Kubernetes minor (or the image given),
     builds the command line the C(nodeless.eks.cluster_autoscaler) role deploys, and lists every input problem

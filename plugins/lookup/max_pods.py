@@ -9,7 +9,7 @@ name: max_pods
 short_description: Max pods per node for EC2 instance types under the Amazon VPC CNI
 version_added: 0.1.0
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 description:
   - Reads the instance types' network limits with one C(ec2 describe-instance-types) call and computes how
     many pods the Amazon VPC CNI can give an address to, as amazon-eks-ami's C(max-pods-calculator.sh) does.
