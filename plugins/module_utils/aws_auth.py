@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import re
 
-import yaml
-
 OWNERS_ANNOTATION = "nodeless.eks/aws-auth-owners"
 # (data key, ARN key of an entry, IAM resource type the ARN must name)
 # The module options that carry each map, named in error messages.
@@ -81,6 +79,8 @@ def parse_map(text: str | None, key: str) -> list:
     """A mapRoles / mapUsers string as a list (empty when absent)."""
     if not text or not text.strip():
         return []
+    import yaml  # imported on use: a dependency of the kubernetes client, not of Ansible itself
+
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -103,6 +103,8 @@ def parse_owners(annotation: str | None) -> dict:
 
 
 def render_map(entries: list) -> str:
+    import yaml
+
     return yaml.safe_dump(entries, default_flow_style=False, sort_keys=False) if entries else ""
 
 
@@ -150,7 +152,7 @@ def merge(data: dict | None, annotation: str | None, owner: str, roles: list, us
     owners = parse_owners(annotation)
     mine_before = owners.get(owner) or {}
     new_data, new_mine, actions = dict(data), {}, []
-    for (key, arn_key, _), desired, field in zip(MAPS, (roles, users), FIELDS):
+    for (key, arn_key, _kind), desired, field in zip(MAPS, (roles, users), FIELDS):
         current = parse_map(data.get(key), key)
         others = {arn: name for name, maps in owners.items() if name != owner for arn in (maps or {}).get(key, [])}
         merged, owned, done = _merge_one(current, desired, set(mine_before.get(key) or []), others, arn_key, field)

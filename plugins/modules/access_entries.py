@@ -19,7 +19,7 @@ description:
     never touched, and listing one of them is an error.
   - The cluster's authentication mode must include C(API) (C(API) or C(API_AND_CONFIG_MAP)).
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   cluster_name:
     description: Name of the EKS cluster.

@@ -20,7 +20,7 @@ description:
     is written. An identical entry is left alone and not taken over.
   - Check mode sends the write as a server-side dry run.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   owner:
     description: Who owns the listed entries, e.g. the role or capability that maps them.
@@ -100,7 +100,7 @@ NAME = "aws-auth"
 
 
 def _view(data: dict, annotation: str | None) -> dict:
-    view = {k: data.get(k, "") for k, _, _ in aws_auth.MAPS}
+    view = {key: data.get(key, "") for key, _arn_key, _kind in aws_auth.MAPS}
     view["owners"] = annotation or ""
     return view
 

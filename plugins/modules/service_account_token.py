@@ -20,7 +20,7 @@ description:
   - The token is returned in RV(token). Always run this module with C(no_log) set on the task.
   - In check mode no token is requested; the result predicts whether one would be.
 author:
-  - nodeless.eks contributors
+  - nodeless.eks contributors (@nodeless)
 options:
   namespace:
     description: Namespace of the ServiceAccount.

@@ -7,9 +7,12 @@ import yaml
 from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
 
 
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
 def _jwt(claims: dict) -> str:
-    enc = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
-    return f"{enc({'alg': 'RS256'})}.{enc(claims)}.c2ln"
+    return f"{_b64({'alg': 'RS256'})}.{_b64(claims)}.c2ln"
 
 
 def test_expiry_is_read_from_the_exp_claim():
