@@ -14,7 +14,7 @@ description:
   - Reads C(policies/<name>.yml) shipped with the collection (each names the upstream file and
     version it tracks and justifies every difference) and returns its policy document with the
     cluster name, partition, account, region and other parameters filled in.
-  - Parameters default to the fact C(nodeless_eks_cluster) set by the C(nodeless.eks._common) role,
+  - Parameters default to the fact C(nodeless_eks_cluster) set by the C(nodeless.eks.common) role,
     so inside a nodeless.eks role no parameter is usually needed.
   - Pure rendering; no AWS call is made.
 options:
@@ -62,7 +62,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Give cluster-autoscaler its policy through IRSA (facts from nodeless.eks._common)
+- name: Give cluster-autoscaler its policy through IRSA (facts from nodeless.eks.common)
   ansible.builtin.include_role:
     name: nodeless.eks.irsa
   vars:
