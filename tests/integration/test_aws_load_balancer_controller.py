@@ -51,7 +51,7 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, upstream, tmp_p
     assert check.rc == 0, check.stdout[-3000:]
     assert any("CRDs" in t for t in check.changed()) and any("release" in t for t in check.changed()), check.changed()
 
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     run = playbook(_play(v1, "3.5.0"))
     assert run.rc == 0, run.stdout[-3000:]
     events = labenv.k8s_writes(offset)[1]
@@ -74,7 +74,7 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, upstream, tmp_p
     assert {"targetgroupbindings.elbv2.k8s.aws", "ingressclassparams.elbv2.k8s.aws"} <= names
 
     labenv.aws_calls(reset=True)
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     again = playbook(_play(v1, "3.5.0"))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert aws_write_calls(labenv.aws_calls()) == []

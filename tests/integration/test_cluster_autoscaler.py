@@ -123,7 +123,7 @@ def test_service_account_role_policy_is_scoped_to_the_tag_on_the_asgs(converged)
 def test_rbac_grants_what_upstream_grants_and_no_more(converged, resource, verb, allowed):
     from kubernetes import client
 
-    group, _, sub = resource.partition("/")
+    group, _unused, sub = resource.partition("/")
     review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
         user="system:serviceaccount:kube-system:cluster-autoscaler",
         groups=["system:serviceaccounts", "system:serviceaccounts:kube-system"],

@@ -64,7 +64,7 @@ def test_external_dns_check_then_converge_then_nothing(playbook):
     assert resources == [f"arn:aws:route53:::hostedzone/{zone_id}"], "the policy must list only the given zone's ARN"
 
     labenv.aws_calls(reset=True)
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     again = playbook(PLAY)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert aws_write_calls(labenv.aws_calls()) == []

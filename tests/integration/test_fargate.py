@@ -70,7 +70,7 @@ def test_fargate_check_then_converge_then_nothing(playbook, profiles):
     assert "kubectl.kubernetes.io/restartedAt" in _coredns_annotations()
 
     labenv.aws_calls(reset=True)
-    offset, _ = labenv.k8s_writes()
+    offset, _unused = labenv.k8s_writes()
     again = playbook(play)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert aws_write_calls(labenv.aws_calls()) == []

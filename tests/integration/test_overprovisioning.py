@@ -26,13 +26,13 @@ def _api():
 
 def _clean():
     """Remove what the role makes, so the check run starts from a cluster without it."""
-    core, sched, _ = _api()
+    core, sched, _unused = _api()
     for name in ("default", "overprovisioning"):
         if any(pc.metadata.name == name for pc in sched.list_priority_class().items):
             sched.delete_priority_class(name)
     if any(ns.metadata.name == "overprovisioning" for ns in core.list_namespace().items):
         core.delete_namespace("overprovisioning")
-        for _ in range(120):  # the namespace controller empties it first
+        for _unused in range(120):  # the namespace controller empties it first
             if not any(ns.metadata.name == "overprovisioning" for ns in core.list_namespace().items):
                 break
             time.sleep(0.5)
@@ -68,7 +68,7 @@ def test_check_mode_first_then_classes_and_pause_pods_then_nothing_changes(playb
 @pytest.mark.lab
 def test_pod_without_a_class_gets_priority_zero(playbook):
     assert playbook(ROLE).rc == 0
-    core, _, _ = _api()
+    core, _unused, _unused = _api()
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "no-class-"},
            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
     created = core.create_namespaced_pod("default", pod)
@@ -84,7 +84,7 @@ def test_another_global_default_in_the_cluster_fails_before_any_write(playbook):
     from kubernetes import client
 
     _clean()
-    _, sched, _ = _api()
+    _unused, sched, _unused = _api()
     sched.create_priority_class(client.V1PriorityClass(metadata=client.V1ObjectMeta(name="team-default"), value=10,
                                                        global_default=True))
     try:

@@ -44,7 +44,7 @@ def test_max_pods_matches_published_values_from_moto_data(playbook):
     labenv.aws_calls(reset=True)
     result = playbook(play)
     assert result.rc == 0, result.failure_text()
-    facts = next(res for name, _, res in result.tasks() if name == "compute")["ansible_facts"]
+    facts = next(res for name, _unused, res in result.tasks() if name == "compute")["ansible_facts"]
     got = {t: (facts["raw"][i], facts["capped"][i], facts["prefix"][i]) for i, t in enumerate(types)}
     assert got == PUBLISHED
     calls = [c for c in labenv.aws_calls() if c[1] == "DescribeInstanceTypes"]
@@ -65,7 +65,7 @@ def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_change
     env = _env()
     assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_PREFIX_TARGET"] == "1"
     assert env["WARM_ENI_TARGET"] == "1" and env["AWS_VPC_ENI_MTU"] == "9001", "settings the role does not own were touched"
-    facts = next(res for name, _, res in run.tasks() if "Compute max pods" in name)["ansible_facts"]
+    facts = next(res for name, _unused, res in run.tasks() if "Compute max pods" in name)["ansible_facts"]
     assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
 
     with untouched():

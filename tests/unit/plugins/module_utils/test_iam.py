@@ -126,7 +126,7 @@ def test_default_role_names_fit_64_characters_and_stay_unique():
     ("", "", ["namespace", "service_account"]),
 ])
 def test_name_errors(namespace, sa, fields):
-    assert [f for f, _ in iam.name_errors(namespace, sa)] == fields
+    assert [f for f, _unused in iam.name_errors(namespace, sa)] == fields
 
 
 def test_role_name_and_path_errors():
