@@ -60,8 +60,8 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         rows = self._plan.setdefault(host, [])
         for entry in entries:
-            row = dict(entry, role=owner)
-            if row not in rows:
+            row = {"resource": entry["resource"], "action": entry["action"], "role": owner}
+            if row not in rows:  # one row per resource and action, however many tags or fields changed
                 rows.append(row)
 
     def v2_runner_on_ok(self, result):

@@ -19,22 +19,35 @@ def _short(action: str) -> str:
     return action.split(".")[-1]
 
 
+def _k8s_identity(obj: dict, args: dict) -> tuple:
+    """(kind, namespace/name) from the returned object, else from the arguments the task ran with."""
+    meta = obj.get("metadata") or {}
+    definition = args.get("definition") if isinstance(args.get("definition"), dict) else {}
+    kind = obj.get("kind") or definition.get("kind") or args.get("kind") or "Object"
+    dmeta = definition.get("metadata") or {}
+    name = meta.get("name") or dmeta.get("name") or args.get("name") or ""
+    namespace = meta.get("namespace") or dmeta.get("namespace") or args.get("namespace")
+    return kind, "/".join(p for p in (namespace, name) if p)
+
+
 def entries(action: str, args: dict, result: dict) -> list[dict]:
     """Change entries for one changed result (one loop item or a whole task)."""
     if not result.get("changed") or action in _SKIP:
         return []
+    # The arguments as the module received them (loop variables rendered), when Ansible kept them.
+    invoked = (result.get("invocation") or {}).get("module_args")
+    args = invoked if isinstance(invoked, dict) else args
     if isinstance(result.get("changes"), list):
         return [dict(c) for c in result["changes"] if isinstance(c, dict) and "resource" in c]
     short = _short(action)
     state = str(args.get("state", "present"))
     verb = "remove" if state == "absent" else "change"
-    if short in ("k8s", "k8s_json_patch", "k8s_scale") and isinstance(result.get("result"), dict):
-        obj = result["result"]
-        meta = obj.get("metadata") or {}
-        path = "/".join(p for p in (meta.get("namespace"), meta.get("name")) if p)
+    if short in ("k8s", "k8s_json_patch", "k8s_scale"):
+        obj = result.get("result") if isinstance(result.get("result"), dict) else {}
+        kind, path = _k8s_identity(obj, args)
         method = result.get("method")
         verb = "add" if method == "create" else ("remove" if method == "delete" or state == "absent" else "change")
-        return [{"resource": f"k8s:{obj.get('kind', 'Object')}/{path}", "action": verb}]
+        return [{"resource": f"k8s:{kind}/{path}", "action": verb}]
     if short == "helm":
         name = args.get("release_name") or args.get("name")
         before = (result.get("diff") or {}).get("before") if isinstance(result.get("diff"), dict) else None
