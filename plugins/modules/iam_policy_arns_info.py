@@ -80,7 +80,7 @@ def main():
         for arn in sorted(set(module.params["arns"])):
             found[arn] = exists(client, arn)
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json_aws_error(exc)
+        module.fail_json_aws(exc, msg="could not read the policies")
     module.exit_json(changed=False, changes=[], existing=[a for a, ok in found.items() if ok], missing=[a for a, ok in found.items() if not ok])
 
 
