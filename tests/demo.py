@@ -17,11 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
 
 from nodeless_lab import lab  # noqa: E402
-from support import labenv  # noqa: E402
+from support import demo_env, labenv  # noqa: E402
 from support.snapshots import aws_write_calls  # noqa: E402
 
 PLAYBOOK = REPO / "playbooks" / "site.yml"
-INVENTORY = REPO / "tests" / "inventory" / "demo"
+INVENTORY = demo_env.INVENTORY
 DEMO = REPO / ".build" / "demo"
 LAB_DIR = REPO / ".lab" / "demo"
 
@@ -33,13 +33,8 @@ def fresh_lab() -> None:
         lab.down(LAB_DIR, out=io.StringIO())
     os.environ["NODELESS_LAB_DIR"] = str(LAB_DIR)
     lab.up(LAB_DIR)
-    from support.charts import aws_load_balancer_controller, karpenter  # noqa: PLC0415
-
-    charts = DEMO / "charts"
-    aws_load_balancer_controller.build(charts)
-    karpenter.build(charts)
-    (DEMO / "kubeconfigs").mkdir(parents=True, exist_ok=True, mode=0o700)
-    print(f"[demo] generated the stand-in charts in {charts}", flush=True)
+    demo_env.prepare(DEMO)
+    print(f"[demo] generated the stand-in charts in {DEMO / 'charts'}", flush=True)
 
 
 def run(label: str, *flags: str) -> dict:
@@ -70,8 +65,10 @@ def main() -> int:
     fresh_lab()
     state = labenv.state()
     check = run("check", "--check", "--diff")
-    first = run("first-run")
-    again = run("re-run")
+    # --diff on every run: a Kubernetes apply reports whether it created the object only with a diff,
+    # so the check run's adds and the real run's adds are named alike.
+    first = run("first-run", "--diff")
+    again = run("re-run", "--diff")
     print("\n===== demo summary =====")
     print(f"{'run':<10} {'wall':>8} {'changed':>8} {'AWS writes':>11} {'API writes':>11}")
     for r in (check, first, again):

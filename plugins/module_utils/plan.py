@@ -5,10 +5,17 @@
 
 Our modules report ``changes`` themselves. For amazon.aws / kubernetes.core / builtin modules the
 entry is derived from the result: Kubernetes objects from ``result``, Helm releases from
-``status``, AWS resources from the task's name-like argument.
+``status``, AWS resources from the task's name-like argument. A Kubernetes apply is an ``add`` when
+the module says it created the object, or when its diff (``--diff``) has nothing before.
+
+A check-mode task that only predicts a change no module can dry-run (e.g. an object in a namespace
+the same run creates first) states it as ``ansible.builtin.debug`` with ``msg: {changes: [...]}``
+and ``changed_when: true``; those entries are taken as they are.
 """
 
 from __future__ import annotations
+
+import re
 
 _NAME_ARGS = ("name", "role_name", "policy_name", "queue_name", "release_name", "cluster_name", "arn", "path", "dest")
 _SKIP = ("ansible.builtin.set_fact", "set_fact", "ansible.builtin.assert", "assert", "ansible.builtin.debug", "debug",
@@ -30,13 +37,31 @@ def _k8s_identity(obj: dict, args: dict) -> tuple:
     return kind, "/".join(p for p in (namespace, name) if p)
 
 
+def _render_loop_var(value, result: dict):
+    """``{{ item.x }}`` in a task argument, filled from the loop item (loop results keep no rendered arguments)."""
+    loop_var = result.get("ansible_loop_var", "item")
+    if not isinstance(value, str) or loop_var not in result:
+        return value
+
+    def lookup(match):
+        node = result[loop_var]
+        for key in filter(None, (match.group(1) or "").split(".")):
+            node = node.get(key) if isinstance(node, dict) else None
+        return str(node) if node is not None else match.group(0)
+    return re.sub(r"\{\{\s*" + re.escape(loop_var) + r"((?:\.\w+)*)\s*\}\}", lookup, value)
+
+
 def entries(action: str, args: dict, result: dict) -> list[dict]:
     """Change entries for one changed result (one loop item or a whole task)."""
-    if not result.get("changed") or action in _SKIP:
+    if not result.get("changed"):
+        return []
+    if _short(action) == "debug" and isinstance(result.get("msg"), dict) and isinstance(result["msg"].get("changes"), list):
+        return [dict(c) for c in result["msg"]["changes"] if isinstance(c, dict) and "resource" in c]
+    if action in _SKIP or "censored" in result:  # no_log: nothing to read; the role restates its changes
         return []
     # The arguments as the module received them (loop variables rendered), when Ansible kept them.
     invoked = (result.get("invocation") or {}).get("module_args")
-    args = invoked if isinstance(invoked, dict) else args
+    args = invoked if isinstance(invoked, dict) else {k: _render_loop_var(v, result) for k, v in args.items()}
     if isinstance(result.get("changes"), list):
         return [dict(c) for c in result["changes"] if isinstance(c, dict) and "resource" in c]
     short = _short(action)
@@ -44,9 +69,13 @@ def entries(action: str, args: dict, result: dict) -> list[dict]:
     verb = "remove" if state == "absent" else "change"
     if short in ("k8s", "k8s_json_patch", "k8s_scale"):
         obj = result.get("result") if isinstance(result.get("result"), dict) else {}
+        if isinstance(obj.get("results"), list):  # a definition holding several objects: one result each
+            return [e for sub in obj["results"] if isinstance(sub, dict) for e in entries(action, {"state": args.get("state")}, sub)]
         kind, path = _k8s_identity(obj, args)
         method = result.get("method")
-        verb = "add" if method == "create" else ("remove" if method == "delete" or state == "absent" else "change")
+        diff = result.get("diff") if isinstance(result.get("diff"), dict) else {}
+        created = method == "create" or (method == "apply" and "before" in diff and not diff["before"] and diff.get("after"))
+        verb = "add" if created else ("remove" if method == "delete" or state == "absent" else "change")
         return [{"resource": f"k8s:{kind}/{path}", "action": verb}]
     if short == "helm":
         name = args.get("release_name") or args.get("name")

@@ -113,6 +113,9 @@ def start_controllers(lab: Path, bins: dict, ports: dict, pki: dict) -> dict[str
             f"--cluster-signing-cert-file={pki['ca']}", f"--cluster-signing-key-file={pki['ca_key']}",
             "--use-service-account-credentials=true", f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--controllers=*", "--v=1",
+            # kwok renews the fake nodes' leases; on a starved 2-core CI machine a late renewal must not
+            # mark nodes NotReady and have their pods evicted in the middle of a test.
+            "--node-monitor-grace-period=10m",
         ], lab),
         "kube-scheduler": procs.start("kube-scheduler", [
             str(bins["kube-scheduler"]), f"--kubeconfig={sched_cfg}",

@@ -25,3 +25,55 @@ def test_loop_items_use_the_rendered_arguments():
         {"changed": False}]}
     assert collect("community.aws.eks_fargate_profile", {"name": "{{ item.name }}"}, result) == [
         {"resource": "aws:eks_fargate_profile/lab-fargate", "action": "add"}]
+
+
+def test_server_side_apply_is_an_add_when_its_diff_has_nothing_before():
+    obj = {"kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
+    new = {"changed": True, "method": "apply", "result": obj, "diff": {"before": {}, "after": {"data": {"a": "1"}}}}
+    assert collect("kubernetes.core.k8s", {}, new) == [{"resource": "k8s:ConfigMap/n/c", "action": "add"}]
+    changed = dict(new, diff={"before": {"data": {"a": "0"}}, "after": {"data": {"a": "1"}}})
+    assert collect("kubernetes.core.k8s", {}, changed) == [{"resource": "k8s:ConfigMap/n/c", "action": "change"}]
+    no_diff = {"changed": True, "method": "apply", "result": obj}  # run without --diff: cannot tell, say change
+    assert collect("kubernetes.core.k8s", {}, no_diff) == [{"resource": "k8s:ConfigMap/n/c", "action": "change"}]
+
+
+def test_a_predicting_debug_task_states_its_entries_and_a_plain_debug_reports_nothing():
+    entry = {"resource": "k8s:Deployment/o/o", "action": "add"}
+    predicted = {"changed": True, "msg": {"would": "create it", "changes": [entry, "not an entry"]}}
+    assert collect("ansible.builtin.debug", {}, predicted) == [entry]
+    assert collect("ansible.builtin.debug", {}, {"changed": True, "msg": "would create it"}) == []
+    assert collect("ansible.builtin.debug", {}, dict(predicted, changed=False)) == []
+
+
+def test_loop_items_without_arguments_fill_the_loop_variable_into_the_name():
+    result = {"changed": True, "results": [
+        {"changed": True, "ansible_loop_var": "item", "item": {"role_name": "lab-irsa-ca"}},
+        {"changed": True, "ansible_loop_var": "rule", "rule": {"suffix": "spot"}}]}
+    assert collect("amazon.aws.iam_role", {"name": "{{ item.role_name }}"}, {"results": result["results"][:1]}) == [
+        {"resource": "aws:iam_role/lab-irsa-ca", "action": "change"}]
+    assert collect("amazon.aws.sqs_queue", {"name": "{{ prefix }}-{{ rule.suffix }}"}, {"results": result["results"][1:]}) == [
+        {"resource": "aws:sqs_queue/{{ prefix }}-spot", "action": "change"}]
+
+
+def test_a_definition_of_several_objects_gives_one_entry_per_changed_object():
+    def sub(kind, name, changed=True, before=None):
+        return {"changed": changed, "method": "apply", "result": {"kind": kind, "metadata": {"name": name, "namespace": "p"}},
+                "diff": {"before": before or {}, "after": {"x": 1}}}
+    result = {"changed": True, "result": {"results": [sub("ServiceAccount", "a"), sub("Role", "r", before={"x": 0}),
+                                                      sub("RoleBinding", "b", changed=False)]}}
+    assert collect("kubernetes.core.k8s", {}, result) == [
+        {"resource": "k8s:ServiceAccount/p/a", "action": "add"}, {"resource": "k8s:Role/p/r", "action": "change"}]
+
+
+def test_plan_entries_filter_names_objects_like_the_callback():
+    from ansible_collections.nodeless.eks.plugins.filter.plan import plan_entries
+
+    objs = [{"kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "p"}}, {"kind": "ClusterRoleBinding", "metadata": {"name": "b"}}]
+    assert plan_entries(objs) == [{"resource": "k8s:ServiceAccount/p/a", "action": "add"},
+                                  {"resource": "k8s:ClusterRoleBinding/b", "action": "add"}]
+    assert plan_entries(objs[0], "change") == [{"resource": "k8s:ServiceAccount/p/a", "action": "change"}]
+
+
+def test_a_no_log_result_gives_no_entry_rather_than_a_nameless_one():
+    assert collect("nodeless.eks.service_account_token", {"namespace": "{{ ns }}"},
+                   {"changed": True, "censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}) == []
