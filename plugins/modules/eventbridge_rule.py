@@ -1,0 +1,336 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: eventbridge_rule
+short_description: Manage one Amazon EventBridge rule and its targets, with check mode
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes one EventBridge rule that matches events by an event pattern, and
+    the rule's targets.
+  - Reads the rule, its targets and its tags first (three read calls), compares them with the input
+    and writes only what differs, so a second run with the same input makes no write call.
+  - Event patterns are compared as parsed JSON, not as text; key order and whitespace do not matter,
+    array order does.
+  - Supports check mode (no write call; the same C(changed) and C(changes) as the real run) and
+    diff mode; returns C(changes), one entry per rule added, changed or removed.
+  - Input is validated before any call; messages name the field, for example C(targets[0].arn).
+author:
+  - nodeless.eks contributors (@nodeless)
+options:
+  name:
+    description: Name of the rule (1 to 64 letters, digits, C(.), C(-) or C(_)), unique on its event bus.
+    type: str
+    required: true
+  event_bus_name:
+    description: Name or ARN of the event bus the rule belongs to.
+    type: str
+    default: default
+  description:
+    description:
+      - Description of the rule (at most 512 characters).
+      - When omitted, an existing rule keeps its description. An empty string removes it.
+    type: str
+  event_pattern:
+    description:
+      - The event pattern, as a dict or as a JSON string. Required when O(state=present).
+      - Every field must hold an array of match values or a nested object, as EventBridge requires.
+    type: raw
+  enabled:
+    description: Whether the rule is enabled (C(ENABLED)) or disabled (C(DISABLED)).
+    type: bool
+    default: true
+  targets:
+    description:
+      - The rule's targets (at most 5). The rule ends up with exactly these targets; targets with other
+        ids are removed. An empty list removes every target.
+      - When omitted, the targets are left as they are.
+      - Only O(targets[].id), O(targets[].arn) and O(targets[].input) are compared; a target whose
+        ARN or input differs is put again, which replaces it as a whole.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: Id of the target, unique within the rule (1 to 64 letters, digits, C(.), C(-) or C(_)). Required.
+        type: str
+      arn:
+        description: ARN of the target (an SQS queue, SNS topic, Lambda function, event bus, ...). Required.
+        type: str
+      input:
+        description:
+          - Constant JSON text sent to the target instead of the matched event (a dict is serialised).
+          - Compared as parsed JSON.
+        type: raw
+  tags:
+    description:
+      - Tags of the rule. When omitted, tags are left as they are.
+      - With O(purge_tags=true), tags not listed here are removed (tags starting with C(aws:) are kept).
+    type: dict
+  purge_tags:
+    description: Remove tags not listed in O(tags). Has no effect when O(tags) is omitted.
+    type: bool
+    default: true
+  state:
+    description: Whether the rule exists. C(absent) removes its targets, then the rule.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - The rule's fields this module does not manage (a schedule expression, a role ARN) are kept when the
+    rule is updated.
+  - The ARN of a rule that check mode would create is predicted from the caller's account (one STS read call).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Send EC2 Spot interruption warnings to Karpenter's queue
+  nodeless.eks.eventbridge_rule:
+    name: prod-eu-spot-interruption
+    description: Karpenter interruption handling for prod-eu
+    event_pattern:
+      source: [aws.ec2]
+      detail-type: [EC2 Spot Instance Interruption Warning]
+    targets:
+      - id: KarpenterInterruptionQueueTarget
+        arn: arn:aws:sqs:eu-west-1:123456789012:prod-eu
+    tags:
+      nodeless.eks/cluster: prod-eu
+    region: eu-west-1
+  register: rule
+
+- name: The same pattern as JSON text, with a constant input, on a custom bus
+  nodeless.eks.eventbridge_rule:
+    name: health-to-ops
+    event_bus_name: ops
+    event_pattern: '{"source": ["aws.health"]}'
+    targets:
+      - id: ops-topic
+        arn: arn:aws:sns:eu-west-1:123456789012:ops
+        input: {"team": "platform"}
+
+- name: Remove the rule and its targets
+  nodeless.eks.eventbridge_rule:
+    name: prod-eu-spot-interruption
+    state: absent
+"""
+
+RETURN = r"""
+rule:
+  description: The rule as it is after the run (in check mode, as it would be). Empty when O(state=absent).
+  type: dict
+  returned: always
+  contains:
+    name:
+      description: Name of the rule.
+      type: str
+      sample: prod-eu-spot-interruption
+    event_bus_name:
+      description: Name of the event bus.
+      type: str
+      sample: default
+    arn:
+      description: ARN of the rule (predicted in check mode when the rule does not exist yet).
+      type: str
+      sample: arn:aws:events:eu-west-1:123456789012:rule/prod-eu-spot-interruption
+    description:
+      description: Description of the rule (empty string when it has none).
+      type: str
+    event_pattern:
+      description: The event pattern, parsed.
+      type: dict
+      sample: {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
+    enabled:
+      description: Whether the rule is enabled.
+      type: bool
+    targets:
+      description: The targets, sorted by id, each with C(id), C(arn) and C(input) when set.
+      type: list
+      elements: dict
+      sample: [{"id": "KarpenterInterruptionQueueTarget", "arn": "arn:aws:sqs:eu-west-1:123456789012:prod-eu"}]
+    tags:
+      description: Tags of the rule.
+      type: dict
+changes:
+  description: One entry per rule added, changed or removed (see module_utils/changes.py), the same in check mode.
+  type: list
+  elements: dict
+  returned: always
+  sample: [{"resource": "aws:eventbridge-rule/prod-eu-spot-interruption", "action": "change", "detail": "event_pattern"}]
+diff:
+  description: The rule before and after (the canonical form of RV(rule)).
+  type: dict
+  returned: always
+  contains:
+    before:
+      description: The rule before the run; empty when it did not exist.
+      type: dict
+    after:
+      description: The rule after the run; empty when O(state=absent).
+      type: dict
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.nodeless.eks.plugins.module_utils import eventbridge as eb
+
+
+class EventBridgeErrorHandler(AWSErrorHandler):
+    """Botocore errors become AnsibleAWSError (one error path); a missing rule reads as None."""
+
+    @classmethod
+    def _is_missing(cls):
+        return is_boto3_error_code("ResourceNotFoundException")
+
+
+@EventBridgeErrorHandler.list_error_handler("describe the EventBridge rule")
+def describe_rule(client, name, bus):
+    return client.describe_rule(Name=name, EventBusName=bus, aws_retry=True)
+
+
+@EventBridgeErrorHandler.common_error_handler("list the EventBridge rule's targets")
+def list_targets(client, name, bus):
+    targets, kwargs = [], {"Rule": name, "EventBusName": bus, "aws_retry": True}
+    while True:
+        page = client.list_targets_by_rule(**kwargs)
+        targets.extend(page.get("Targets") or [])
+        if not page.get("NextToken"):
+            return targets
+        kwargs["NextToken"] = page["NextToken"]
+
+
+@EventBridgeErrorHandler.common_error_handler("list the EventBridge rule's tags")
+def list_tags(client, arn):
+    return client.list_tags_for_resource(ResourceARN=arn, aws_retry=True).get("Tags") or []
+
+
+def read_rule(client, name, bus):
+    """(DescribeRule output, canonical rule), or (None, None) when the rule does not exist."""
+    described = describe_rule(client, name, bus)
+    if not described:
+        return None, None
+    return described, eb.current_rule(described, list_targets(client, name, bus), list_tags(client, described["Arn"]))
+
+
+@EventBridgeErrorHandler.common_error_handler("create or update the EventBridge rule")
+def put_rule(client, request):
+    return client.put_rule(aws_retry=True, **request)["RuleArn"]
+
+
+@EventBridgeErrorHandler.common_error_handler("put the EventBridge rule's targets")
+def put_targets(client, name, bus, targets):
+    result = client.put_targets(Rule=name, EventBusName=bus, Targets=eb.targets_request(targets), aws_retry=True)
+    failed = result.get("FailedEntries") or []
+    if failed:
+        raise AnsibleAWSError(message="EventBridge refused targets: " + ", ".join(
+            f"{f.get('TargetId')}: {f.get('ErrorCode')} {f.get('ErrorMessage')}" for f in failed))
+
+
+@EventBridgeErrorHandler.common_error_handler("remove the EventBridge rule's targets")
+def remove_targets(client, name, bus, ids):
+    result = client.remove_targets(Rule=name, EventBusName=bus, Ids=ids, aws_retry=True)
+    failed = result.get("FailedEntries") or []
+    if failed:
+        raise AnsibleAWSError(message="EventBridge did not remove targets: " + ", ".join(
+            f"{f.get('TargetId')}: {f.get('ErrorCode')} {f.get('ErrorMessage')}" for f in failed))
+
+
+@EventBridgeErrorHandler.common_error_handler("tag the EventBridge rule")
+def update_tags(client, arn, set_tags, unset_tags):
+    if unset_tags:
+        client.untag_resource(ResourceARN=arn, TagKeys=unset_tags, aws_retry=True)
+    if set_tags:
+        client.tag_resource(ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(set_tags.items())], aws_retry=True)
+
+
+@EventBridgeErrorHandler.deletion_error_handler("delete the EventBridge rule")
+def delete_rule(client, name, bus):
+    client.delete_rule(Name=name, EventBusName=bus, aws_retry=True)
+    return True
+
+
+@EventBridgeErrorHandler.common_error_handler("read the caller's account (to predict the rule's ARN)")
+def predicted_arn(module, bus, name):
+    identity = module.client("sts", retry_decorator=AWSRetry.jittered_backoff()).get_caller_identity(aws_retry=True)
+    return eb.rule_arn(identity["Arn"].split(":")[1], module.region, identity["Account"], bus, name)
+
+
+def ensure_present(module, client, want, described, current):
+    """Returns (changed, rule after, changes)."""
+    steps = eb.plan(current, want, module.params["purge_tags"])
+    entries = eb.changes(want, steps, current, "present")
+    if eb.is_noop(steps):
+        return False, current, entries
+    name, bus = want["name"], want["event_bus_name"]
+    arn = current["arn"] if current else None
+    if module.check_mode:
+        arn = arn or predicted_arn(module, bus, name)
+    else:
+        if steps["create"] or steps["rule_fields"]:
+            arn = put_rule(client, eb.put_rule_request(want, current, described))
+        if steps["remove_targets"]:
+            remove_targets(client, name, bus, steps["remove_targets"])
+        if steps["put_targets"]:
+            put_targets(client, name, bus, steps["put_targets"])
+        if not steps["create"] and (steps["set_tags"] or steps["unset_tags"]):
+            update_tags(client, arn, steps["set_tags"], steps["unset_tags"])
+    return True, eb.after_rule(current, want, steps, arn), entries
+
+
+def ensure_absent(module, client, want, current):
+    """Returns (changed, rule after, changes): targets first (EventBridge refuses to delete a rule that has any)."""
+    entries = eb.changes(want, None, current, "absent")
+    if current is None:
+        return False, {}, entries
+    if not module.check_mode:
+        if current["targets"]:
+            remove_targets(client, want["name"], want["event_bus_name"], [t["id"] for t in current["targets"]])
+        delete_rule(client, want["name"], want["event_bus_name"])
+    return True, {}, entries
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            event_bus_name=dict(type="str", default=eb.DEFAULT_BUS),
+            description=dict(type="str"),
+            event_pattern=dict(type="raw"),
+            enabled=dict(type="bool", default=True),
+            targets=dict(type="list", elements="dict", options=dict(
+                id=dict(type="str"), arn=dict(type="str"), input=dict(type="raw"))),
+            tags=dict(type="dict"),
+            purge_tags=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        want = eb.desired_rule(module.params)
+    except eb.InputError as exc:
+        module.fail_json(msg=str(exc))
+    client = module.client("events", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        described, current = read_rule(client, want["name"], want["event_bus_name"])
+        if module.params["state"] == "absent":
+            changed, after, entries = ensure_absent(module, client, want, current)
+        else:
+            changed, after, entries = ensure_present(module, client, want, described, current)
+    except AnsibleAWSError as exc:
+        module.fail_json_aws_error(exc)
+    module.exit_json(changed=changed, rule=after, changes=entries, diff={"before": current or {}, "after": after})
+
+
+if __name__ == "__main__":
+    main()
