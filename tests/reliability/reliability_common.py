@@ -1,22 +1,29 @@
-"""Shared by the reliability checks: what the collection holds, figures, and clean runs remembered."""
+"""Shared by the reliability checks: what the collection holds, how a playbook is run, figures, and clean
+runs remembered."""
 from __future__ import annotations
 
+import functools
 import re
+import time
+from pathlib import Path
 
 import pytest
 
-from support import labenv
+from support import demo_env, labenv
 from support import playbook as runner
 
 REPO = labenv.REPO
 SITE = REPO / "playbooks" / "site.yml"
-# Each capability's playbook; site.yml chains them and is exercised by the concurrency check.
+# Each capability's playbook; site.yml chains them and is exercised by the concurrency and restart checks.
 PLAYBOOKS = sorted(p.name for p in (REPO / "playbooks").glob("*.yml") if p.name != "site.yml")
 FIGURES: dict = {}
 # One playbook run may not take longer than this here (a hung run is a finding, not a reason to wait).
 RUN_TIMEOUT = 300
+# site.yml converges every capability: about 5 minutes on a bare lab cluster on 2 busy cores.
+SITE_TIMEOUT = 900
 # A distinctive secret key (moto accepts any): if it shows up in -vvv output, a secret leaked.
 CANARY_SECRET = "nodelessCanarySecretKey0123456789abcdefXYZ"
+STARTED: list = []  # the playbook runs started in this session, in order (none yet: the lab is as `lab up` left it)
 
 
 def record(section: str, key: str, value) -> None:
@@ -27,6 +34,33 @@ def recap_changed(text: str) -> int:
     return sum(int(n) for n in re.findall(r"changed=(\d+)", text))
 
 
+@functools.lru_cache(maxsize=None)
+def _demo_env(lab_dir: str) -> dict:
+    """The stand-in charts and kubeconfig directory, generated once per lab (under the lab's directory)."""
+    return demo_env.prepare(Path(lab_dir) / "demo")
+
+
+def run_playbook(name: str, **kwargs) -> runner.Result:
+    """Every playbook run of the suite goes through here: the demo inventory (every capability of site.yml
+    on, chart references at the stand-in charts; see docs/lab.md), against the lab labenv targets (the
+    private one), with site.yml's own time limit."""
+    env = dict(_demo_env(labenv.state()["dir"]))
+    env.update(kwargs.pop("env_extra", None) or {})
+    kwargs.setdefault("timeout", SITE_TIMEOUT if name == SITE.name else RUN_TIMEOUT)
+    STARTED.append(name)
+    return runner.run(REPO / "playbooks" / name, inventory=demo_env.INVENTORY, env_extra=env, **kwargs)
+
+
+def measured(name: str, **kwargs) -> dict:
+    """One run with what it cost: {result, calls (AWS), k8s_writes (audit events), seconds}."""
+    labenv.aws_calls(reset=True)
+    offset = labenv.k8s_writes()[0]
+    started = time.monotonic()
+    result = run_playbook(name, **kwargs)
+    return {"result": result, "calls": labenv.aws_calls(), "k8s_writes": labenv.k8s_writes(offset)[1],
+            "seconds": time.monotonic() - started}
+
+
 class Runs:
     """One clean (converging) run per playbook, remembered, so several checks share its cost."""
 
@@ -34,19 +68,19 @@ class Runs:
         self.state = state
         self.clean: dict = {}
 
+    def remember(self, name: str, run: dict) -> None:
+        """A run another check made (e.g. the single run after a concurrent pair) that converged."""
+        if run["result"].rc == 0:
+            self.clean.setdefault(name, run)
+
     def converge(self, name: str) -> dict:
         if name not in self.clean:
-            labenv.aws_calls(reset=True)
-            offset = labenv.k8s_writes()[0]
-            result = runner.run(REPO / "playbooks" / name, timeout=RUN_TIMEOUT)
-            calls = labenv.aws_calls()
-            writes = labenv.k8s_writes(offset)[1]
-            self.clean[name] = {"result": result, "calls": calls, "k8s_writes": writes}
+            self.clean[name] = measured(name)
         return self.clean[name]
 
-    def converged_or_skip(self, name: str) -> dict:
+    def converged(self, name: str) -> dict:
+        """A clean converge of NAME; with every capability configured (demo inventory) it must succeed."""
         run = self.converge(name)
         if run["result"].rc:
-            pytest.skip(f"{name} fails without any fault injected (its own tests cover that): "
-                        f"{run['result'].failure_text()[:300]}")
+            pytest.fail(f"{name} fails without any fault injected: {run['result'].failure_text()[:1500]}")
         return run

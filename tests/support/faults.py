@@ -86,13 +86,15 @@ def restart_apiserver(state: dict) -> float:
 
 @contextlib.contextmanager
 def private_lab(name: str = "reliability"):
-    """A lab of our own, next to the one NODELESS_LAB_DIR names, that every labenv helper targets meanwhile.
+    """A fresh lab of our own, next to the one NODELESS_LAB_DIR names, that every labenv helper targets meanwhile.
 
     support.labenv.state is swapped, so snapshots, call counts, audit offsets and playbook runs all
     address the private lab; the shared lab is never restarted or faulted."""
     base = _lab.default_dir()
     lab_dir = Path(os.environ.get("NODELESS_RELIABILITY_LAB_DIR") or base.parent / f"{base.name}-{name}")
     out = io.StringIO()
+    if lab_dir.exists():  # always a fresh lab: the checks need a bare cluster, and a left-over lab may be faulted
+        _lab.down(lab_dir, out=out, quiet=True)
     try:
         state = _lab.up(lab_dir, out=out, build=False)
     except Exception as exc:

@@ -127,3 +127,87 @@ def untouched():
         f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in k8s_events)
     assert aws_snapshot() == aws_before, "the AWS account changed"
     assert k8s_snapshot() == k8s_before, "the cluster changed"
+
+
+def _dup_keys(tags: list[dict]) -> list[str]:
+    keys = [t["Key"] for t in tags]
+    return sorted({k for k in keys if keys.count(k) > 1})
+
+
+def duplicates() -> list[str]:
+    """What two writers racing (or a run interrupted and re-run) could leave twice or half-made, as problems
+    (empty: none): more than one IAM role per IRSA service account (trust `sub`), IRSA annotations naming a
+    role that does not exist, a managed policy without exactly one default version or with two versions of
+    the same document, a tag key twice on one resource, a Helm release in two namespaces, without exactly one
+    deployed revision, with failed or pending revisions or gaps in its revision chain, and two
+    (Cluster)RoleBindings granting the same role to the same subjects."""
+    problems: list[str] = []
+    iam = labenv.boto3_client("iam")
+    by_sub: dict = {}
+    role_arns = set()
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            role_arns.add(role["Arn"])
+            for st in (role.get("AssumeRolePolicyDocument") or {}).get("Statement", []):
+                for key, value in ((st.get("Condition") or {}).get("StringEquals") or {}).items():
+                    if key.endswith(":sub"):
+                        for sub in [value] if isinstance(value, str) else value:
+                            by_sub.setdefault(sub, []).append(role["RoleName"])
+            if dup := _dup_keys(iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", [])):
+                problems.append(f"IAM role {role['RoleName']}: tag keys twice {dup}")
+    problems += [f"{sub}: {len(names)} IAM roles {sorted(names)}" for sub, names in by_sub.items() if len(set(names)) > 1]
+    for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
+        for pol in page["Policies"]:
+            versions = iam.list_policy_versions(PolicyArn=pol["Arn"])["Versions"]
+            defaults = [v["VersionId"] for v in versions if v["IsDefaultVersion"]]
+            if len(defaults) != 1:
+                problems.append(f"IAM policy {pol['PolicyName']}: default versions {defaults}")
+            docs = [json.dumps(iam.get_policy_version(PolicyArn=pol["Arn"], VersionId=v["VersionId"])
+                               ["PolicyVersion"]["Document"], sort_keys=True) for v in versions]
+            if len(set(docs)) != len(docs):
+                problems.append(f"IAM policy {pol['PolicyName']}: {len(docs)} versions, {len(set(docs))} distinct documents")
+    for prov in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        tags = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=prov["Arn"]).get("Tags", [])
+        if dup := _dup_keys(tags):
+            problems.append(f"OIDC provider {prov['Arn']}: tag keys twice {dup}")
+    asg = labenv.boto3_client("autoscaling")
+    for page in asg.get_paginator("describe_auto_scaling_groups").paginate():
+        for group in page["AutoScalingGroups"]:
+            if dup := _dup_keys(group["Tags"]):
+                problems.append(f"ASG {group['AutoScalingGroupName']}: tag keys twice {dup}")
+
+    from kubernetes import client  # noqa: PLC0415
+
+    api = labenv.k8s_client()
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    for sa in core.list_service_account_for_all_namespaces().items:
+        arn = (sa.metadata.annotations or {}).get("eks.amazonaws.com/role-arn")
+        if arn and arn not in role_arns:
+            problems.append(f"ServiceAccount {sa.metadata.namespace}/{sa.metadata.name}: role {arn} does not exist")
+    releases: dict = {}
+    for secret in core.list_secret_for_all_namespaces(field_selector="type=helm.sh/release.v1").items:
+        labels = secret.metadata.labels or {}
+        releases.setdefault(labels.get("name"), []).append(
+            (secret.metadata.namespace, int(labels.get("version", 0)), labels.get("status")))
+    for name, revisions in sorted(releases.items()):
+        namespaces = sorted({ns for ns, _v, _s in revisions})
+        statuses = [s for _ns, _v, s in revisions]
+        numbers = sorted(v for _ns, v, _s in revisions)
+        if len(namespaces) > 1:
+            problems.append(f"Helm release {name} in {namespaces}")
+        if statuses.count("deployed") != 1 or any(s == "failed" or str(s).startswith("pending") for s in statuses):
+            problems.append(f"Helm release {name}: revisions {sorted(revisions)}")
+        if numbers != list(range(1, len(numbers) + 1)):
+            problems.append(f"Helm release {name}: revision chain {numbers}")
+    grants: dict = {}
+    bindings = [("", b) for b in rbac.list_cluster_role_binding().items] + \
+        [(b.metadata.namespace, b) for b in rbac.list_role_binding_for_all_namespaces().items]
+    for namespace, binding in bindings:
+        if binding.metadata.name.startswith(("system:", "kubeadm:")):
+            continue
+        subjects = tuple(sorted((s.kind, s.namespace or "", s.name) for s in binding.subjects or []))
+        key = (namespace, binding.role_ref.kind, binding.role_ref.name, subjects)
+        grants.setdefault(key, []).append(binding.metadata.name)
+    problems += [f"{key[1]} {key[2]} granted to {list(key[3])} in '{key[0]}' by {sorted(names)}"
+                 for key, names in grants.items() if len(names) > 1]
+    return problems
