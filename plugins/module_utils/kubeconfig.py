@@ -51,6 +51,24 @@ def needs_renewal(token: str | None, margin: int, now: float) -> bool:
     return exp is not None and exp - now <= margin
 
 
+def token_account_uid(token: str) -> str | None:
+    """UID of the ServiceAccount a token was issued for (bound and legacy token claims)."""
+    claims = jwt_claims(token)
+    bound = ((claims.get("kubernetes.io") or {}).get("serviceaccount") or {}).get("uid")
+    return bound or claims.get("kubernetes.io/serviceaccount/service-account.uid")
+
+
+def issued_for(token: str | None, account_uid: str | None) -> bool:
+    """False when the token names another ServiceAccount UID than ``account_uid`` (the account was
+    recreated, or the kubeconfig was written for another cluster): such a token is refused."""
+    if not token or not account_uid:
+        return False
+    try:
+        return token_account_uid(token) == account_uid
+    except ValueError:
+        return False
+
+
 def token_subject(token: str) -> str | None:
     """``system:serviceaccount:<ns>:<name>`` for service-account tokens."""
     return jwt_claims(token).get("sub")

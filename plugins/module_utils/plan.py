@@ -51,14 +51,26 @@ def _render_loop_var(value, result: dict):
     return re.sub(r"\{\{\s*" + re.escape(loop_var) + r"((?:\.\w+)*)\s*\}\}", lookup, value)
 
 
+def _helm_first_release(status) -> bool:
+    """kubernetes.core.helm: a real run returns the release (revision 1 = just installed); check mode
+    returns ``values.declared``, the release found (empty when there is none yet)."""
+    if not isinstance(status, dict):
+        return True
+    if "revision" in status:
+        return str(status["revision"]) == "1"
+    return not (status.get("values") or {}).get("declared")
+
+
 def entries(action: str, args: dict, result: dict) -> list[dict]:
     """Change entries for one changed result (one loop item or a whole task)."""
     if not result.get("changed"):
         return []
     if _short(action) == "debug" and isinstance(result.get("msg"), dict) and isinstance(result["msg"].get("changes"), list):
         return [dict(c) for c in result["msg"]["changes"] if isinstance(c, dict) and "resource" in c]
-    if action in _SKIP or "censored" in result:  # no_log: nothing to read; the role restates its changes
+    if action in _SKIP:
         return []
+    if "censored" in result and action.startswith("nodeless.eks."):
+        return []  # no_log hid our module's own ``changes``; the role restates them (see the module docstring)
     # The arguments as the module received them (loop variables rendered), when Ansible kept them.
     invoked = (result.get("invocation") or {}).get("module_args")
     args = invoked if isinstance(invoked, dict) else {k: _render_loop_var(v, result) for k, v in args.items()}
@@ -79,8 +91,7 @@ def entries(action: str, args: dict, result: dict) -> list[dict]:
         return [{"resource": f"k8s:{kind}/{path}", "action": verb}]
     if short == "helm":
         name = args.get("release_name") or args.get("name")
-        before = (result.get("diff") or {}).get("before") if isinstance(result.get("diff"), dict) else None
-        verb = "remove" if state == "absent" else ("add" if before in ("", None, {}) and not result.get("status") else "change")
+        verb = "remove" if state == "absent" else ("add" if _helm_first_release(result.get("status")) else "change")
         return [{"resource": f"k8s:HelmRelease/{args.get('release_namespace', '')}/{name}", "action": verb}]
     name = next((str(args[k]) for k in _NAME_ARGS if args.get(k)), "?")
     diff = result.get("diff")

@@ -15,8 +15,10 @@ description:
     optionally bound to a Secret or Pod so that deleting that object revokes the token).
   - With O(type=legacy_secret), makes a C(kubernetes.io/service-account-token) Secret and waits
     until the token controller fills it. Such tokens never expire; delete the Secret to revoke.
-  - When O(current_token) is given and still valid for longer than O(renew_before) seconds (read
-    from its C(exp) claim, no API call), it is returned unchanged and the task reports no change.
+  - When O(current_token) is given, was issued for the ServiceAccount as it exists now (its
+    C(kubernetes.io.serviceaccount.uid) claim equals the account's UID, one read) and is still valid for
+    longer than O(renew_before) seconds (its C(exp) claim), it is returned unchanged and the task reports
+    no change. A token of a deleted and recreated account, or of another cluster, is replaced.
   - The token is returned in RV(token). Always run this module with C(no_log) set on the task.
   - In check mode no token is requested; the result predicts whether one would be.
 author:
@@ -156,6 +158,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions imp
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import check_expiration
+from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import issued_for
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import needs_renewal
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import token_expiry
 
@@ -182,7 +185,10 @@ def bound_token(core, params: dict, check_mode: bool) -> dict:
     ns, name = params["namespace"], params["service_account"]
     current = params.get("current_token")
     before = {"expires_at": _expiry(current)}
-    if not params["force_renew"] and not needs_renewal(current, params["renew_before"], time.time()):
+    account = _read(core.read_namespaced_service_account, name, ns)
+    # A token of an earlier ServiceAccount (recreated, or another cluster's) is refused however long it has left.
+    current_usable = issued_for(current, account.metadata.uid if account else None)
+    if not params["force_renew"] and current_usable and not needs_renewal(current, params["renew_before"], time.time()):
         return {"token": current, "expires_at": before["expires_at"], "renewed": False, "changes": [],
                 "diff": {"before": before, "after": before}}
     detail = f"{params['expiration']}s, audiences {params['audiences'] or ['(API server)']}"
@@ -190,7 +196,7 @@ def bound_token(core, params: dict, check_mode: bool) -> dict:
     if check_mode:
         return {"token": None, "expires_at": None, "renewed": True, "changes": changes,
                 "diff": {"before": before, "after": {"expires_at": f"now + {params['expiration']}s"}}}
-    if _read(core.read_namespaced_service_account, name, ns) is None:  # a refused TokenRequest is still a write attempt
+    if account is None:  # a refused TokenRequest is still a write attempt
         raise ValueError(f"service_account: ServiceAccount {ns}/{name} does not exist")
     ref = params.get("bound_object")
     spec = k8s.V1TokenRequestSpec(

@@ -94,3 +94,24 @@ def test_build_picks_the_mode_and_render_is_stable():
 @pytest.mark.parametrize("doc", [None, {}, {"current-context": "x"}, {"users": "bad"}])
 def test_kubeconfig_token_of_odd_documents_is_none(doc):
     assert kc.kubeconfig_token(doc) is None
+
+
+def _jwt(claims: dict) -> str:
+    import base64 as b64
+    import json as js
+
+    body = b64.urlsafe_b64encode(js.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+
+
+def test_a_token_is_usable_only_for_the_account_uid_it_names():
+    from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import issued_for, token_account_uid
+
+    bound = _jwt({"sub": "system:serviceaccount:p:a", "kubernetes.io": {"serviceaccount": {"name": "a", "uid": "u-1"}}})
+    legacy = _jwt({"sub": "system:serviceaccount:p:a", "kubernetes.io/serviceaccount/service-account.uid": "u-2"})
+    assert token_account_uid(bound) == "u-1" and token_account_uid(legacy) == "u-2"
+    assert issued_for(bound, "u-1") is True
+    assert issued_for(bound, "u-9") is False  # the account was recreated, or it is another cluster's
+    assert issued_for(bound, None) is False  # the account does not exist (yet)
+    assert issued_for(None, "u-1") is False
+    assert issued_for("not-a-jwt", "u-1") is False

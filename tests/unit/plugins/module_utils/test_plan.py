@@ -74,6 +74,21 @@ def test_plan_entries_filter_names_objects_like_the_callback():
     assert plan_entries(objs[0], "change") == [{"resource": "k8s:ServiceAccount/p/a", "action": "change"}]
 
 
-def test_a_no_log_result_gives_no_entry_rather_than_a_nameless_one():
-    assert collect("nodeless.eks.service_account_token", {"namespace": "{{ ns }}"},
-                   {"changed": True, "censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}) == []
+def test_a_no_log_result_of_our_module_is_left_to_the_role_and_others_are_named_from_their_arguments():
+    hidden = {"changed": True, "censored": "the output has been hidden due to the fact that 'no_log: true' was specified"}
+    assert collect("nodeless.eks.service_account_token", {"namespace": "p"}, hidden) == []
+    assert collect("ansible.builtin.copy", {"dest": "/k/config"}, hidden) == [{"resource": "host:copy//k/config", "action": "change"}]
+
+
+def test_helm_release_is_an_add_on_first_install_in_check_mode_and_for_real():
+    args = {"release_name": "karpenter", "release_namespace": "karpenter"}
+    add = [{"resource": "k8s:HelmRelease/karpenter/karpenter", "action": "add"}]
+    change = [{"resource": "k8s:HelmRelease/karpenter/karpenter", "action": "change"}]
+    check_new = {"changed": True, "status": {"values": {"current": {}, "declared": {}}}}
+    check_upgrade = {"changed": True, "status": {"values": {"current": {"a": 1}, "declared": {"revision": "3"}}}}
+    assert collect("kubernetes.core.helm", args, check_new) == add
+    assert collect("kubernetes.core.helm", args, check_upgrade) == change
+    assert collect("kubernetes.core.helm", args, {"changed": True, "status": {"revision": "1", "status": "deployed"}}) == add
+    assert collect("kubernetes.core.helm", args, {"changed": True, "status": {"revision": 2, "status": "deployed"}}) == change
+    assert collect("kubernetes.core.helm", dict(args, state="absent"), {"changed": True}) == [
+        {"resource": "k8s:HelmRelease/karpenter/karpenter", "action": "remove"}]
