@@ -1,8 +1,9 @@
 """50 NodePools + 5 EC2NodeClasses: nodeless.eks batch modules vs a kubernetes.core.k8s loop with the same manifests.
 
 Prints, for each side, the tasks' seconds (and the whole process), the API server writes of the first
-run and of the re-run, then the ratio. Uses the lab .lab/karpenter (started or reused); the objects it
-creates are deleted before each side and at the end.
+run and of the re-run, then the ratios; exits 1 when the sides' end states differ or our re-run
+writes. Uses the lab .lab/karpenter (started or reused); the objects it creates are deleted before
+each side and at the end.
 
     .venv/bin/python benchmarks/nodepools.py [--pools 50] [--classes 5]
 """
@@ -64,16 +65,30 @@ def clean(state: dict) -> None:
                 resource.delete(name=item.metadata.name)
 
 
-def side(state: dict, label: str, path: Path) -> float:
+def end_state(state: dict) -> dict:
+    """The bench objects' specs, by kind and name: both sides must leave the same."""
+    from kubernetes import config
+    from kubernetes.dynamic import DynamicClient
+
+    dyn = DynamicClient(config.new_client_from_config(state["kubeconfig"]))
+    found = {}
+    for api_version, kind in (("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")):
+        for item in dyn.resources.get(api_version=api_version, kind=kind).get().to_dict()["items"]:
+            if item["metadata"]["name"].startswith("bench-"):
+                found[f"{kind}/{item['metadata']['name']}"] = item["spec"]
+    return found
+
+
+def side(state: dict, label: str, path: Path) -> dict:
     clean(state)
-    results = []
+    runs = []
     for run in ("first run", "re-run"):
         offset = C._lab.k8s_writes(state)[0]
         wall, seconds, _calls = C.run_playbook(state, path)
         writes = len(C._lab.k8s_writes(state, offset)[1])
-        results.append(seconds)
+        runs.append({"seconds": seconds, "wall": wall, "writes": writes})
         print(f"  {label:<28} {run:<9} tasks {seconds:7.2f} s  (process {wall:6.2f} s)  {writes:4d} API server writes", flush=True)
-    return results[0]
+    return {"first": runs[0], "rerun": runs[1], "state": end_state(state)}
 
 
 def main() -> int:
@@ -91,10 +106,20 @@ def main() -> int:
         ours = side(state, "nodeless.eks batch modules", ours_path)
     finally:
         clean(state)
+    objects = len(ours["state"])
+    print(f"objects: {objects} (expected {args.pools + args.classes})")
+    ok = objects == args.pools + args.classes and ours["rerun"]["writes"] == 0
     if loop:
-        print(f"ratio (loop / ours, first run tasks' seconds): {loop / ours:.1f}x")
-    return 0
-
+        same = loop["state"] == ours["state"]
+        ok = ok and same
+        print(f"same end state: {'yes' if same else 'NO'}")
+        print(f"speed-up (first run, tasks' seconds): {loop['first']['seconds'] / ours['first']['seconds']:.1f}x (goal >= 10x)")
+        print(f"speed-up (first run, whole ansible-playbook processes, incl. equal start-up): "
+              f"{loop['first']['wall'] / ours['first']['wall']:.1f}x")
+        print(f"re-run API server writes: loop {loop['rerun']['writes']}, ours {ours['rerun']['writes']} (goal 0)")
+    else:
+        print(f"re-run API server writes: ours {ours['rerun']['writes']} (goal 0)")
+    return 0 if ok else 1
 
 if __name__ == "__main__":
     sys.exit(main())
