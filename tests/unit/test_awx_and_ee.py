@@ -50,3 +50,26 @@ def test_ansible_builder_create_produces_a_valid_context(tmp_path):
     assert "boto3==1.44.8" in (context / "_build" / "requirements.txt").read_text()
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
     assert {c["name"] for c in galaxy["collections"]} >= {"amazon.aws", "kubernetes.core", "nodeless.eks"}
+
+
+def test_job_templates_get_aws_and_kubeconfig_credentials_injected_not_prompted():
+    plays = yaml.safe_load((REPO / "examples" / "awx" / "configure.yml").read_text())
+    tasks = {next(k for k in t if k.startswith("awx.awx.")): t for t in plays[0]["tasks"]}
+    ctype = tasks["awx.awx.credential_type"]["awx.awx.credential_type"]
+    assert [f["id"] for f in ctype["inputs"]["fields"]] == ["kubeconfig"]
+    assert ctype["inputs"]["fields"][0]["secret"] is True
+    # AWX writes the kubeconfig to a per-job file; kubernetes.core, helm and istioctl read K8S_AUTH_KUBECONFIG.
+    assert "tower.filename.kubeconfig" in ctype["injectors"]["env"]["K8S_AUTH_KUBECONFIG"]
+    template = tasks["awx.awx.job_template"]["awx.awx.job_template"]
+    assert template["credentials"] == ["{{ awx_aws_credential }}", "{{ awx_kubeconfig_credential }}"]
+    assert not any(key.startswith("ask_") for key in template), "no prompt on launch: surveys only"
+    assert {i["job_type"] for i in tasks["awx.awx.job_template"]["loop"]} == {"check", "run"}
+
+
+def test_project_ansible_cfg_enables_the_plan_callback():
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "examples" / "awx" / "ansible.cfg")
+    assert cfg["defaults"]["callbacks_enabled"] == "nodeless.eks.plan"
+    assert (REPO / "plugins" / "callback" / "plan.py").exists()
