@@ -62,19 +62,24 @@ def _trust_allows(trust: dict, provider_arn: str, claims: dict) -> bool:
 
 @pytest.fixture(scope="module")
 def converged(lab):
-    """Check mode first (nothing written), then the real run; returns the real run."""
+    """Check mode first (nothing written), then the real run; returns both, with their plan tables."""
     playbook = runner.run
     with untouched():
-        check = playbook(_play(ACCOUNTS), check=True, diff=True)
+        check = playbook(_play(ACCOUNTS), check=True, diff=True, plan=True)
     assert check.rc == 0, check.failure_text()
     assert check.total_changed() > 0, "check mode predicted no change on a fresh lab"
-    real = playbook(_play(ACCOUNTS), diff=True)
+    real = playbook(_play(ACCOUNTS), diff=True, plan=True)
     assert real.rc == 0, real.failure_text()
+    real.check = check
     return real
 
 
 def test_check_mode_predicted_what_the_real_run_did(converged):
-    assert converged.total_changed() > 0
+    """The check run's plan table lists exactly the resources and actions the real run reports."""
+    predicted, done = converged.check.plan, converged.plan
+    assert done, "the real run reported no change on a fresh lab"
+    assert any(r.startswith("aws:iam_role/") for _h, r, _a in done), done  # the roles it made
+    assert predicted == done, f"planned, not done: {sorted(predicted - done)}; done, not planned: {sorted(done - predicted)}"
 
 
 def test_second_run_changes_nothing_and_writes_nothing(converged, playbook):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ class Result:
     stdout: str
     stderr: str
     data: dict = field(default_factory=dict)
+    plan: set = field(default_factory=set)  # (host, resource, action) rows of the nodeless.eks.plan callback
 
     @property
     def stats(self) -> dict:
@@ -65,8 +67,11 @@ def write_playbook(content: str | list) -> Path:
 
 def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bool = False, diff: bool = False,
         tags: str | None = None, inventory: str | Path | None = None, verbosity: int = 0,
-        env_extra: dict | None = None, timeout: float = 900, json_output: bool = True) -> Result:
-    """Run a playbook (a path, YAML text, or a list of plays) against the lab."""
+        env_extra: dict | None = None, timeout: float = 900, json_output: bool = True, plan: bool = False) -> Result:
+    """Run a playbook (a path, YAML text, or a list of plays) against the lab.
+
+    ``plan=True`` enables the nodeless.eks.plan callback and returns its rows in ``Result.plan``: what a
+    check run predicts, or what a real run changed, as the user's plan table shows it."""
     is_path = isinstance(playbook, Path) or (
         isinstance(playbook, str) and playbook.endswith((".yml", ".yaml")) and "\n" not in playbook)
     if is_path:
@@ -86,14 +91,22 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
     if verbosity:
         cmd.append("-" + "v" * verbosity)
     extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
+    plan_file = None
+    if plan:
+        plan_file = PLAYBOOK_DIR / f"{path.stem}-{'check' if check else 'run'}-{uuid.uuid4().hex[:8]}.plan.json"
+        extra.update(ANSIBLE_CALLBACKS_ENABLED="nodeless.eks.plan", NODELESS_EKS_PLAN_FILE=str(plan_file))
     extra.update(env_extra or {})
     proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.env(extra), timeout=timeout,
                           cwd=labenv.REPO, check=False)
     data = {}
     if json_output:
         start = proc.stdout.find("{")
-        try:
-            data = json.loads(proc.stdout[start:]) if start >= 0 else {}
+        try:  # raw_decode: the plan table, when enabled, may follow the JSON document
+            data = json.JSONDecoder().raw_decode(proc.stdout[start:])[0] if start >= 0 else {}
         except ValueError:
             data = {}
-    return Result(proc.returncode, proc.stdout, proc.stderr, data)
+    rows = set()
+    if plan_file and plan_file.exists():
+        hosts = json.loads(plan_file.read_text())["hosts"]
+        rows = {(host, row["resource"], row["action"]) for host, entries in hosts.items() for row in entries}
+    return Result(proc.returncode, proc.stdout, proc.stderr, data, rows)
