@@ -89,10 +89,32 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
     again, writes = _run_counted(playbook, role_vars=declared)
     assert again.total_changed() == 0 and writes == []
 
-    removed, writes = _run_counted(playbook, role_vars={})
-    assert sorted(writes) == ["delete peerauthentications/istio-test-app/mtls-exception-metrics",
-                              "delete peerauthentications/istio-test-legacy/mtls-exception"]
-    assert removed.total_changed() == 1
+    # A team's own policy (not labelled as ours) in the same namespace: removal must leave it alone.
+    foreign = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+               "metadata": {"name": "team-owned", "namespace": "istio-test-app"},
+               "spec": {"selector": {"matchLabels": {"app": "batch"}}, "mtls": {"mode": "PERMISSIVE"}}}
+    pas.create(body=foreign, namespace="istio-test-app")
+    try:
+        removed, writes = _run_counted(playbook, role_vars={})
+        assert sorted(writes) == ["delete peerauthentications/istio-test-app/mtls-exception-metrics",
+                                  "delete peerauthentications/istio-test-legacy/mtls-exception"]
+        assert removed.total_changed() == 1
+        assert pas.get(namespace="istio-test-app", name="team-owned").to_dict()["spec"]["mtls"] == {"mode": "PERMISSIVE"}
+    finally:
+        pas.delete(namespace="istio-test-app", name="team-owned")
+
+
+def test_peer_authentication_schema_is_enforced_by_the_api_server(installed):
+    """The Istio CRDs istioctl installed validate PeerAuthentications: a bad mode is refused with its field."""
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import UnprocessableEntityError
+
+    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    bad = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+           "metadata": {"name": "bad-mode", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICTEST"}}}
+    with pytest.raises(UnprocessableEntityError) as refused:
+        pas.create(body=bad, namespace="istio-system", dry_run="All")
+    assert "spec.mtls.mode" in str(refused.value.body) and "STRICTEST" in str(refused.value.body)
 
 
 def test_report_names_pod_without_sidecar_and_fail_on_risk_stops_before_tightening(installed, playbook):
