@@ -72,6 +72,15 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, upstream, tmp_p
     assert values["serviceAccount"] == {"create": False, "name": "aws-load-balancer-controller"}
     names = {c.metadata.name for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items}
     assert {"targetgroupbindings.elbv2.k8s.aws", "ingressclassparams.elbv2.k8s.aws"} <= names
+    # Subnet discovery: the controller picks public subnets for internet-facing and private ones for internal.
+    subnets = labenv.boto3_client("ec2").describe_subnets(Filters=[{"Name": "vpc-id", "Values": [facts["resourcesVpcConfig"]["vpcId"]]}])
+    roles = {}
+    for subnet in subnets["Subnets"]:
+        tags = {t["Key"]: t["Value"] for t in subnet.get("Tags", [])}
+        kind = "public" if "-public-" in tags.get("Name", "") else "private"
+        roles.setdefault(kind, set()).add((tags.get("kubernetes.io/role/elb"), tags.get("kubernetes.io/role/internal-elb"),
+                                           tags.get("kubernetes.io/cluster/lab") in ("shared", "owned")))
+    assert roles == {"public": {("1", None, True)}, "private": {(None, "1", True)}}, roles
 
     labenv.aws_calls(reset=True)
     offset, _unused = labenv.k8s_writes()
