@@ -2,6 +2,8 @@
 
 - EKS TagResource / UntagResource / ListTagsForResource: moto serves clusters only; AWS also tags
   node groups and Fargate profiles by ARN (community.aws.eks_fargate_profile reads their tags).
+- SQS SetQueueAttributes: moto drops the queue policy when a call leaves ``Policy`` out; AWS keeps it
+  (nodeless.eks.sqs_queue sends only the attributes that differ).
 """
 from __future__ import annotations
 
@@ -16,8 +18,23 @@ def _tagged(backend, arn: str):
     return None
 
 
+def _keep_sqs_policy() -> None:
+    from moto.sqs.models import Queue
+
+    original = Queue._set_attributes
+
+    def _set_attributes(self, attributes, now=None):
+        if "Policy" not in attributes and getattr(self, "policy", None):
+            attributes = dict(attributes, Policy=self.policy)
+        return original(self, attributes, now)
+
+    Queue._set_attributes = _set_attributes
+
+
 def apply() -> None:
     from moto.eks.models import EKSBackend
+
+    _keep_sqs_policy()
 
     originals = {name: getattr(EKSBackend, name) for name in ("tag_resource", "untag_resource", "list_tags_for_resource")}
 
