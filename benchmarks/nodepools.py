@@ -121,5 +121,6 @@ def main() -> int:
         print(f"re-run API server writes: ours {ours['rerun']['writes']} (goal 0)")
     return 0 if ok else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -312,7 +312,7 @@ def main():
             policy=dict(type="raw"),
             sse=dict(type="str", choices=list(sqs.SSE_CHOICES)),
             kms_master_key_id=dict(type="str"),
-            kms_data_key_reuse_period_seconds=dict(type="int"),
+            kms_data_key_reuse_period_seconds=dict(type="int", no_log=False),
             tags=dict(type="dict"),
             purge_tags=dict(type="bool", default=True),
         ),

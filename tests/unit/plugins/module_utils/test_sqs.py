@@ -438,7 +438,7 @@ def _reads(stub, attributes=None, tags=None):
 
 
 def test_missing_queue_reads_as_none_for_either_error_code(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _missing(stub)
     stub.add_client_error("get_queue_url", service_error_code="QueueDoesNotExist", http_status_code=400)
     assert module_file.read_queue(client, NAME) is None
@@ -446,14 +446,14 @@ def test_missing_queue_reads_as_none_for_either_error_code(aws):
 
 
 def test_other_errors_are_reported_not_taken_for_a_missing_queue(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     stub.add_client_error("get_queue_url", service_error_code="AccessDenied", http_status_code=403)
     with pytest.raises(module_file.AnsibleAWSError, match="Failed to find the SQS queue"):
         module_file.read_queue(client, NAME)
 
 
 def test_create_is_one_create_queue_call_with_attributes_and_tags(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _missing(stub)
     wanted = want(tags={"team": "platform"})
     stub.add_response("create_queue", {"QueueUrl": URL}, {
@@ -481,7 +481,7 @@ def test_check_mode_create_writes_nothing_and_predicts_the_arn(aws):
 
 
 def test_rerun_with_equal_state_makes_no_write_call(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub, tags={"team": "platform", "aws:cloudformation:stack-name": "x"})
     changed, after, entries = module_file.ensure_present(FakeModule(), client, want(tags={"team": "platform"}),
                                                          module_file.read_queue(client, NAME))
@@ -490,7 +490,7 @@ def test_rerun_with_equal_state_makes_no_write_call(aws):
 
 
 def test_a_different_retention_is_one_set_queue_attributes_call_with_that_attribute_only(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub, tags={"team": "platform"})
     stub.add_response("set_queue_attributes", {}, {"QueueUrl": URL, "Attributes": {"MessageRetentionPeriod": "600"}})
     wanted = want(message_retention_period=600, tags={"team": "platform"})
@@ -500,7 +500,7 @@ def test_a_different_retention_is_one_set_queue_attributes_call_with_that_attrib
 
 
 def test_check_mode_change_reports_the_same_and_writes_nothing(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub)
     _reads(stub)
     stub.add_response("set_queue_attributes", {}, {"QueueUrl": URL, "Attributes": {"MessageRetentionPeriod": "600"}})
@@ -511,7 +511,7 @@ def test_check_mode_change_reports_the_same_and_writes_nothing(aws):
 
 
 def test_tags_are_untagged_then_tagged_on_an_existing_queue(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub, tags={"team": "a", "old": "x"})
     stub.add_response("untag_queue", {}, {"QueueUrl": URL, "TagKeys": ["old"]})
     stub.add_response("tag_queue", {}, {"QueueUrl": URL, "Tags": {"team": "b"}})
@@ -521,7 +521,7 @@ def test_tags_are_untagged_then_tagged_on_an_existing_queue(aws):
 
 
 def test_absent_deletes_an_existing_queue_once_and_a_missing_one_never(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub)
     stub.add_response("delete_queue", {}, {"QueueUrl": URL})
     wanted = SQS.desired_queue(params(state="absent"))
@@ -534,7 +534,7 @@ def test_absent_deletes_an_existing_queue_once_and_a_missing_one_never(aws):
 
 
 def test_a_queue_deleted_between_reads_is_missing_and_a_delete_race_is_no_error(aws):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     stub.add_response("get_queue_url", {"QueueUrl": URL}, {"QueueName": NAME})
     stub.add_client_error("get_queue_attributes", service_error_code="AWS.SimpleQueueService.NonExistentQueue", http_status_code=400)
     assert module_file.read_queue(client, NAME) is None
@@ -564,7 +564,7 @@ def test_main_fails_on_bad_input_before_any_client(monkeypatch, capsys):
 
 
 def test_main_reports_queue_changes_and_diff(aws, monkeypatch, capsys):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     _reads(stub)
     stub.add_response("set_queue_attributes", {}, {"QueueUrl": URL, "Attributes": {"MessageRetentionPeriod": "600"}})
     out = _run_main({"name": NAME, "message_retention_period": 600, "policy": json.dumps(POLICY), "sse": "sqs"},
@@ -576,7 +576,7 @@ def test_main_reports_queue_changes_and_diff(aws, monkeypatch, capsys):
 
 
 def test_main_turns_aws_errors_into_one_failure(aws, monkeypatch, capsys):
-    client, stub, _sts, _ = aws
+    client, stub, _sts, _unused = aws
     stub.add_client_error("get_queue_url", service_error_code="AccessDenied", service_message="no", http_status_code=403)
     out = _run_main({"name": NAME}, monkeypatch, capsys, client)
     assert out["failed"] and "Failed to find the SQS queue" in out["msg"]
