@@ -107,12 +107,12 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
 def test_peer_authentication_schema_is_enforced_by_the_api_server(installed):
     """The Istio CRDs istioctl installed validate PeerAuthentications: a bad mode is refused with its field."""
     from kubernetes.dynamic import DynamicClient
-    from kubernetes.dynamic.exceptions import UnprocessableEntityError
+    from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
     pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
     bad = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
            "metadata": {"name": "bad-mode", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICTEST"}}}
-    with pytest.raises(UnprocessableEntityError) as refused:
+    with pytest.raises(UnprocessibleEntityError) as refused:
         pas.create(body=bad, namespace="istio-system", dry_run="All")
     assert "spec.mtls.mode" in str(refused.value.body) and "STRICTEST" in str(refused.value.body)
 
