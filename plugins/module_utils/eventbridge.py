@@ -21,6 +21,7 @@ import re
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.json_document import json_object
 
 KIND = "eventbridge-rule"
 DEFAULT_BUS = "default"
@@ -64,15 +65,7 @@ def bus_error(bus) -> str | None:
 
 def parse_pattern(value, field: str = "event_pattern") -> dict:
     """The pattern as a dict: a dict is taken as is, a string is parsed as JSON. Checks the shape EventBridge requires."""
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode("utf-8")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise InputError(f"{field}: not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: must be a JSON object (a dict), not {type(value).__name__}")
+    value = json_object(value, field, InputError)
     if not value:
         raise InputError(f"{field}: must not be empty; an event pattern needs at least one field to match")
     problems = pattern_errors(value, field)

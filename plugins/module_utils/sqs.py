@@ -24,6 +24,7 @@ import re
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.json_document import json_object
 
 KIND = "sqs-queue"
 MAX_NAME = 80
@@ -81,17 +82,9 @@ def _int_option(option: str, value, low: int, high: int, unit: str) -> int:
 def parse_policy(value, field: str = "policy") -> dict | None:
     """The queue policy as a dict (a dict is taken as is, a string is parsed as JSON); None for an empty
     dict or an empty string (the queue has no policy)."""
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode("utf-8")
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        try:
-            value = json.loads(value)
-        except ValueError as exc:
-            raise InputError(f"{field}: not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: must be a JSON object (a dict), not {type(value).__name__}")
+    if isinstance(value, (str, bytes, bytearray)) and not value.strip():
+        return None
+    value = json_object(value, field, InputError)
     if not value:
         return None
     try:  # the form SQS gives back: JSON types only
