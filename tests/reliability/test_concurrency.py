@@ -64,7 +64,7 @@ def test_two_runs_at_once_equal_one(runs, name):
         assert why, f"a run of the pair failed without saying why (rc={failed[0].rc}):\n{failed[0].stdout[-2000:]}"
         retry = run_playbook(name)
         assert retry.rc == 0, f"the retry after the pair failed: {retry.failure_text()}"
-        outcome = f"one rc={failed[0].rc} with a clear message ({why.splitlines()[0][:160]}), retry converged"
+        outcome = f"one rc={failed[0].rc} with a clear message ({failed[0].reason()}), retry converged"
     after_pair = (aws_snapshot(), k8s_snapshot())
     single = measured(name)
     result = single["result"]

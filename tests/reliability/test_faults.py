@@ -102,7 +102,7 @@ def _interrupted(box: dict, what: str):
 
 
 def _first_line(result) -> str:
-    return (result.failure_text().strip().splitlines() or [""])[0][:160] if result.rc else ""
+    return result.reason() if result.rc else ""
 
 
 def test_moto_restart_mid_run_then_rerun_converges(runs):

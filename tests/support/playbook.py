@@ -51,6 +51,12 @@ class Result:
                     texts.append(str(item.get("msg", "")))
         return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts else "")
 
+    def reason(self, limit: int = 160) -> str:
+        """The most specific failure line, for figures: a loop item's message rather than Ansible's summary."""
+        lines = [line.strip() for line in self.failure_text().splitlines() if line.strip()]
+        specific = [line for line in lines if line != "One or more items failed"]
+        return (specific or lines or [""])[0][:limit]
+
     def total_changed(self) -> int:
         return sum(h.get("changed", 0) for h in self.stats.values())
 
