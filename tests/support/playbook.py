@@ -51,11 +51,15 @@ class Result:
                     texts.append(str(item.get("msg", "")))
         return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts else "")
 
-    def reason(self, limit: int = 160) -> str:
-        """The most specific failure line, for figures: a loop item's message rather than Ansible's summary."""
-        lines = [line.strip() for line in self.failure_text().splitlines() if line.strip()]
-        specific = [line for line in lines if line != "One or more items failed"]
-        return (specific or lines or [""])[0][:limit]
+    def reason(self, limit: int = 240) -> str:
+        """The first failed task and its most specific message, for figures: a loop item's own message
+        rather than Ansible's summary ("One or more items failed")."""
+        for name, _host, res in self.tasks():
+            if res.get("failed") and not res.get("ignore_errors"):
+                items = [str(i.get("msg", "")) for i in res.get("results", []) or [] if i.get("failed")]
+                message = next((m.strip().splitlines()[0] for m in [*items, str(res.get("msg", ""))] if m.strip()), "")
+                return f"{name}: {message}"[:limit]
+        return (self.stderr.strip().splitlines() or [""])[-1][:limit]
 
     def total_changed(self) -> int:
         return sum(h.get("changed", 0) for h in self.stats.values())
