@@ -38,27 +38,33 @@ class Result:
     def changed(self) -> list[str]:
         return [name for name, _host, res in self.tasks() if res.get("changed")]
 
+    def failed_tasks(self):
+        """(task name, result) of every failed task whose errors were not ignored, in order."""
+        return [(name, res) for name, _host, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
+
     def failures(self) -> list[dict]:
-        return [res for _name, _host, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
+        return [res for _name, res in self.failed_tasks()]
+
+    @staticmethod
+    def _item_messages(res: dict) -> list[str]:
+        """The messages of a loop task's failed items."""
+        return [str(item.get("msg", "")) for item in res.get("results", []) or [] if item.get("failed")]
 
     def failure_text(self) -> str:
         """Every failure message (and nested loop results' messages), for assertions on wording."""
         texts = []
         for res in self.failures():
             texts.append(str(res.get("msg", "")))
-            for item in res.get("results", []) or []:
-                if item.get("failed"):
-                    texts.append(str(item.get("msg", "")))
+            texts.extend(self._item_messages(res))
         return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts else "")
 
     def reason(self, limit: int = 240) -> str:
         """The first failed task and its most specific message, for figures: a loop item's own message
         rather than Ansible's summary ("One or more items failed")."""
-        for name, _host, res in self.tasks():
-            if res.get("failed") and not res.get("ignore_errors"):
-                items = [str(i.get("msg", "")) for i in res.get("results", []) or [] if i.get("failed")]
-                message = next((m.strip().splitlines()[0] for m in [*items, str(res.get("msg", ""))] if m.strip()), "")
-                return f"{name}: {message}"[:limit]
+        for name, res in self.failed_tasks():
+            messages = [*self._item_messages(res), str(res.get("msg", ""))]
+            message = next((m.strip().splitlines()[0] for m in messages if m.strip()), "")
+            return f"{name}: {message}"[:limit]
         return (self.stderr.strip().splitlines() or [""])[-1][:limit]
 
     def total_changed(self) -> int:
