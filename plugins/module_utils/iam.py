@@ -341,7 +341,7 @@ def _policy_items(index, entry, role_name, values, load_policy, known):
             raise ValueError(f"{field}.name: {name!r} gives the policy name {base!r}, which IAM does not accept")
         parts = split_document(document)
         for number, part in enumerate(parts, 1):
-            managed.append({"name": base if len(parts) == 1 else f"{base}-{number}", "document": part, "field": field})
+            managed.append({"name": base if len(parts) == 1 else f"{base}-{number}", "document": part})
     return managed, attach
 
 
@@ -396,7 +396,8 @@ def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, know
             "role_name": role_name, "path": path, "role_arn": f"arn:{partition}:iam::{account}:role{path}{role_name}",
             "fact": {"role_name": role_name, "role_arn": f"arn:{partition}:iam::{account}:role{path}{role_name}"},
             "trust": trust, "trust_size": size, "provider_arn": provider,
-            "managed": [dict(m, path=path, arn=prefix + m["name"]) for m in managed], "attach": attach,
+            # as the iam_managed_policies module takes them
+            "managed": [dict(m, path=path) for m in managed], "attach": attach,
             "policy_arns": sorted({prefix + m["name"] for m in managed} | {a["arn"] for a in attach}),
             "permissions_boundary": boundary, "max_session_duration": int(duration),
             "create_service_account": entry.get("create_service_account", True) not in (False, "false", "no"),
