@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Makes each listed customer managed IAM policy exist with the given document and tags.
   - Each policy is read by its ARN (C(GetPolicy), then C(GetPolicyVersion) of its default version), two read
-    calls per policy, where M(amazon.aws.iam_managed_policy) lists every policy of the account (AWS managed
+    calls per policy, where C(amazon.aws.iam_managed_policy) lists every policy of the account (AWS managed
     ones included, over a thousand) to find one by name.
   - A document is compared as IAM treats it (key order, whitespace, a single value or a one-element list, and
     statement order do not matter). A real difference makes a new default version; when IAM's five versions are
@@ -59,7 +59,7 @@ options:
     default: false
 notes:
   - The account and partition of the ARNs come from the caller's identity (one C(GetCallerIdentity) call).
-  - Removing policies is not supported; use M(amazon.aws.iam_managed_policy) with O(amazon.aws.iam_managed_policy#module:state=absent).
+  - Removing policies is not supported; use C(amazon.aws.iam_managed_policy) with C(state=absent).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

@@ -24,8 +24,8 @@ def want(**over):
     return P.desired_policies([entry], "IRSA policy")[0]
 
 
-def current(document=DOC, tags=None, description="IRSA policy"):
-    return {"arn": ARN, "description": description, "document": document, "tags": tags or {}}
+def current(document=None, tags=None, description="IRSA policy"):
+    return {"arn": ARN, "description": description, "document": document or DOC, "tags": tags or {}}
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def test_oldest_non_default_version_makes_room_only_when_five_exist():
 
 
 def test_description_cannot_change_so_it_is_warned():
-    assert P.description_warning(current(description="old"), want()) .startswith("policies[0].description: policy lab-ca keeps")
+    assert P.description_warning(current(description="old"), want()).startswith("policies[0].description: policy lab-ca keeps")
     assert P.description_warning(current(), want()) is None and P.description_warning(None, want()) is None
 
 
