@@ -4,6 +4,8 @@
   node groups and Fargate profiles by ARN (community.aws.eks_fargate_profile reads their tags).
 - SQS SetQueueAttributes: moto drops the queue policy when a call leaves ``Policy`` out; AWS keeps it
   (nodeless.eks.sqs_queue sends only the attributes that differ).
+- IAM CreatePolicy: moto accepts a customer managed policy name already used under another path; AWS
+  refuses it (names are unique in an account, whatever the path, and case-insensitive).
 """
 from __future__ import annotations
 
@@ -31,10 +33,26 @@ def _keep_sqs_policy() -> None:
     Queue._set_attributes = _set_attributes
 
 
+def _unique_policy_names() -> None:
+    from moto.iam.exceptions import EntityAlreadyExists
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.create_policy
+
+    def create_policy(self, description, path, policy_document, policy_name, tags):
+        for policy in self.managed_policies.values():
+            if f":{self.account_id}:" in policy.arn and policy.name.lower() == policy_name.lower():
+                raise EntityAlreadyExists(f"A policy called {policy_name} already exists. Duplicate names are not allowed.")
+        return original(self, description, path, policy_document, policy_name, tags)
+
+    IAMBackend.create_policy = create_policy
+
+
 def apply() -> None:
     from moto.eks.models import EKSBackend
 
     _keep_sqs_policy()
+    _unique_policy_names()
 
     originals = {name: getattr(EKSBackend, name) for name in ("tag_resource", "untag_resource", "list_tags_for_resource")}
 
