@@ -168,3 +168,66 @@ def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab
     assert run.rc == 0, run.failure_text()
     result = next(res for name, _unused, res in run.tasks() if name == "thumbprint")
     assert result["thumbprints"] == [expected]
+
+
+def test_role_path_permissions_boundary_and_session_duration_reach_the_role(converged, lab, playbook):
+    """The per-entry role options: the path is part of the role's ARN (and so of the annotation)."""
+    from kubernetes import client
+
+    iam = labenv.boto3_client("iam")
+    boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
+    accounts = [{"namespace": NS, "service_account": "options", "path": "/irsa-it/", "permissions_boundary": boundary,
+                 "max_session_duration": 7200, "policies": ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]}]
+    name = f"lab-{NS}-options"
+    try:
+        run = playbook(_play(accounts))
+        assert run.rc == 0, run.failure_text()
+        role = iam.get_role(RoleName=name)["Role"]
+        assert role["Path"] == "/irsa-it/" and role["MaxSessionDuration"] == 7200
+        assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("options", NS)
+        assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"] == f"arn:aws:iam::123456789012:role/irsa-it/{name}"
+        again = playbook(_play(accounts))
+        assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    finally:
+        for policy in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []) if _role_exists(iam, name) else []:
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        if _role_exists(iam, name):
+            iam.delete_role(RoleName=name)
+        client.CoreV1Api(labenv.k8s_client()).delete_namespaced_service_account("options", NS)
+
+
+def _role_exists(iam, name: str) -> bool:
+    try:
+        iam.get_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
+
+
+def test_oidc_provider_absent_is_predicted_then_deleted_once(lab, playbook):
+    url = "https://oidc.example.test/id/IRSAIT"
+    iam = labenv.boto3_client("iam")
+
+    def play(state):
+        task = {"name": "provider", "register": "out",
+                "nodeless.eks.oidc_provider": {"url": url, "thumbprints": ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"], "state": state}}
+        return [{"name": "oidc", "hosts": "lab", "gather_facts": False, "tasks": [task]}]
+
+    def result(run):
+        return next(res for name, _host, res in run.tasks() if name == "provider")
+
+    assert playbook(play("present")).rc == 0
+    assert any(p["Arn"].endswith(":oidc-provider/oidc.example.test/id/IRSAIT") for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    with untouched():
+        check = playbook(play("absent"), check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    assert result(check)["changes"] == [{"resource": "aws:oidc-provider/oidc.example.test/id/IRSAIT", "action": "remove"}]
+    labenv.aws_calls(reset=True)
+    real = playbook(play("absent"))
+    assert real.rc == 0 and result(real)["changes"] == result(check)["changes"]
+    assert [w[1] for w in aws_write_calls(labenv.aws_calls())] == ["DeleteOpenIDConnectProvider"]
+    assert not any(p["Arn"].endswith("/IRSAIT") for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
+    labenv.aws_calls(reset=True)
+    again = playbook(play("absent"))
+    assert again.rc == 0 and again.total_changed() == 0 and aws_write_calls(labenv.aws_calls()) == []
