@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from support import labenv
-from support.snapshots import aws_write_calls, untouched
+from support.snapshots import run_counting_aws, untouched
 
 pytestmark = pytest.mark.lab
 
@@ -58,11 +58,6 @@ def clean(lab):
     _delete_ours()
 
 
-def _run_counting_writes(playbook, plays, **kwargs):
-    labenv.aws_calls(reset=True)
-    run = playbook(plays, **kwargs)
-    return run, aws_write_calls(labenv.aws_calls())
-
 
 def test_create_check_first_then_real_then_rerun_writes_nothing(clean, playbook):
     events = clean
@@ -75,7 +70,7 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(clean, playbook)
     assert predicted["diff"]["before"] == {}
     assert predicted["rule"]["arn"] == f"arn:aws:events:us-west-2:123456789012:rule/{PREFIX}spot"
 
-    real, writes = _run_counting_writes(playbook, _play([_rule_task()]), diff=True)
+    real, writes, _calls = run_counting_aws(playbook, _play([_rule_task()]), diff=True)
     assert real.rc == 0, real.failure_text()
     done = _result(real)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
@@ -86,13 +81,13 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(clean, playbook)
     assert [(t["Id"], t["Arn"]) for t in events.list_targets_by_rule(Rule=f"{PREFIX}spot")["Targets"]] == [("queue", QUEUE)]
     assert events.list_tags_for_resource(ResourceARN=live["Arn"])["Tags"] == [{"Key": "team", "Value": "platform"}]
 
-    again, writes = _run_counting_writes(playbook, _play([_rule_task()]))
+    again, writes, _calls = run_counting_aws(playbook, _play([_rule_task()]))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert writes == [] and _result(again)["changes"] == []
 
     # The same pattern as JSON text with other key order and spacing is no change either.
     as_text = json.dumps({"detail-type": PATTERN["detail-type"], "source": PATTERN["source"]}, indent=2)
-    text_run, writes = _run_counting_writes(playbook, _play([_rule_task(event_pattern=as_text)]))
+    text_run, writes, _calls = run_counting_aws(playbook, _play([_rule_task(event_pattern=as_text)]))
     assert text_run.rc == 0 and text_run.total_changed() == 0 and writes == []
 
 
@@ -107,7 +102,7 @@ def test_changed_pattern_then_absent(clean, playbook):
     assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "change", "detail": "event_pattern"}]
     assert predicted["diff"]["before"]["event_pattern"] == PATTERN and predicted["diff"]["after"]["event_pattern"] == health
 
-    real, writes = _run_counting_writes(playbook, _play([_rule_task(event_pattern=health)]))
+    real, writes, _calls = run_counting_aws(playbook, _play([_rule_task(event_pattern=health)]))
     assert _result(real)["changes"] == predicted["changes"]
     assert [w[1] for w in writes] == ["PutRule"]  # targets and tags are unchanged: not written
     assert json.loads(events.describe_rule(Name=f"{PREFIX}spot")["EventPattern"]) == health
@@ -117,11 +112,11 @@ def test_changed_pattern_then_absent(clean, playbook):
     with untouched():
         check = playbook(_play([gone]), check=True)
     assert _result(check)["changes"] == [{"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "remove"}]
-    real, writes = _run_counting_writes(playbook, _play([gone]))
+    real, writes, _calls = run_counting_aws(playbook, _play([gone]))
     assert _result(real)["changes"] == _result(check)["changes"]
     assert [w[1] for w in writes] == ["RemoveTargets", "DeleteRule"]
     assert events.list_rules(NamePrefix=f"{PREFIX}spot")["Rules"] == []
-    again, writes = _run_counting_writes(playbook, _play([gone]))
+    again, writes, _calls = run_counting_aws(playbook, _play([gone]))
     assert again.rc == 0 and again.total_changed() == 0 and writes == []
 
 
@@ -132,7 +127,7 @@ def test_targets_replaced_and_tags_purged(clean, playbook):
     task = _rule_task(targets=[{"id": "queue", "arn": other}, {"id": "new", "arn": QUEUE, "input": {"hello": "world"}}],
                       tags={"owner": "me"})
     check = playbook(_play([task]), check=True)
-    real, writes = _run_counting_writes(playbook, _play([task]))
+    real, writes, _calls = run_counting_aws(playbook, _play([task]))
     assert _result(real)["changes"] == _result(check)["changes"] == [
         {"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "change",
          "detail": "put targets new, queue; remove targets old; tags"}]
@@ -142,7 +137,7 @@ def test_targets_replaced_and_tags_purged(clean, playbook):
     assert json.loads(live["new"]["Input"]) == {"hello": "world"}
     arn = events.describe_rule(Name=f"{PREFIX}spot")["Arn"]
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "owner", "Value": "me"}]
-    again, writes = _run_counting_writes(playbook, _play([task]))
+    again, writes, _calls = run_counting_aws(playbook, _play([task]))
     assert again.total_changed() == 0 and writes == []
 
 
@@ -181,5 +176,5 @@ def test_karpenter_role_rules_check_mode_lists_what_the_real_run_creates(clean, 
     spot = json.loads(events.describe_rule(Name=f"{PREFIX}karpenter-spot-interruption")["EventPattern"])
     assert spot == {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
 
-    again, writes = _run_counting_writes(playbook, _karpenter_rules_play(), extravars=OUR_QUEUE)
+    again, writes, _calls = run_counting_aws(playbook, _karpenter_rules_play(), extravars=OUR_QUEUE)
     assert again.rc == 0 and again.total_changed() == 0 and writes == []

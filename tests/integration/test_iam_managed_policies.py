@@ -7,7 +7,7 @@ import json
 import pytest
 
 from support import labenv
-from support.snapshots import aws_write_calls, untouched
+from support.snapshots import run_counting_aws, untouched
 
 pytestmark = pytest.mark.lab
 
@@ -53,13 +53,6 @@ def iam(lab):
     _delete_ours()
 
 
-def _counting(playbook, plays, **kwargs):
-    labenv.aws_calls(reset=True)
-    run = playbook(plays, **kwargs)
-    calls = labenv.aws_calls()
-    return run, aws_write_calls(calls), [c[1] for c in calls]
-
-
 def _default_document(iam, arn: str) -> dict:
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
@@ -75,7 +68,7 @@ def test_check_then_create_then_rerun_reads_by_arn_and_writes_nothing(iam, playb
                                     {"resource": f"aws:iam-policy/it/{PREFIX}dns", "action": "add"}]
     assert [p["arn"] for p in predicted["policies"]] == [_arn("/", f"{PREFIX}ca"), _arn("/it/", f"{PREFIX}dns")]
 
-    real, writes, _calls = _counting(playbook, _task(_two(), tags=tags, description="it"), diff=True)
+    real, writes, _calls = run_counting_aws(playbook, _task(_two(), tags=tags, description="it"), diff=True)
     assert real.rc == 0, real.failure_text()
     assert _result(real)["changes"] == predicted["changes"]
     assert [w[1] for w in writes] == ["CreatePolicy", "CreatePolicy"]  # tags and description in the same call
@@ -89,7 +82,7 @@ def test_check_then_create_then_rerun_reads_by_arn_and_writes_nothing(iam, playb
     # and no ListPolicies: each policy is read by its ARN.
     respelled = _two(document=json.dumps({"Statement": [{"Resource": "*", "Action": "ec2:DescribeTags", "Effect": "Allow"}],
                                           "Version": "2012-10-17"}))
-    again, writes, calls = _counting(playbook, _task(respelled, tags=tags, description="it"))
+    again, writes, calls = run_counting_aws(playbook, _task(respelled, tags=tags, description="it"))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert writes == [] and "ListPolicies" not in calls
     assert calls.count("GetPolicy") == 2 and calls.count("GetPolicyVersion") == 2
@@ -107,7 +100,7 @@ def test_real_difference_makes_one_new_default_version_and_tags_follow(iam, play
         {"resource": f"aws:iam-policy/{PREFIX}ca", "action": "change", "detail": "document (new default version); tags"},
         {"resource": f"aws:iam-policy/it/{PREFIX}dns", "action": "change", "detail": "tags"}]
 
-    real, writes, _calls = _counting(playbook, _task(_two(document=wider), tags={"team": "b"}, purge_tags=True))
+    real, writes, _calls = run_counting_aws(playbook, _task(_two(document=wider), tags={"team": "b"}, purge_tags=True))
     assert real.rc == 0, real.failure_text()
     assert _result(real)["changes"] == predicted
     assert sorted(w[1] for w in writes) == ["CreatePolicyVersion", "TagPolicy", "TagPolicy"]  # team=b overwrites team=a
@@ -118,7 +111,7 @@ def test_real_difference_makes_one_new_default_version_and_tags_follow(iam, play
 
 def test_a_name_taken_under_another_path_is_refused_naming_the_path(iam, playbook):
     assert playbook(_task([{"name": f"{PREFIX}ca", "path": "/other/", "document": DOC}])).rc == 0
-    run, writes, _calls = _counting(playbook, _task([{"name": f"{PREFIX}ca", "document": DOC}]))
+    run, writes, _calls = run_counting_aws(playbook, _task([{"name": f"{PREFIX}ca", "document": DOC}]))
     assert run.rc != 0
     assert f"policies[0].path: a policy named {PREFIX}ca exists under another path than /" in run.failure_text()
     assert [p["PolicyName"] for p in iam.list_policies(Scope="Local", PathPrefix="/")["Policies"]

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from support import labenv
-from support.snapshots import aws_write_calls, untouched
+from support.snapshots import run_counting_aws, untouched
 
 pytestmark = pytest.mark.lab
 
@@ -64,11 +64,6 @@ def clean(lab):
     _delete_ours()
 
 
-def _run_counting_writes(playbook, plays, **kwargs):
-    labenv.aws_calls(reset=True)
-    run = playbook(plays, **kwargs)
-    return run, aws_write_calls(labenv.aws_calls())
-
 
 def _live(sqs, name: str) -> tuple[dict, dict]:
     """(GetQueueAttributes(All), tags) of a queue."""
@@ -94,7 +89,7 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(clean, lab, play
     assert predicted["queue"]["arn"] == _arn(lab, name) and predicted["queue"]["url"] is None
     assert name not in _queue_names(sqs)
 
-    real, writes = _run_counting_writes(playbook, _play([_interruption_queue(lab)]), diff=True)
+    real, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab)]), diff=True)
     assert real.rc == 0, real.failure_text()
     done = _result(real)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
@@ -108,18 +103,18 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(clean, lab, play
     assert attributes["QueueArn"] == _arn(lab, name)
     assert tags == {"team": "platform"}
 
-    again, writes = _run_counting_writes(playbook, _play([_interruption_queue(lab)]))
+    again, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab)]))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert writes == [] and _result(again)["changes"] == []
     assert _result(again)["queue"]["attributes"]["sse"] == "sqs"
 
     # The same policy as JSON text with other key order and spacing is no change either.
     as_text = json.dumps(_policy(_arn(lab, name)), indent=2, sort_keys=True)
-    text_run, writes = _run_counting_writes(playbook, _play([_interruption_queue(lab, policy=as_text)]))
+    text_run, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, policy=as_text)]))
     assert text_run.rc == 0 and text_run.total_changed() == 0 and writes == []
 
     # Options left out are not managed: whatever the queue has is no drift.
-    bare, writes = _run_counting_writes(playbook, _play([_queue_task(name=name)]))
+    bare, writes, _calls = run_counting_aws(playbook, _play([_queue_task(name=name)]))
     assert bare.rc == 0 and bare.total_changed() == 0 and writes == []
 
     # Check mode on a queue that is as wanted reports nothing either.
@@ -142,7 +137,7 @@ def test_changed_retention_sets_only_that_attribute_then_absent(clean, lab, play
     assert predicted["diff"]["before"]["attributes"]["message_retention_period"] == 300
     assert predicted["diff"]["after"]["attributes"] == dict(predicted["diff"]["before"]["attributes"], message_retention_period=600)
 
-    real, writes = _run_counting_writes(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
+    real, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
     assert real.rc == 0, real.failure_text()
     assert _result(real)["changes"] == predicted["changes"]
     assert _result(real)["queue"] == predicted["queue"]
@@ -155,19 +150,19 @@ def test_changed_retention_sets_only_that_attribute_then_absent(clean, lab, play
     unchanged = ("MessageRetentionPeriod", "LastModifiedTimestamp")
     assert {k: v for k, v in after.items() if k not in unchanged} == {k: v for k, v in before.items() if k not in unchanged}
 
-    again, writes = _run_counting_writes(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
+    again, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
     assert again.rc == 0 and again.total_changed() == 0 and writes == [], _result(again)["changes"]
 
     gone = _queue_task(name=name, state="absent")
     with untouched():
         check = playbook(_play([gone]), check=True)
     assert _result(check)["changes"] == [{"resource": f"aws:sqs-queue/{name}", "action": "remove"}]
-    real, writes = _run_counting_writes(playbook, _play([gone]))
+    real, writes, _calls = run_counting_aws(playbook, _play([gone]))
     assert real.rc == 0, real.failure_text()
     assert _result(real)["changes"] == _result(check)["changes"] and _result(real)["queue"] == {}
     assert [w[1] for w in writes] == ["DeleteQueue"]
     assert name not in _queue_names(sqs)
-    again, writes = _run_counting_writes(playbook, _play([gone]))
+    again, writes, _calls = run_counting_aws(playbook, _play([gone]))
     assert again.rc == 0 and again.total_changed() == 0 and writes == []
 
 
@@ -182,7 +177,7 @@ def test_encryption_switched_on_and_tags_purged(clean, playbook):
 
     task = _queue_task(name=name, sse="sqs", tags={"team": "b"})
     check = playbook(_play([task]), check=True)
-    real, writes = _run_counting_writes(playbook, _play([task]))
+    real, writes, _calls = run_counting_aws(playbook, _play([task]))
     assert real.rc == 0, real.failure_text()
     assert _result(real)["changes"] == _result(check)["changes"] == [
         {"resource": f"aws:sqs-queue/{name}", "action": "change", "detail": "sse; tags"}]
@@ -193,9 +188,9 @@ def test_encryption_switched_on_and_tags_purged(clean, playbook):
     assert tags == {"team": "b"}
 
     kept = _queue_task(name=name, sse="sqs", tags={"owner": "me"}, purge_tags=False)
-    real, writes = _run_counting_writes(playbook, _play([kept]))
+    real, writes, _calls = run_counting_aws(playbook, _play([kept]))
     assert [w[1] for w in writes] == ["TagQueue"]
     assert _live(sqs, name)[1] == {"team": "b", "owner": "me"}
 
-    again, writes = _run_counting_writes(playbook, _play([kept]))
+    again, writes, _calls = run_counting_aws(playbook, _play([kept]))
     assert again.total_changed() == 0 and writes == []

@@ -113,6 +113,15 @@ def aws_write_calls(calls: list[list]) -> list[list]:
     return [c for c in calls if is_write(c[1])]
 
 
+def run_counting_aws(playbook, plays, **kwargs):
+    """Run PLAYS with PLAYBOOK (the ``playbook`` fixture); returns (result, its AWS write calls, the names of
+    all its AWS calls)."""
+    labenv.aws_calls(reset=True)
+    run = playbook(plays, **kwargs)
+    calls = labenv.aws_calls()
+    return run, aws_write_calls(calls), [c[1] for c in calls]
+
+
 @contextlib.contextmanager
 def untouched():
     """Assert that the block changed nothing in AWS or the cluster and made no write call to either."""
