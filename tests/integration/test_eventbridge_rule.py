@@ -58,7 +58,6 @@ def clean(lab):
     _delete_ours()
 
 
-
 def test_create_check_first_then_real_then_rerun_writes_nothing(clean, playbook):
     events = clean
     with untouched():  # no write call, nothing changed in AWS

@@ -64,7 +64,6 @@ def clean(lab):
     _delete_ours()
 
 
-
 def _live(sqs, name: str) -> tuple[dict, dict]:
     """(GetQueueAttributes(All), tags) of a queue."""
     url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
