@@ -10,6 +10,8 @@ account (over a thousand AWS managed ones, a dozen pages) to find it by name.
 
 from __future__ import annotations
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
 from ansible_collections.nodeless.eks.plugins.module_utils import iam
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.json_document import json_object
@@ -67,13 +69,11 @@ def policy_arn(partition: str, account: str, path: str, name: str) -> str:
 
 
 def tag_steps(current: dict, wanted: dict | None, purge: bool) -> tuple[dict, list]:
-    """(tags to set, tag keys to remove); ``aws:`` tags are never removed."""
+    """(tags to set, tag keys to remove), as amazon.aws compares them (``aws:`` tags are never removed);
+    nothing when tags are not given."""
     if wanted is None:
         return {}, []
-    wanted = {str(k): str(v) for k, v in wanted.items()}
-    set_tags = {k: v for k, v in wanted.items() if current.get(k) != v}
-    unset = sorted(k for k in current if purge and k not in wanted and not k.startswith("aws:"))
-    return set_tags, unset
+    return compare_aws_tags(current, {str(k): str(v) for k, v in wanted.items()}, purge)
 
 
 def plan(current: dict | None, want: dict, tags: dict | None, purge_tags: bool) -> dict:
@@ -103,7 +103,7 @@ def after(current: dict | None, want: dict, steps: dict, arn: str) -> dict:
     for key in steps["unset_tags"]:
         tags.pop(key, None)
     tags.update(steps["set_tags"])
-    description = (current or {}).get("description") if current else want["description"]
+    description = current.get("description") if current else want["description"]
     return {"name": want["name"], "path": want["path"], "arn": arn, "description": description,
             "document": want["document"], "tags": tags}
 
