@@ -281,3 +281,32 @@ def ec2_current(resource: dict) -> dict:
 def missing(requested: list, found: list) -> list:
     seen = set(found)
     return sorted({r for r in requested if r not in seen})
+
+
+# --- passes already made in this run -------------------------------------------------------------
+
+def subnet_pass_covered(done: list, request: dict) -> bool:
+    """Whether a ``discovery_tags`` module call made earlier in this run already ensured all that
+    ``request`` (the same module's arguments) asks for, so the call can be left out.
+
+    site.yml tags everything in its tagging step; the load balancer controller and Karpenter roles then
+    ask for a subset of it (the same subnets, fewer tag families). Covered means: both ``present`` for
+    the same cluster, region and cluster tag value; the request's subnets and security groups among the
+    earlier call's; and every tag family (load-balancer roles, Karpenter) and the purge the request
+    asks for were asked for then. Anything else is sent to the module as usual.
+    """
+    if request.get("state") != "present":
+        return False
+    for prior in done or []:
+        if prior.get("state") != "present":
+            continue
+        if any(prior.get(k) != request.get(k) for k in ("cluster_name", "region", "cluster_tag_value")):
+            continue
+        if not set(request.get("subnet_ids") or []) <= set(prior.get("subnet_ids") or []):
+            continue
+        if not set(request.get("security_group_ids") or []) <= set(prior.get("security_group_ids") or []):
+            continue
+        if any(request.get(k) and not prior.get(k) for k in ("load_balancer_roles", "karpenter", "purge")):
+            continue
+        return True
+    return False

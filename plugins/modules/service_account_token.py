@@ -157,14 +157,14 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.k8s import api_error_text
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import check_expiration
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import issued_for
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import needs_renewal
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import token_expiry
 
 try:
-    from kubernetes import client as k8s
-    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
 except ImportError:  # reported by AnsibleK8SModule's requirement check
     pass
 
@@ -172,22 +172,43 @@ LEGACY_TYPE = "kubernetes.io/service-account-token"
 SA_ANNOTATION = "kubernetes.io/service-account.name"
 
 
-def _read(call, *args):
-    try:
-        return call(*args)
-    except ApiException as exc:
-        if exc.status == 404:
+class CoreApi:
+    """The few core/v1 calls this module makes, as plain dicts, over kubernetes.core's dynamic client.
+
+    Not kubernetes.client.CoreV1Api: importing it loads some 250 generated model classes (about a second
+    the first time in a run) for four REST calls."""
+
+    def __init__(self, dynamic):
+        self._dynamic = dynamic
+
+    def read(self, path: str) -> dict | None:
+        try:
+            return self._dynamic.request("GET", path).to_dict()
+        except NotFoundError:
             return None
-        raise
+
+    def create(self, path: str, body: dict, field_manager: str) -> dict:
+        return self._dynamic.request("POST", path, body=body, field_manager=field_manager).to_dict()
+
+    def delete(self, path: str) -> None:
+        self._dynamic.request("DELETE", path)
+
+
+def _account_path(ns: str, name: str) -> str:
+    return f"/api/v1/namespaces/{ns}/serviceaccounts/{name}"
+
+
+def _secret_path(ns: str, name: str = "") -> str:
+    return f"/api/v1/namespaces/{ns}/secrets" + (f"/{name}" if name else "")
 
 
 def bound_token(core, params: dict, check_mode: bool) -> dict:
     ns, name = params["namespace"], params["service_account"]
     current = params.get("current_token")
     before = {"expires_at": _expiry(current)}
-    account = _read(core.read_namespaced_service_account, name, ns)
+    account = core.read(_account_path(ns, name))
     # A token of an earlier ServiceAccount (recreated, or another cluster's) is refused however long it has left.
-    current_usable = issued_for(current, account.metadata.uid if account else None)
+    current_usable = issued_for(current, account["metadata"]["uid"] if account else None)
     if not params["force_renew"] and current_usable and not needs_renewal(current, params["renew_before"], time.time()):
         return {"token": current, "expires_at": before["expires_at"], "renewed": False, "changes": [],
                 "diff": {"before": before, "after": before}}
@@ -198,14 +219,14 @@ def bound_token(core, params: dict, check_mode: bool) -> dict:
                 "diff": {"before": before, "after": {"expires_at": f"now + {params['expiration']}s"}}}
     if account is None:  # a refused TokenRequest is still a write attempt
         raise ValueError(f"service_account: ServiceAccount {ns}/{name} does not exist")
+    spec = {"audiences": params["audiences"], "expirationSeconds": params["expiration"]}
     ref = params.get("bound_object")
-    spec = k8s.V1TokenRequestSpec(
-        audiences=params["audiences"], expiration_seconds=params["expiration"],
-        bound_object_ref=k8s.V1BoundObjectReference(api_version="v1", kind=ref["kind"], name=ref["name"], uid=ref.get("uid"))
-        if ref else None)
-    result = core.create_namespaced_service_account_token(name, ns, k8s.AuthenticationV1TokenRequest(spec=spec),
-                                                          field_manager=params["field_manager"])
-    token = result.status.token
+    if ref:
+        spec["boundObjectRef"] = {k: v for k, v in (("apiVersion", "v1"), ("kind", ref["kind"]), ("name", ref["name"]),
+                                                   ("uid", ref.get("uid"))) if v}
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+    result = core.create(_account_path(ns, name) + "/token", request, params["field_manager"])
+    token = result["status"]["token"]
     return {"token": token, "expires_at": _expiry(token), "renewed": True, "changes": changes,
             "diff": {"before": before, "after": {"expires_at": _expiry(token)}}}
 
@@ -218,15 +239,15 @@ def _expiry(token):
 
 
 def _secret_token(secret):
-    data = (secret.data or {}) if secret else {}
+    data = (secret.get("data") or {}) if secret else {}
     return base64.b64decode(data["token"]).decode() if data.get("token") else None
 
 
 def legacy_token(core, params: dict, check_mode: bool) -> dict:
     ns, sa = params["namespace"], params["service_account"]
     name = params.get("secret_name") or f"{sa}-token"
-    secret = _read(core.read_namespaced_secret, name, ns)
-    if secret and (secret.type != LEGACY_TYPE or (secret.metadata.annotations or {}).get(SA_ANNOTATION) != sa):
+    secret = core.read(_secret_path(ns, name))
+    if secret and (secret.get("type") != LEGACY_TYPE or (secret["metadata"].get("annotations") or {}).get(SA_ANNOTATION) != sa):
         raise ValueError(f"secret_name: Secret {ns}/{name} exists but is not the {LEGACY_TYPE} Secret of {sa}")
     out = {"secret_name": name, "expires_at": None, "renewed": False, "changes": [],
            "diff": {"before": {"secret": name if secret else None}, "after": {"secret": name}}}
@@ -238,21 +259,22 @@ def legacy_token(core, params: dict, check_mode: bool) -> dict:
     out["renewed"] = True
     if check_mode:
         return dict(out, token=None)
-    if _read(core.read_namespaced_service_account, sa, ns) is None:
+    if core.read(_account_path(ns, sa)) is None:
         raise ValueError(f"service_account: ServiceAccount {ns}/{sa} does not exist")
     if secret:
-        core.delete_namespaced_secret(name, ns)
+        core.delete(_secret_path(ns, name))
         _wait_gone(core, name, ns, params["wait_timeout"])
-    body = k8s.V1Secret(type=LEGACY_TYPE, metadata=k8s.V1ObjectMeta(
-        name=name, namespace=ns, annotations={SA_ANNOTATION: sa}, labels={"app.kubernetes.io/managed-by": "nodeless.eks"}))
-    core.create_namespaced_secret(ns, body, field_manager=params["field_manager"])
+    body = {"apiVersion": "v1", "kind": "Secret", "type": LEGACY_TYPE,
+            "metadata": {"name": name, "namespace": ns, "annotations": {SA_ANNOTATION: sa},
+                         "labels": {"app.kubernetes.io/managed-by": "nodeless.eks"}}}
+    core.create(_secret_path(ns), body, params["field_manager"])
     return dict(out, token=_wait_filled(core, name, ns, params["wait_timeout"]))
 
 
 def _wait_filled(core, name, ns, timeout):
     deadline = time.monotonic() + timeout
     while True:
-        token = _secret_token(_read(core.read_namespaced_secret, name, ns))
+        token = _secret_token(core.read(_secret_path(ns, name)))
         if token:
             return token
         if time.monotonic() > deadline:
@@ -262,7 +284,7 @@ def _wait_filled(core, name, ns, timeout):
 
 def _wait_gone(core, name, ns, timeout):
     deadline = time.monotonic() + timeout
-    while _read(core.read_namespaced_secret, name, ns) is not None:
+    while core.read(_secret_path(ns, name)) is not None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"wait_timeout: Secret {ns}/{name} was not deleted within {timeout}s")
         time.sleep(0.5)
@@ -291,7 +313,7 @@ def main():
         check_expiration(params["expiration"], "expiration")
         if not 0 <= params["renew_before"] < params["expiration"]:
             raise ValueError(f"renew_before: {params['renew_before']} must be at least 0 and less than expiration ({params['expiration']})")
-        core = k8s.CoreV1Api(get_api_client(module).client.client)
+        core = CoreApi(get_api_client(module).client)
         fetch = legacy_token if params["type"] == "legacy_secret" else bound_token
         result = fetch(core, params, module.check_mode)
         # Ansible masks any returned value equal to a no_log option, so the current token is never echoed back.
@@ -300,21 +322,12 @@ def main():
             result["token"] = None
     except (ValueError, TimeoutError) as exc:
         module.fail_json(msg=str(exc))
-    except ApiException as exc:
+    except DynamicApiError as exc:
         module.fail_json(msg=f"service_account: {params['namespace']}/{params['service_account']}: "
-                             f"the API server answered {exc.status} {exc.reason}: {_api_message(exc)}")
+                             f"the API server answered {exc.status} {exc.reason}: {api_error_text(exc)}")
     except CoreException as exc:
         module.fail_from_exception(exc)
     module.exit_json(changed=bool(result["changes"]), **result)
-
-
-def _api_message(exc) -> str:
-    import json
-
-    try:
-        return json.loads(exc.body).get("message", "")
-    except (TypeError, ValueError):
-        return ""
 
 
 if __name__ == "__main__":

@@ -190,3 +190,38 @@ def test_subnet_absent_keys_keep_what_other_clusters_use():
     assert T.subnet_absent_keys(mine, "prod") == ["karpenter.sh/discovery", "kubernetes.io/cluster/prod", "kubernetes.io/role/elb"]
     shared = dict(mine, **{"kubernetes.io/cluster/dev": "shared", "karpenter.sh/discovery": "dev"})
     assert T.subnet_absent_keys(shared, "prod") == ["kubernetes.io/cluster/prod"]
+
+
+SITE_PASS = {"cluster_name": "lab", "region": "us-west-2", "subnet_ids": ["subnet-1", "subnet-2"],
+             "security_group_ids": ["sg-1"], "cluster_tag_value": "shared", "load_balancer_roles": True,
+             "karpenter": True, "purge": True, "state": "present"}
+
+
+def test_a_subset_of_an_earlier_pass_is_covered():
+    lbc = dict(SITE_PASS, security_group_ids=[], karpenter=False)
+    karpenter = dict(SITE_PASS, load_balancer_roles=False)
+    assert T.subnet_pass_covered([SITE_PASS], lbc)
+    assert T.subnet_pass_covered([SITE_PASS], karpenter)
+    assert T.subnet_pass_covered([SITE_PASS], SITE_PASS)
+
+
+@pytest.mark.parametrize("change", [
+    {"subnet_ids": ["subnet-1", "subnet-3"]},      # a subnet the earlier pass did not tag
+    {"security_group_ids": ["sg-2"]},              # a security group it did not tag
+    {"cluster_tag_value": "owned"},                # another value for the cluster tag
+    {"region": "eu-west-1"},                       # another cluster
+    {"state": "absent"},                           # removing is never left out
+])
+def test_anything_the_earlier_pass_did_not_ask_for_is_not_covered(change):
+    assert not T.subnet_pass_covered([SITE_PASS], dict(SITE_PASS, **change))
+
+
+@pytest.mark.parametrize("family", ["load_balancer_roles", "karpenter", "purge"])
+def test_a_tag_family_or_purge_the_earlier_pass_left_out_is_not_covered(family):
+    earlier = dict(SITE_PASS, **{family: False})
+    assert not T.subnet_pass_covered([earlier], SITE_PASS)
+
+
+def test_nothing_done_covers_nothing_and_an_absent_pass_covers_nothing():
+    assert not T.subnet_pass_covered([], SITE_PASS)
+    assert not T.subnet_pass_covered([dict(SITE_PASS, state="absent")], SITE_PASS)
