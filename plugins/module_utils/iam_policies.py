@@ -10,6 +10,8 @@ account (over a thousand AWS managed ones, a dozen pages) to find it by name.
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils import iam
@@ -62,6 +64,17 @@ def desired_policies(policies, description: str | None = None) -> list[dict]:
         out.append({"index": index, "name": name, "path": path, "key": key, "document": document,
                     "description": None if text is None else str(text)})
     return out
+
+
+def account_of(account_id: str | None, partition: str) -> tuple[str, str] | None:
+    """``(partition, account)`` when the caller states them (no GetCallerIdentity call needed), else None."""
+    if not account_id:
+        return None
+    if not re.match(r"^\d{12}$", account_id):
+        raise InputError(f"account_id: {account_id!r} is not a 12-digit AWS account ID")
+    if not re.match(r"^aws(-[a-z]+)*$", partition or ""):
+        raise InputError(f"partition: {partition!r} is not an AWS partition (aws, aws-cn, aws-us-gov, ...)")
+    return partition, account_id
 
 
 def policy_arn(partition: str, account: str, path: str, name: str) -> str:

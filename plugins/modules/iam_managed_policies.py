@@ -57,8 +57,17 @@ options:
     description: Remove tags not listed in O(tags) (tags starting with C(aws:) are kept). No effect when O(tags) is omitted.
     type: bool
     default: false
+  account_id:
+    description:
+      - The 12-digit account the policies belong to, for their ARNs. When omitted, the account and partition of the
+        caller's identity are used (one more client and one C(GetCallerIdentity) call).
+    type: str
+  partition:
+    description: The partition of the ARNs when O(account_id) is given.
+    type: str
+    default: aws
 notes:
-  - The account and partition of the ARNs come from the caller's identity (one C(GetCallerIdentity) call).
+  - Without O(account_id), the account and partition of the ARNs come from the caller's identity.
   - Removing policies is not supported; use C(amazon.aws.iam_managed_policy) with C(state=absent).
 extends_documentation_fragment:
   - amazon.aws.common.modules
@@ -244,17 +253,20 @@ def main():
             description=dict(type="str"),
             tags=dict(type="dict"),
             purge_tags=dict(type="bool", default=False),
+            account_id=dict(type="str"),
+            partition=dict(type="str", default="aws"),
         ),
         supports_check_mode=True,
     )
     try:
         wanted = P.desired_policies(module.params["policies"], module.params["description"])
+        stated = P.account_of(module.params["account_id"], module.params["partition"])
     except P.InputError as exc:
         module.fail_json(msg=str(exc))
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
     entries, before, after = [], {}, {}
     try:
-        partition, account = caller_account(module) if wanted else ("aws", "")
+        partition, account = stated or (caller_account(module) if wanted else ("aws", ""))
         for want in wanted:
             arn = P.policy_arn(partition, account, want["path"], want["name"])
             found, old, new = ensure_present(module, client, want, arn)

@@ -183,3 +183,25 @@ def test_main_fails_on_bad_input_before_any_client(monkeypatch, capsys):
     monkeypatch.setattr(module_file.AnsibleAWSModule, "client", no_client)
     out = _run_main({"policies": [{"name": "ok", "document": DOC}, {"name": "ok", "document": DOC}]}, capsys)
     assert out["failed"] and out["msg"].startswith("policies[1].name:")
+
+
+def test_a_stated_account_needs_no_caller_identity_call(monkeypatch, capsys):
+    iam_client, iam_stub = _stubbed("iam")
+    clients = {"iam": RetryingBotoClientWrapper(iam_client, AWSRetry.jittered_backoff(retries=1))}
+    # Only an IAM client exists: asking for STS would fail the test with a KeyError.
+    monkeypatch.setattr(module_file.AnsibleAWSModule, "client", lambda self, service, retry_decorator=None: clients[service])
+    gov_arn = ARN.replace("arn:aws:", "arn:aws-us-gov:")
+    iam_stub.add_client_error("get_policy", service_error_code="NoSuchEntity", http_status_code=404,
+                              expected_params={"PolicyArn": gov_arn})
+    with iam_stub:
+        out = _run_main({"policies": [{"name": "lab-ca", "document": DOC}], "account_id": ACCOUNT,
+                         "partition": "aws-us-gov"}, capsys, check_mode=True)
+        iam_stub.assert_no_pending_responses()
+    assert out["changed"] is True and out["policies"][0]["arn"] == gov_arn
+
+
+@pytest.mark.parametrize("account_id, partition, field", [("12345", "aws", "account_id"), (ACCOUNT, "azure", "partition")])
+def test_a_bad_stated_account_or_partition_is_named(account_id, partition, field):
+    with pytest.raises(P.InputError, match=f"^{field}: "):
+        P.account_of(account_id, partition)
+    assert P.account_of(None, "aws") is None
