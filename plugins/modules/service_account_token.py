@@ -222,8 +222,8 @@ def bound_token(core, params: dict, check_mode: bool) -> dict:
     spec = {"audiences": params["audiences"], "expirationSeconds": params["expiration"]}
     ref = params.get("bound_object")
     if ref:
-        spec["boundObjectRef"] = {k: v for k, v in (("apiVersion", "v1"), ("kind", ref["kind"]), ("name", ref["name"]),
-                                                   ("uid", ref.get("uid"))) if v}
+        fields = (("apiVersion", "v1"), ("kind", ref["kind"]), ("name", ref["name"]), ("uid", ref.get("uid")))
+        spec["boundObjectRef"] = {k: v for k, v in fields if v}
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     result = core.create(_account_path(ns, name) + "/token", request, params["field_manager"])
     token = result["status"]["token"]
