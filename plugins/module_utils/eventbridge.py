@@ -157,6 +157,32 @@ def desired_rule(params: dict) -> dict:
     return want
 
 
+def desired_rules(params: dict) -> list[dict]:
+    """The rules of one module run: ``name`` alone, or every entry of ``rules``. An entry takes the
+    top-level ``event_bus_name``, ``enabled`` and ``state`` unless it sets its own; messages name the
+    entry (``rules[2].targets[0].arn: ...``), and a rule listed twice on one bus is refused."""
+    if params.get("rules") is None:
+        return [desired_rule(params)]
+    if not params["rules"]:
+        raise InputError("rules: is empty; list at least one rule, or use name")
+    wants, seen = [], {}
+    for index, entry in enumerate(params["rules"]):
+        merged = {key: value for key, value in entry.items() if value is not None}
+        merged.setdefault("event_bus_name", params.get("event_bus_name") or DEFAULT_BUS)
+        merged.setdefault("enabled", params.get("enabled", True))
+        merged["state"] = params.get("state", "present")
+        try:
+            want = desired_rule(merged)
+        except InputError as exc:
+            raise InputError(f"rules[{index}].{exc}") from None
+        key = (want["event_bus_name"], want["name"])
+        if key in seen:
+            raise InputError(f"rules[{index}].name: {want['name']!r} is already rules[{seen[key]}] on event bus {key[0]}")
+        seen[key] = index
+        wants.append(want)
+    return wants
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 def current_rule(described: dict, targets: list[dict], tags: list[dict]) -> dict:

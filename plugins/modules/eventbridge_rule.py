@@ -8,11 +8,12 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: eventbridge_rule
-short_description: Manage one Amazon EventBridge rule and its targets, with check mode
+short_description: Manage Amazon EventBridge rules and their targets, with check mode
 version_added: 0.1.0
 description:
   - Creates, updates or deletes one EventBridge rule that matches events by an event pattern, and
-    the rule's targets.
+    the rule's targets; or several such rules in one run with O(rules) (one client and one set of
+    credentials for all of them, instead of one module run per rule).
   - Reads the rule, its targets and its tags first (three read calls), compares them with the input
     and writes only what differs, so a second run with the same input makes no write call.
   - Event patterns are compared as parsed JSON, not as text; key order and whitespace do not matter,
@@ -24,11 +25,56 @@ author:
   - nodeless.eks contributors (@nodeless)
 options:
   name:
-    description: Name of the rule (1 to 64 letters, digits, C(.), C(-) or C(_)), unique on its event bus.
+    description:
+      - Name of the rule (1 to 64 letters, digits, C(.), C(-) or C(_)), unique on its event bus.
+      - Exactly one of O(name) and O(rules) is required.
     type: str
-    required: true
+  rules:
+    description:
+      - Several rules, each given by the options of one rule (O(name), O(event_pattern), ...).
+      - An entry takes O(event_bus_name) and O(enabled) from the top level unless it sets its own;
+        O(purge_tags) and O(state) apply to every entry.
+      - Input errors name the entry, for example C(rules[2].targets[0].arn); a rule listed twice on one
+        event bus is refused.
+      - Mutually exclusive with O(name), O(description), O(event_pattern), O(targets) and O(tags).
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      name:
+        description: Name of the rule. Required.
+        type: str
+      event_bus_name:
+        description: Name or ARN of the event bus. Defaults to the top-level O(event_bus_name).
+        type: str
+      description:
+        description: As O(description).
+        type: str
+      event_pattern:
+        description: As O(event_pattern).
+        type: raw
+      enabled:
+        description: As O(enabled). Defaults to the top-level O(enabled).
+        type: bool
+      targets:
+        description: As O(targets).
+        type: list
+        elements: dict
+        suboptions:
+          id:
+            description: As O(targets[].id).
+            type: str
+          arn:
+            description: As O(targets[].arn).
+            type: str
+          input:
+            description: As O(targets[].input).
+            type: raw
+      tags:
+        description: As O(tags).
+        type: dict
   event_bus_name:
-    description: Name or ARN of the event bus the rule belongs to.
+    description: Name or ARN of the event bus the rule belongs to (with O(rules), of each entry that does not set its own).
     type: str
     default: default
   description:
@@ -42,7 +88,9 @@ options:
       - Every field must hold an array of match values or a nested object, as EventBridge requires.
     type: raw
   enabled:
-    description: Whether the rule is enabled (C(ENABLED)) or disabled (C(DISABLED)).
+    description:
+      - Whether the rule is enabled (C(ENABLED)) or disabled (C(DISABLED)).
+      - With O(rules), of each entry that does not set its own.
     type: bool
     default: true
   targets:
@@ -83,7 +131,8 @@ options:
 notes:
   - The rule's fields this module does not manage (a schedule expression, a role ARN) are kept when the
     rule is updated.
-  - The ARN of a rule that check mode would create is predicted from the caller's account (one STS read call).
+  - The ARN of a rule that check mode would create is predicted from the caller's account (one STS read
+    call per run, whatever the number of rules).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -116,6 +165,17 @@ EXAMPLES = r"""
         arn: arn:aws:sns:eu-west-1:123456789012:ops
         input: {"team": "platform"}
 
+- name: Several rules in one run (one client, one set of reads per rule)
+  nodeless.eks.eventbridge_rule:
+    rules:
+      - name: prod-eu-spot-interruption
+        event_pattern: {source: [aws.ec2], detail-type: [EC2 Spot Instance Interruption Warning]}
+        targets: [{id: queue, arn: "arn:aws:sqs:eu-west-1:123456789012:prod-eu"}]
+      - name: prod-eu-scheduled-change
+        event_pattern: {source: [aws.health], detail-type: [AWS Health Event]}
+        targets: [{id: queue, arn: "arn:aws:sqs:eu-west-1:123456789012:prod-eu"}]
+    region: eu-west-1
+
 - name: Remove the rule and its targets
   nodeless.eks.eventbridge_rule:
     name: prod-eu-spot-interruption
@@ -126,7 +186,7 @@ RETURN = r"""
 rule:
   description: The rule as it is after the run (in check mode, as it would be). Empty when O(state=absent).
   type: dict
-  returned: always
+  returned: when O(name) is given
   contains:
     name:
       description: Name of the rule.
@@ -158,6 +218,12 @@ rule:
     tags:
       description: Tags of the rule.
       type: dict
+rules:
+  description: With O(rules), each rule as RV(rule) describes it, in the order of O(rules).
+  type: list
+  elements: dict
+  returned: when O(rules) is given
+  version_added: 0.2.0
 changes:
   description: One entry per rule added, changed or removed (see module_utils/changes.py), the same in check mode.
   type: list
@@ -165,8 +231,10 @@ changes:
   returned: always
   sample: [{"resource": "aws:eventbridge-rule/prod-eu-spot-interruption", "action": "change", "detail": "event_pattern"}]
 diff:
-  description: The rule before and after (the canonical form of RV(rule)).
-  type: dict
+  description:
+    - The rule before and after (the canonical form of RV(rule)).
+    - With O(rules), a list with one such dict per rule, each with C(before_header) and C(after_header) naming it.
+  type: raw
   returned: always
   contains:
     before:
@@ -261,12 +329,22 @@ def delete_rule(client, name, bus):
 
 
 @EventBridgeErrorHandler.common_error_handler("read the caller's account (to predict the rule's ARN)")
-def predicted_arn(module, bus, name):
-    identity = module.client("sts", retry_decorator=AWSRetry.jittered_backoff()).get_caller_identity(aws_retry=True)
-    return eb.rule_arn(identity["Arn"].split(":")[1], module.region, identity["Account"], bus, name)
+def caller_identity(module):
+    return module.client("sts", retry_decorator=AWSRetry.jittered_backoff()).get_caller_identity(aws_retry=True)
 
 
-def ensure_present(module, client, want, described, current):
+class ArnPredictor:
+    """The ARN a rule created in check mode would get: the caller's account is read once per run."""
+
+    def __init__(self, module):
+        self.module, self.identity = module, None
+
+    def __call__(self, bus, name):
+        self.identity = self.identity or caller_identity(self.module)
+        return eb.rule_arn(self.identity["Arn"].split(":")[1], self.module.region, self.identity["Account"], bus, name)
+
+
+def ensure_present(module, client, want, described, current, predict_arn):
     """Returns (changed, rule after, changes)."""
     steps = eb.plan(current, want, module.params["purge_tags"])
     entries = eb.changes(want, steps, current, "present")
@@ -275,7 +353,7 @@ def ensure_present(module, client, want, described, current):
     name, bus = want["name"], want["event_bus_name"]
     arn = current["arn"] if current else None
     if module.check_mode:
-        arn = arn or predicted_arn(module, bus, name)
+        arn = arn or predict_arn(bus, name)
     else:
         if steps["create"] or steps["rule_fields"]:
             arn = put_rule(client, eb.put_rule_request(want, current, described))
@@ -300,36 +378,58 @@ def ensure_absent(module, client, want, current):
     return True, {}, entries
 
 
+def ensure(module, client, want, predict_arn):
+    """One rule brought to the wanted state: (changed, before, after, changes)."""
+    described, current = read_rule(client, want["name"], want["event_bus_name"])
+    if module.params["state"] == "absent":
+        changed, after, entries = ensure_absent(module, client, want, current)
+    else:
+        changed, after, entries = ensure_present(module, client, want, described, current, predict_arn)
+    return changed, current or {}, after, entries
+
+
 def main():
+    rule_options = dict(
+        event_bus_name=dict(type="str"),
+        description=dict(type="str"),
+        event_pattern=dict(type="raw"),
+        enabled=dict(type="bool"),
+        targets=dict(type="list", elements="dict", options=dict(
+            id=dict(type="str"), arn=dict(type="str"), input=dict(type="raw"))),
+        tags=dict(type="dict"),
+    )
     module = AnsibleAWSModule(
         argument_spec=dict(
-            name=dict(type="str", required=True),
+            rule_options,
+            name=dict(type="str"),
+            rules=dict(type="list", elements="dict", options=dict(rule_options, name=dict(type="str"))),
             event_bus_name=dict(type="str", default=eb.DEFAULT_BUS),
-            description=dict(type="str"),
-            event_pattern=dict(type="raw"),
             enabled=dict(type="bool", default=True),
-            targets=dict(type="list", elements="dict", options=dict(
-                id=dict(type="str"), arn=dict(type="str"), input=dict(type="raw"))),
-            tags=dict(type="dict"),
             purge_tags=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
+        required_one_of=[("name", "rules")],
+        mutually_exclusive=[("name", "rules")] + [("rules", key) for key in ("description", "event_pattern", "targets", "tags")],
         supports_check_mode=True,
     )
     try:
-        want = eb.desired_rule(module.params)
+        wants = eb.desired_rules(module.params)
     except eb.InputError as exc:
         module.fail_json(msg=str(exc))
     client = module.client("events", retry_decorator=AWSRetry.jittered_backoff())
+    predict_arn = ArnPredictor(module)
     try:
-        described, current = read_rule(client, want["name"], want["event_bus_name"])
-        if module.params["state"] == "absent":
-            changed, after, entries = ensure_absent(module, client, want, current)
-        else:
-            changed, after, entries = ensure_present(module, client, want, described, current)
+        done = [ensure(module, client, want, predict_arn) for want in wants]
     except AnsibleAWSError as exc:
         module.fail_json_aws_error(exc)
-    module.exit_json(changed=changed, rule=after, changes=entries, diff={"before": current or {}, "after": after})
+    changed = any(d[0] for d in done)
+    entries = [entry for d in done for entry in d[3]]
+    if module.params["rules"] is None:
+        (_changed, before, after, _entries), = done
+        module.exit_json(changed=changed, rule=after, changes=entries, diff={"before": before, "after": after})
+    diffs = [{"before_header": want["name"], "after_header": want["name"], "before": d[1], "after": d[2]}
+             for want, d in zip(wants, done)]
+    module.exit_json(changed=changed, rules=[d[2] for d in done], changes=entries, diff=diffs)
 
 
 if __name__ == "__main__":

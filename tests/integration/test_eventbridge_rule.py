@@ -149,6 +149,49 @@ def _karpenter_rules_play() -> list:
              "roles": [{"role": "nodeless.eks.common"}], "tasks": [rules_task]}]
 
 
+def _rules_task(state="present", **extra) -> dict:
+    rules = [{"name": f"{PREFIX}many-{i}", "event_pattern": {"source": ["aws.ec2"], "detail-type": [f"type {i}"]},
+              "targets": [{"id": "queue", "arn": QUEUE}]} for i in range(3)]
+    rules[2]["enabled"] = False
+    return {"name": "the rule", "register": "rule",
+            "nodeless.eks.eventbridge_rule": dict({"rules": rules, "state": state}, **extra)}
+
+
+def test_several_rules_in_one_run_check_real_rerun_absent(clean, playbook):
+    events = clean
+    task = _rules_task()
+    names = [f"{PREFIX}many-{i}" for i in range(3)]
+    with untouched():
+        check = playbook(_play([task]), check=True, diff=True)
+    assert check.rc == 0, check.failure_text()
+    predicted = _result(check)
+    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "add"} for n in names]
+    assert [r["arn"] for r in predicted["rules"]] == [f"arn:aws:events:us-west-2:123456789012:rule/{n}" for n in names]
+    assert [d["before_header"] for d in predicted["diff"]] == names and all(d["before"] == {} for d in predicted["diff"])
+
+    real, writes, calls = run_counting_aws(playbook, _play([task]), diff=True)
+    assert real.rc == 0, real.failure_text()
+    assert _result(real)["changes"] == predicted["changes"] and _result(real)["rules"] == predicted["rules"]
+    assert sorted(w[1] for w in writes) == ["PutRule"] * 3 + ["PutTargets"] * 3
+    assert [events.describe_rule(Name=n)["State"] for n in names] == ["ENABLED", "ENABLED", "DISABLED"]
+
+    again, writes, calls = run_counting_aws(playbook, _play([task]))
+    assert again.rc == 0 and again.total_changed() == 0 and writes == []
+    # One module run reads each rule (describe, targets, tags) and nothing else.
+    assert sorted(calls) == sorted(["DescribeRule", "ListTargetsByRule", "ListTagsForResource"] * 3)
+
+    gone, writes, _calls = run_counting_aws(playbook, _play([_rules_task(state="absent")]))
+    assert gone.rc == 0 and _result(gone)["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "remove"} for n in names]
+    assert sorted(w[1] for w in writes) == ["DeleteRule"] * 3 + ["RemoveTargets"] * 3
+    assert events.list_rules(NamePrefix=f"{PREFIX}many-")["Rules"] == []
+
+
+def test_rules_refused_with_a_single_rule_option(clean, playbook):
+    with untouched():
+        run = playbook(_play([_rules_task(tags={"team": "platform"})]))
+    assert run.rc != 0 and "parameters are mutually exclusive: rules|tags" in run.failure_text()
+
+
 # Extra vars: vars_files (the role's defaults) would win over play vars.
 OUR_QUEUE = {"karpenter_interruption_queue_name": f"{PREFIX}karpenter"}
 

@@ -215,3 +215,39 @@ def test_absent_removes_only_an_existing_rule_and_names_a_custom_bus():
 def test_unparsable_stored_pattern_differs_from_any_wanted_pattern():
     have = EB.current_rule(described(EventPattern="not json"), [], [])
     assert EB.plan(have, EB.desired_rule(params()))["rule_fields"] == ["event_pattern"]
+
+
+# --- several rules in one module run (rules) --------------------------------------------------
+
+def _entry(name, **extra):
+    return dict({"name": name, "event_pattern": {"source": ["aws.ec2"]}, "event_bus_name": None, "enabled": None,
+                 "description": None, "targets": None, "tags": None}, **extra)
+
+
+def test_rules_take_the_top_level_bus_enabled_and_state_unless_they_set_their_own():
+    wants = EB.desired_rules({"rules": [_entry("a"), _entry("b", event_bus_name="ops", enabled=True)],
+                              "event_bus_name": "default", "enabled": False, "state": "present"})
+    assert [(w["name"], w["event_bus_name"], w["enabled"]) for w in wants] == [("a", "default", False), ("b", "ops", True)]
+    absent = EB.desired_rules({"rules": [_entry("a", event_pattern=None)], "state": "absent"})
+    assert absent == [{"name": "a", "event_bus_name": "default"}]
+
+
+def test_name_alone_is_one_rule_as_before():
+    assert EB.desired_rules(params()) == [EB.desired_rule(params())]
+
+
+@pytest.mark.parametrize("rules, message", [
+    ([_entry("a"), _entry("b", targets=[{"id": "q"}])], "rules[1].targets[0].arn: is required"),
+    ([_entry("a", event_pattern=None)], "rules[0].event_pattern: is required when state=present"),
+    ([_entry("a"), _entry("a")], "rules[1].name: 'a' is already rules[0] on event bus default"),
+    ([], "rules: is empty"),
+])
+def test_bad_rules_name_the_entry_and_field(rules, message):
+    with pytest.raises(EB.InputError) as err:
+        EB.desired_rules({"rules": rules, "state": "present"})
+    assert str(err.value).startswith(message)
+
+
+def test_the_same_name_on_two_buses_is_two_rules():
+    wants = EB.desired_rules({"rules": [_entry("a"), _entry("a", event_bus_name="ops")], "state": "present"})
+    assert [(w["event_bus_name"], w["name"]) for w in wants] == [("default", "a"), ("ops", "a")]
