@@ -245,6 +245,8 @@ diff:
       type: dict
 """
 
+from collections import namedtuple
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
@@ -378,14 +380,17 @@ def ensure_absent(module, client, want, current):
     return True, {}, entries
 
 
+Outcome = namedtuple("Outcome", "changed before after changes")
+
+
 def ensure(module, client, want, predict_arn):
-    """One rule brought to the wanted state: (changed, before, after, changes)."""
+    """One rule brought to the wanted state, as an Outcome."""
     described, current = read_rule(client, want["name"], want["event_bus_name"])
     if module.params["state"] == "absent":
         changed, after, entries = ensure_absent(module, client, want, current)
     else:
         changed, after, entries = ensure_present(module, client, want, described, current, predict_arn)
-    return changed, current or {}, after, entries
+    return Outcome(changed, current or {}, after, entries)
 
 
 def main():
@@ -422,14 +427,14 @@ def main():
         done = [ensure(module, client, want, predict_arn) for want in wants]
     except AnsibleAWSError as exc:
         module.fail_json_aws_error(exc)
-    changed = any(d[0] for d in done)
-    entries = [entry for d in done for entry in d[3]]
+    changed = any(d.changed for d in done)
+    entries = [entry for d in done for entry in d.changes]
     if module.params["rules"] is None:
-        (_changed, before, after, _entries), = done
-        module.exit_json(changed=changed, rule=after, changes=entries, diff={"before": before, "after": after})
-    diffs = [{"before_header": want["name"], "after_header": want["name"], "before": d[1], "after": d[2]}
+        (only,) = done
+        module.exit_json(changed=changed, rule=only.after, changes=entries, diff={"before": only.before, "after": only.after})
+    diffs = [{"before_header": want["name"], "after_header": want["name"], "before": d.before, "after": d.after}
              for want, d in zip(wants, done)]
-    module.exit_json(changed=changed, rules=[d[2] for d in done], changes=entries, diff=diffs)
+    module.exit_json(changed=changed, rules=[d.after for d in done], changes=entries, diff=diffs)
 
 
 if __name__ == "__main__":
