@@ -159,8 +159,8 @@ def desired_rule(params: dict) -> dict:
 
 def desired_rules(params: dict) -> list[dict]:
     """The rules of one module run: ``name`` alone, or every entry of ``rules``. An entry takes the
-    top-level ``event_bus_name``, ``enabled`` and ``state`` unless it sets its own; messages name the
-    entry (``rules[2].targets[0].arn: ...``), and a rule listed twice on one bus is refused."""
+    top-level ``event_bus_name`` and ``enabled`` unless it sets its own, and always the top-level ``state``;
+    messages name the entry (``rules[2].targets[0].arn: ...``), and a rule listed twice on one bus is refused."""
     if params.get("rules") is None:
         return [desired_rule(params)]
     if not params["rules"]:
