@@ -1,9 +1,14 @@
 """`make demo`: site.yml with every capability against a fresh lab cluster (`.lab/demo`) — check mode
 first (the plan), the real run, then a re-run that must change nothing — then the figures (wall
 times, changes, write calls counted) and the lab's state summary. `make tools` (run before this)
-builds what is missing; the shared test lab is left alone."""
+builds what is missing; the shared test lab is left alone.
+
+`--name NAME` keeps the lab in `.lab/NAME` and the run's files in `.build/NAME` (default: demo); the
+oldest-platform smoke of `make test` runs this file with `.venv-oldest`'s python under `--name`.
+"""
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -17,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
 
 from nodeless_lab import lab  # noqa: E402
-from support import demo_env, labenv  # noqa: E402
+from support import demo_env, labenv, toolchain  # noqa: E402
 from support.snapshots import aws_write_calls  # noqa: E402
 
 PLAYBOOK = REPO / "playbooks" / "site.yml"
@@ -38,16 +43,16 @@ def fresh_lab() -> None:
 
 
 def run(label: str, *flags: str) -> dict:
-    plan_file = REPO / ".build" / f"demo-{label}.json"
+    plan_file = DEMO / f"plan-{label}.json"
     plan_file.parent.mkdir(parents=True, exist_ok=True)
     env = labenv.env({"ANSIBLE_CALLBACKS_ENABLED": "nodeless.eks.plan", "NODELESS_EKS_PLAN_FILE": str(plan_file),
                       "NODELESS_DEMO_DIR": str(DEMO),
-                      "PATH": f"{REPO / '.venv' / 'bin'}:{labenv.env()['PATH']}"})
+                      "PATH": f"{toolchain.BIN}:{labenv.env()['PATH']}"})
     labenv.aws_calls(reset=True)
     offset = labenv.k8s_writes()[0]
     print(f"\n===== {label}: ansible-playbook playbooks/site.yml {' '.join(flags)} =====", flush=True)
     started = time.monotonic()
-    proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), str(PLAYBOOK), "-i", str(INVENTORY), *flags],
+    proc = subprocess.run([str(toolchain.BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(INVENTORY), *flags],
                           env=env, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     took = time.monotonic() - started
     print(proc.stdout, flush=True)
@@ -61,7 +66,16 @@ def run(label: str, *flags: str) -> dict:
             "plan": plan["hosts"]}
 
 
-def main() -> int:
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="site.yml check -> first run -> re-run on a fresh lab")
+    parser.add_argument("--name", default="demo", help="lab in .lab/NAME, run files in .build/NAME")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    global DEMO, LAB_DIR  # noqa: PLW0603 - set once, before anything runs
+    args = _args(argv)
+    DEMO, LAB_DIR = REPO / ".build" / args.name, REPO / ".lab" / args.name
     fresh_lab()
     state = labenv.state()
     check = run("check", "--check", "--diff")
@@ -92,4 +106,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,12 +1,16 @@
 """`make test`: every test layer in order, with counts and times per layer.
 
-Layers: sanity (ansible-test, offline), lint (ansible-lint production profile + changelog lint),
-unit (pytest, no lab), integration (pytest against the lab: modules, bad inputs, lab smoke tests,
-reliability), molecule (one scenario per role against the lab). `run_all.py LAYER [SCENARIO]`
-runs one layer. The last line is the plain "N passed, N failed" summary CI reads.
+Layers: sanity (ansible-test, offline), lint (ansible-lint production profile + changelog lint), docs
+(antsibull-docs + Sphinx), unit (pytest, no lab), integration (pytest against the lab: modules, bad
+inputs, lab smoke tests), reliability (faults, restarts, concurrency, security, in a lab of its own),
+molecule (one scenario per role against the lab), and on the oldest supported platform (.venv-oldest:
+ansible-core 2.19, Python 3.11) oldest_sanity, oldest_unit and oldest_site (site.yml check -> converge
+-> re-run on a fresh lab, default linear strategy). `run_all.py LAYER [SCENARIO]` runs one layer.
+The last line is the plain "N passed, N failed" summary CI reads.
 """
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
@@ -17,7 +21,10 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = REPO / ".venv" / "bin"
+# The venv of the interpreter running this file: .venv (primary platform) or .venv-oldest.
+VENV_BIN = Path(sys.executable).parent
+OLDEST_BIN = REPO / ".venv-oldest" / "bin"
+PLATFORM = "" if VENV_BIN == REPO / ".venv" / "bin" else f"-{VENV_BIN.parent.name.lstrip('.')}"
 BUILD = REPO / ".build"
 # The same settings the Makefile exports, so `python tests/run_all.py` also works alone.
 os.environ["PATH"] = f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"
@@ -25,7 +32,8 @@ os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".collections"))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "false")
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "tests" / "ansible.cfg"))
 os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
-LAYERS = ("sanity", "lint", "docs", "unit", "integration", "reliability", "molecule")
+LAYERS = ("sanity", "lint", "docs", "unit", "integration", "reliability", "molecule", "oldest_sanity", "oldest_unit",
+          "oldest_site")
 
 
 def sh(cmd: list[str], cwd: Path = REPO, env: dict | None = None, capture: bool = False) -> subprocess.CompletedProcess:
@@ -45,7 +53,7 @@ def lab_env() -> dict:
 
 def _collection_copy() -> Path:
     """ansible-test needs the collection at .../ansible_collections/nodeless/eks with its dependencies beside it."""
-    root = BUILD / "sanity" / "ansible_collections"
+    root = BUILD / f"sanity{PLATFORM}" / "ansible_collections"
     shutil.rmtree(root.parent, ignore_errors=True)
     dest = root / "nodeless" / "eks"
     dest.mkdir(parents=True)
@@ -55,7 +63,7 @@ def _collection_copy() -> Path:
         if src.is_file() and not rel.startswith((".lab/", ".build/")):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
-    for namespace in (REPO / ".collections" / "ansible_collections").iterdir():
+    for namespace in (Path(os.environ["ANSIBLE_COLLECTIONS_PATH"]) / "ansible_collections").iterdir():
         if namespace.name != "nodeless":
             (root / namespace.name).symlink_to(namespace)
     return dest
@@ -77,7 +85,8 @@ def sanity(_args) -> tuple[int, int]:
     dest = _collection_copy()
     sh(["git", "init", "-q"], cwd=dest)  # ansible-test lists files through git
     sh(["git", "add", "-A"], cwd=dest)
-    proc = sh([str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.11", "--color", "no"], cwd=dest, capture=True)
+    python = "%d.%d" % sys.version_info[:2]
+    proc = sh([str(VENV_BIN / "ansible-test"), "sanity", "--python", python, "--color", "no"], cwd=dest, capture=True)
     out = proc.stdout
     noise = ("Collecting", "Downloading", "  ", "Processing", "Successfully", "Looking in", "Using cached")
     print("\n".join(line for line in out.splitlines() if not line.startswith(noise)))
@@ -121,16 +130,41 @@ def docs(_args) -> tuple[int, int]:
     return (1, 0) if proc.returncode == 0 else (0, 1)
 
 
-def _pytest(name: str, paths: list[str], env: dict | None = None) -> tuple[int, int]:
-    report = BUILD / f"pytest-{name}.xml"
+def _allowed_skips() -> list[dict]:
+    import yaml  # noqa: PLC0415 - PyYAML comes with ansible-core in the venv
+
+    return yaml.safe_load((REPO / "tests" / "skips.yml").read_text()) or []
+
+
+def _skips(suite) -> tuple[list[str], list[str]]:
+    """The report's skipped tests as 'test: reason' lines: (listed in tests/skips.yml, not listed)."""
+    allowed = _allowed_skips()
+    listed, unlisted = [], []
+    for case in suite.iter("testcase"):
+        skipped = case.find("skipped")
+        if skipped is None:
+            continue
+        test = f"{case.get('classname')}::{case.get('name')}"
+        reason = skipped.get("message", "")
+        known = any(fnmatch.fnmatch(test, entry["test"]) and entry["reason"] in reason for entry in allowed)
+        (listed if known else unlisted).append(f"{test}: {reason}")
+    return listed, unlisted
+
+
+def _pytest(name: str, paths: list[str], env: dict | None = None) -> tuple[int, int, list[str]]:
+    """Run pytest; a skip counts as skipped only when tests/skips.yml lists it, otherwise as a failure."""
+    report = BUILD / f"pytest-{name}{PLATFORM}.xml"
     report.parent.mkdir(parents=True, exist_ok=True)
     proc = sh([str(VENV_BIN / "pytest"), *paths, f"--junitxml={report}", "-q"], env=env)
     if proc.returncode == 5:  # nothing collected
-        return 0, 0
+        return 0, 0, []
     suite = ElementTree.parse(report).getroot()
     suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
     total, failures, errors, skipped = (int(suite.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
-    return total - failures - errors - skipped, failures + errors
+    listed, unlisted = _skips(suite)
+    for line in unlisted:
+        print(f"[{name}] FAILED: skipped without a reason listed in tests/skips.yml: {line}", flush=True)
+    return total - failures - errors - skipped, failures + errors + len(unlisted), listed
 
 
 def unit(_args) -> tuple[int, int]:
@@ -159,11 +193,47 @@ def reliability(_args) -> tuple[int, int]:
     return _pytest("reliability", ["tests/reliability"]) if (REPO / "tests" / "reliability").is_dir() else (0, 0)
 
 
+def _on_oldest(cmd: list[str], **extra: str) -> subprocess.CompletedProcess:
+    """Run a command with the oldest platform's venv and collections (`make oldest` builds them)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections-oldest"),
+               PATH=f"{OLDEST_BIN}:{os.environ['PATH']}", **extra)
+    return sh([str(OLDEST_BIN / "python"), *cmd], env=env, capture=True)
+
+
+def _oldest_layer(layer: str) -> tuple[int, int]:
+    proc = _on_oldest([__file__, "--layers", layer])
+    print(proc.stdout, flush=True)
+    found = re.search(rf"^RESULT {layer} (\d+) (\d+) ", proc.stdout, re.M)
+    skips = re.findall(rf"^SKIP {layer} (.*)$", proc.stdout, re.M)
+    return (int(found.group(1)), int(found.group(2)), skips) if found else (0, 1, [])
+
+
+def oldest_sanity(_args) -> tuple[int, int]:
+    return _oldest_layer("sanity")
+
+
+def oldest_unit(_args) -> tuple[int, int]:
+    return _oldest_layer("unit")
+
+
+def oldest_site(_args) -> tuple[int, int]:
+    """site.yml check -> converge -> re-run (changed=0, 0 writes, plan == real run) on a fresh lab of its own,
+    under Ansible's default linear strategy, as a user without Mitogen runs it."""
+    name = "oldest-site"
+    try:
+        proc = _on_oldest([str(REPO / "tests" / "demo.py"), "--name", name], ANSIBLE_STRATEGY="linear")
+    finally:
+        subprocess.run([str(VENV_BIN / "lab"), "--dir", str(REPO / ".lab" / name), "down"], check=False,
+                       stdout=subprocess.DEVNULL)
+    print(proc.stdout, flush=True)
+    return (1, 0) if proc.returncode == 0 else (0, 1)
+
+
 # Streams run side by side, each lab-using stream with a lab of its own, so that write-counting
 # assertions never see another stream's writes. The machine's 2 cores are mostly waiting on
 # playbook and API round trips, so this roughly halves `make test`.
 STREAMS = {
-    "static": ("sanity", "lint", "docs", "unit"),
+    "static": ("sanity", "lint", "docs", "unit", "oldest_sanity", "oldest_unit", "oldest_site"),
     "integration": ("integration",),
     "reliability": ("reliability",),
     "molecule": ("molecule",),
@@ -171,13 +241,15 @@ STREAMS = {
 
 
 def run_layers(layers: list[str], extra: list[str]) -> dict:
+    """{layer: (passed, failed, seconds, ['test: skip reason', ...])}"""
     results = {}
     for layer in layers:
         started = time.monotonic()
         print(f"\n===== {layer} =====", flush=True)
-        passed, failed = globals()[layer](extra)
-        results[layer] = (passed, failed, time.monotonic() - started)
-        print(f"[{layer}] {passed} passed, {failed} failed in {results[layer][2]:.0f}s", flush=True)
+        passed, failed, *rest = globals()[layer](extra)
+        skips = rest[0] if rest else []
+        results[layer] = (passed, failed, time.monotonic() - started, skips)
+        print(f"[{layer}] {passed} passed, {failed} failed, {len(skips)} skipped in {results[layer][2]:.0f}s", flush=True)
     return results
 
 
@@ -199,9 +271,10 @@ def run_streams() -> dict:
         text = (logs / f"{stream}.log").read_text(errors="replace")
         print(f"\n##### stream {stream} #####\n{text}", flush=True)
         for layer, passed, failed, took in re.findall(r"^RESULT (\w+) (\d+) (\d+) ([\d.]+)$", text, re.M):
-            results[layer] = (int(passed), int(failed), float(took))
+            skips = re.findall(rf"^SKIP {layer} (.*)$", text, re.M)
+            results[layer] = (int(passed), int(failed), float(took), skips)
         for layer in STREAMS[stream]:
-            results.setdefault(layer, (0, 1, 0.0))  # a stream that died counts as a failure
+            results.setdefault(layer, (0, 1, 0.0, []))  # a stream that died counts as a failure
     for stream in STREAMS:
         if stream != "static":
             subprocess.run([str(VENV_BIN / "lab"), "--dir", str(REPO / ".lab" / f"test-{stream}"), "down"], check=False)
@@ -212,17 +285,22 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     if argv[:1] == ["--layers"]:  # one stream, run by run_streams
         results = run_layers(argv[1].split(","), [])
-        for layer, (passed, failed, took) in results.items():
+        for layer, (passed, failed, took, skips) in results.items():
             print(f"RESULT {layer} {passed} {failed} {took:.1f}")
+            print("".join(f"SKIP {layer} {line}\n" for line in skips), end="")
         return 0
     results = run_layers([argv[0]], argv[1:]) if argv else run_streams()
     print("\n===== summary =====")
-    for layer, (passed, failed, took) in results.items():
-        print(f"{layer:<12} {passed:>4} passed {failed:>3} failed  {took:7.1f}s")
+    skips = [(layer, line) for layer, result in results.items() for line in result[3]]
+    if skips:
+        print("skipped (each listed with its reason in tests/skips.yml):")
+        print("".join(f"  [{layer}] {line}\n" for layer, line in skips), end="")
+    for layer, (passed, failed, took, layer_skips) in results.items():
+        print(f"{layer:<14} {passed:>4} passed {failed:>3} failed {len(layer_skips):>3} skipped  {took:7.1f}s")
     print(f"wall time {time.monotonic() - started:.0f}s")
     total_passed = sum(r[0] for r in results.values())
     total_failed = sum(r[1] for r in results.values())
-    print(f"{total_passed} passed, {total_failed} failed")
+    print(f"{total_passed} passed, {total_failed} failed, {len(skips)} skipped")
     return 1 if total_failed or not total_passed else 0
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from nodeless_lab import lab as _lab
 
+from . import toolchain
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -26,7 +28,7 @@ def env(extra: dict | None = None) -> dict:
     values = dict(os.environ)
     values.update(_lab.env(state()))
     values.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+        "ANSIBLE_COLLECTIONS_PATH": toolchain.COLLECTIONS,
         "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
         "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",

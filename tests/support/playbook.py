@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from . import labenv
+from . import labenv, toolchain
 
 PLAYBOOK_DIR = labenv.REPO / ".build" / "playbooks"
 
@@ -94,7 +94,7 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
         path = Path(playbook)
     else:
         path = write_playbook(playbook)
-    cmd = [str(labenv.REPO / ".venv" / "bin" / "ansible-playbook"), str(path),
+    cmd = [str(toolchain.BIN / "ansible-playbook"), str(path),
            "-i", str(inventory or labenv.REPO / "tests" / "inventory" / "lab.yml")]
     if extravars:
         cmd += ["-e", json.dumps(extravars)]

@@ -3,13 +3,13 @@ and AWX projects outside this repository call it, and the example inventory pars
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
+from support.toolchain import BIN, ansible_env
+
 REPO = Path(__file__).resolve().parents[2]
-BIN = REPO / ".venv" / "bin"
-ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false")
+ENV = ansible_env()
 
 
 def test_every_playbook_resolves_by_collection_name(tmp_path):

@@ -1,0 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from ansible_collections.nodeless.eks.plugins.plugin_utils.platform import unsupported_ansible
+
+
+class FilterModule:
+    def filters(self):
+        return {"unsupported_ansible": unsupported_ansible}
