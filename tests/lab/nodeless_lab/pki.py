@@ -55,6 +55,9 @@ def generate(pki_dir: Path) -> dict[str, Path]:
           .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                        content_commitment=False, key_encipherment=False, data_encipherment=False,
                                        key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          # Key identifiers: Python 3.13's default TLS context verifies strictly (VERIFY_X509_STRICT), which
+          # refuses a chain without them, as a real cluster's CA has them.
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     paths = {"ca": pki_dir / "ca.crt", "ca_key": pki_dir / "ca.key"}
     _write_cert(paths["ca"], ca)
@@ -65,7 +68,9 @@ def generate(pki_dir: Path) -> dict[str, Path]:
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = (_builder(_name(cn, org), ca_name, key.public_key())
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
         if server:
             builder = builder.add_extension(x509.SubjectAlternativeName([
                 x509.DNSName("localhost"), x509.DNSName("kubernetes"), x509.DNSName("kubernetes.default"),
