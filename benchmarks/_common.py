@@ -34,6 +34,27 @@ def stop_lab(lab_dir: Path) -> None:
     _lab.down(lab_dir, out=io.StringIO(), quiet=True)
 
 
+# Ansible's default strategy, which users get, and Mitogen's, which tests/ansible.cfg sets for the suite.
+STRATEGIES = ("linear", "mitogen_linear")
+
+
+def strategies(requested: str) -> list[str]:
+    """The strategies to measure: one by name, or 'both' (Mitogen only when it is installed, said if not)."""
+    if requested != "both":
+        return [requested]
+    try:
+        import ansible_mitogen  # noqa: F401, PLC0415
+    except ImportError:
+        print("strategy mitogen_linear: not measured, Mitogen is not installed (pip install mitogen)", flush=True)
+        return ["linear"]
+    return list(STRATEGIES)
+
+
+def add_strategy_option(parser) -> None:
+    parser.add_argument("--strategy", choices=(*STRATEGIES, "both"), default="both",
+                        help="Ansible strategy for both sides (default: both, linear first)")
+
+
 def boto3_client(state: dict, service: str):
     import boto3
 
@@ -54,16 +75,18 @@ def _task_seconds(output: str) -> float:
     return total
 
 
-def run_playbook(state: dict, path: Path, extravars: str | None = None) -> tuple[float, float, list]:
-    """(process wall seconds, tasks' seconds, AWS calls made) of one ansible-playbook run against the lab."""
+def run_playbook(state: dict, path: Path, extravars: str | None = None, strategy: str = "linear") -> tuple[float, float, list]:
+    """(process wall seconds, tasks' seconds, AWS calls made) of one ansible-playbook run against the lab,
+    under STRATEGY (the playbook's tasks and hosts are the same for every strategy)."""
     env = dict(os.environ)
     env.update(_lab.env(state))
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-                "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+                "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_STRATEGY": strategy})
     inventory = path.parent / "localhost.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={REPO / '.venv' / 'bin' / 'python'}\n")
-    cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), str(path), "-i", str(inventory)]
+    bin_dir = Path(sys.executable).parent  # the venv running the benchmark
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={bin_dir / 'python'}\n")
+    cmd = [str(bin_dir / "ansible-playbook"), str(path), "-i", str(inventory)]
     if extravars:
         cmd += ["-e", extravars]
     _lab.calls(state, reset=True)

@@ -7,7 +7,7 @@ subnet. Ours is one `nodeless.eks.asg_tags` and one `nodeless.eks.discovery_tags
 from untagged resources and must reach the same tags. Runs in a lab of its own (.lab/tags-bench),
 stopped at the end unless --keep-lab.
 
-    .venv/bin/python benchmarks/tagging.py [--asgs 200] [--subnets 200] [--skip-loop-rerun] [--keep-lab]
+    .venv/bin/python benchmarks/tagging.py [--asgs 200] [--subnets 200] [--skip-loop-rerun] [--keep-lab] [--strategy ...]
 """
 from __future__ import annotations
 
@@ -125,12 +125,38 @@ def minimum_calls(fleet: dict) -> tuple[int, int]:
     return reads, writes
 
 
-def side(state: dict, path: Path, label: str) -> dict:
-    wall, seconds, calls = C.run_playbook(state, path)
+def side(state: dict, path: Path, label: str, strategy: str) -> dict:
+    wall, seconds, calls = C.run_playbook(state, path, strategy=strategy)
     reads, writes = C.split_calls(calls)
     print(f"  {label:<26} tasks {seconds:8.2f} s  (process {wall:7.2f} s)  {len(calls):5d} calls ({reads} reads, {writes} writes)",
           flush=True)
     return {"seconds": seconds, "wall": wall, "calls": len(calls), "reads": reads, "writes": writes}
+
+
+def compare(state: dict, fleet: dict, args, loop_path: Path, ours_path: Path, strategy: str) -> bool:
+    """Both sides under STRATEGY, from untagged resources; True when they agree and our re-run writes nothing."""
+    print(f"\n== strategy: {strategy} ==", flush=True)
+    untag(state, fleet)
+    loop = side(state, loop_path, "loop (amazon.aws)", strategy)
+    loop_state = end_state(state, fleet)
+    loop_rerun = None if args.skip_loop_rerun else side(state, loop_path, "loop, idempotent re-run", strategy)
+    untag(state, fleet)
+    ours = side(state, ours_path, "ours (nodeless.eks)", strategy)
+    ours_state = end_state(state, fleet)
+    ours_rerun = side(state, ours_path, "ours, idempotent re-run", strategy)
+    min_reads, min_writes = minimum_calls(fleet)
+    same = loop_state == ours_state
+    print(f"same end state: {'yes' if same else 'NO'}")
+    print(f"[{strategy}] speed-up (tagging tasks): {loop['seconds'] / ours['seconds']:.1f}x "
+          f"(loop {loop['seconds']:.1f} s / ours {ours['seconds']:.2f} s; {'goal >= 100x' if strategy == 'linear' else 'the goal is set under linear'})")
+    print(f"speed-up (whole ansible-playbook processes, incl. equal start-up): {loop['wall'] / ours['wall']:.1f}x "
+          f"(loop {loop['wall']:.1f} s / ours {ours['wall']:.2f} s)")
+    print(f"API calls: loop {loop['calls']}, ours {ours['calls']}, minimum {min_reads + min_writes} "
+          f"({min_reads} reads + {min_writes} writes); ours / minimum = {ours['calls'] / (min_reads + min_writes):.2f} (goal <= 1.5)")
+    if loop_rerun:
+        print(f"re-run: loop {loop_rerun['calls']} calls ({loop_rerun['writes']} writes, {loop_rerun['seconds']:.1f} s)")
+    print(f"re-run: ours {ours_rerun['calls']} calls ({ours_rerun['reads']} reads, {ours_rerun['writes']} writes, {ours_rerun['seconds']:.2f} s)")
+    return same and ours_rerun["writes"] == 0
 
 
 def main() -> int:
@@ -139,33 +165,15 @@ def main() -> int:
     parser.add_argument("--subnets", type=int, default=200)
     parser.add_argument("--skip-loop-rerun", action="store_true", help="skip the loop's idempotent re-run (as slow as its first run)")
     parser.add_argument("--keep-lab", action="store_true")
+    C.add_strategy_option(parser)
     args = parser.parse_args()
     lab_dir, state = C.start_lab("tags-bench")
     try:
         fleet = create_fleet(state, args.asgs, args.subnets)
         loop_path, ours_path = write_playbooks(fleet, C.REPO / ".build" / "benchmarks")
         print(f"tagging {len(fleet['asgs'])} ASGs + {len(fleet['subnets'])} subnets (lab {lab_dir})")
-        untag(state, fleet)
-        loop = side(state, loop_path, "loop (amazon.aws)")
-        loop_state = end_state(state, fleet)
-        loop_rerun = None if args.skip_loop_rerun else side(state, loop_path, "loop, idempotent re-run")
-        untag(state, fleet)
-        ours = side(state, ours_path, "ours (nodeless.eks)")
-        ours_state = end_state(state, fleet)
-        ours_rerun = side(state, ours_path, "ours, idempotent re-run")
-        min_reads, min_writes = minimum_calls(fleet)
-        same = loop_state == ours_state
-        print(f"same end state: {'yes' if same else 'NO'}")
-        print(f"speed-up (tagging tasks): {loop['seconds'] / ours['seconds']:.1f}x "
-              f"(loop {loop['seconds']:.1f} s / ours {ours['seconds']:.2f} s; goal >= 100x)")
-        print(f"speed-up (whole ansible-playbook processes, incl. equal start-up): {loop['wall'] / ours['wall']:.1f}x "
-              f"(loop {loop['wall']:.1f} s / ours {ours['wall']:.2f} s)")
-        print(f"API calls: loop {loop['calls']}, ours {ours['calls']}, minimum {min_reads + min_writes} "
-              f"({min_reads} reads + {min_writes} writes); ours / minimum = {ours['calls'] / (min_reads + min_writes):.2f} (goal <= 1.5)")
-        if loop_rerun:
-            print(f"re-run: loop {loop_rerun['calls']} calls ({loop_rerun['writes']} writes, {loop_rerun['seconds']:.1f} s)")
-        print(f"re-run: ours {ours_rerun['calls']} calls ({ours_rerun['reads']} reads, {ours_rerun['writes']} writes, {ours_rerun['seconds']:.2f} s)")
-        return 0 if same and ours_rerun["writes"] == 0 else 1
+        results = [compare(state, fleet, args, loop_path, ours_path, strategy) for strategy in C.strategies(args.strategy)]
+        return 0 if all(results) else 1
     finally:
         if not args.keep_lab:
             C.stop_lab(lab_dir)

@@ -17,7 +17,7 @@ import pytest
 
 from reliability_common import PLAYBOOKS, SITE, STARTED, measured, record, run_playbook
 from support import labenv
-from support.snapshots import aws_snapshot, aws_write_calls, duplicates, k8s_snapshot
+from support.snapshots import aws_snapshot, aws_write_calls, duplicates, k8s_snapshot, write_names
 
 pytestmark = pytest.mark.lab
 
@@ -71,7 +71,7 @@ def test_two_runs_at_once_equal_one(runs, name):
     assert result.rc == 0 and result.total_changed() == 0, f"changed={result.total_changed()} {result.failure_text()}"
     assert not aws_write_calls(single["calls"]), f"a single run after the pair wrote to AWS: {aws_write_calls(single['calls'])}"
     assert not single["k8s_writes"], "a single run after the pair wrote to the cluster: " + ", ".join(
-        f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in single["k8s_writes"])
+        write_names(single["k8s_writes"]))
     assert (aws_snapshot(), k8s_snapshot()) == after_pair, "the pair left a state a single run still changes"
     problems = duplicates()
     assert not problems, "the pair left duplicates or half-made objects:\n" + "\n".join(problems)

@@ -109,6 +109,11 @@ def aws_snapshot() -> dict:
     return json.loads(json.dumps(snap, sort_keys=True, default=str))
 
 
+def write_names(events: list[dict]) -> list[str]:
+    """The API server's audit events (labenv.k8s_writes) as 'verb resource/name' lines."""
+    return [f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in events]
+
+
 def aws_write_calls(calls: list[list]) -> list[list]:
     return [c for c in calls if is_write(c[1])]
 
@@ -132,8 +137,7 @@ def untouched():
     aws_writes = aws_write_calls(labenv.aws_calls())
     k8s_events = labenv.k8s_writes(offset)[1]
     assert not aws_writes, f"AWS write calls were made: {aws_writes}"
-    assert not k8s_events, "API server writes were made: " + ", ".join(
-        f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}" for e in k8s_events)
+    assert not k8s_events, "API server writes were made: " + ", ".join(write_names(k8s_events))
     assert aws_snapshot() == aws_before, "the AWS account changed"
     assert k8s_snapshot() == k8s_before, "the cluster changed"
 
