@@ -22,19 +22,20 @@ export PATH := $(BIN):$(PATH)
 export PY_COLORS := 0
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help venv oldest-venv oldest collections tools lab-up lab-down lab-status demo test sanity lint unit integration molecule \
+.PHONY: help venv oldest-venv oldest collections tools lab-up lab-down lab-status demo test check sanity lint unit integration molecule \
         changelog-lint docs clean reliability
 
 help:
 	@echo "make demo   build what is missing, start the lab, run the playbooks against it, show the lab"
-	@echo "make test   every test layer: sanity, lint, unit, integration, molecule (starts the lab)"
+	@echo "make test   every test layer on the primary platform, and the oldest platform's sanity, unit, site.yml smoke"
+	@echo "make check  the inner loop: sanity, lint, docs, unit and one role's molecule scenario (a few minutes)"
 	@echo "make lab-up | lab-down | lab-status | tools | docs | molecule SCENARIO=<role>"
 
 # A venv is made anew when its requirements change or when it was made from another interpreter.
 # make_venv DIR,PYTHON,WANTED,MINIMUM,VARIABLE,RELEASE,REQUIREMENTS
 define make_venv
-	@if [ -z "$(2)" ]; then echo "[venv] no Python $(3) found for $(1) ($(6)): install it (apt-get install" \
-	  "python$(3), or pyenv install $(3)), or name an interpreter of $(4) or newer: make $(5)=/path/to/python" >&2; exit 1; fi
+	@if [ -z "$(2)" ]; then echo "[venv] no Python $(3) found for $(1) ($(6)): install it (pyenv install $(3)," \
+	  "or your distribution's python$(3) package), or name an interpreter of $(4) or newer: make $(5)=/path/to/python" >&2; exit 1; fi
 	@"$(2)" -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v >= tuple(map(int, "$(4)".split("."))) else \
 	  "[venv] $(2) is Python %d.%d; $(1) ($(6)) needs $(4) or newer: make $(5)=/path/to/python$(3)" % v)'
 	@echo "[venv] creating $(1) from $(2) and installing $(7)"
@@ -95,6 +96,10 @@ demo: collections tools
 
 test: collections oldest tools
 	$(BIN)/python tests/run_all.py
+
+# The inner loop: sanity, lint, docs, unit and one role's molecule scenario against the lab (minutes).
+check: collections tools
+	$(BIN)/python tests/run_all.py check
 
 sanity: collections
 	$(BIN)/python tests/run_all.py sanity

@@ -6,13 +6,16 @@ inputs, lab smoke tests), reliability (faults, restarts, concurrency, security, 
 molecule (one scenario per role against the lab), and on the oldest supported platform (.venv-oldest:
 ansible-core 2.19, Python 3.11) oldest_sanity, oldest_unit and oldest_site (site.yml check -> converge
 -> re-run on a fresh lab, default linear strategy). `run_all.py LAYER [SCENARIO]` runs one layer.
-The last line is the plain "N passed, N failed" summary CI reads.
+`run_all.py check` is the inner loop (`make check`): sanity, lint, docs, unit and one role's molecule
+scenario (smoke) against the default lab. The last line is the plain "N passed, N failed, N skipped"
+summary CI reads; each layer's line gives its wall and CPU seconds.
 """
 from __future__ import annotations
 
 import fnmatch
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -32,7 +35,7 @@ os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / ".collections"))
 os.environ.setdefault("ANSIBLE_COLLECTIONS_SCAN_SYS_PATH", "false")
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "tests" / "ansible.cfg"))
 os.environ.setdefault("ANSIBLE_NOCOLOR", "1")
-LAYERS = ("sanity", "lint", "docs", "unit", "integration", "reliability", "molecule", "oldest_sanity", "oldest_unit",
+LAYERS = ("smoke", "sanity", "lint", "docs", "unit", "integration", "reliability", "molecule", "oldest_sanity", "oldest_unit",
           "oldest_site")
 
 
@@ -188,6 +191,15 @@ def molecule(args) -> tuple[int, int]:
     return passed, failed
 
 
+# The role `make check` converges as its smoke test: the shared cluster facts every role starts from.
+SMOKE_SCENARIO = "common"
+
+
+def smoke(_args) -> tuple[int, int]:
+    """One role's molecule scenario (check, converge, idempotence, verify) against the lab."""
+    return molecule([SMOKE_SCENARIO])
+
+
 def reliability(_args) -> tuple[int, int]:
     """Faults, restarts, concurrency, security: the suite starts a private lab of its own."""
     return _pytest("reliability", ["tests/reliability"]) if (REPO / "tests" / "reliability").is_dir() else (0, 0)
@@ -240,16 +252,25 @@ STREAMS = {
 }
 
 
+def _cpu_seconds() -> float:
+    """User + system seconds of this process and of every descendant waited for: pytest, ansible-playbook and
+    its workers, molecule, ansible-test. The lab's servers (moto, etcd, kube-apiserver, ...) run detached
+    and are not counted."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_layers(layers: list[str], extra: list[str]) -> dict:
-    """{layer: (passed, failed, seconds, ['test: skip reason', ...])}"""
+    """{layer: (passed, failed, wall seconds, ['test: skip reason', ...], CPU seconds)}"""
     results = {}
     for layer in layers:
-        started = time.monotonic()
+        started, cpu = time.monotonic(), _cpu_seconds()
         print(f"\n===== {layer} =====", flush=True)
         passed, failed, *rest = globals()[layer](extra)
         skips = rest[0] if rest else []
-        results[layer] = (passed, failed, time.monotonic() - started, skips)
-        print(f"[{layer}] {passed} passed, {failed} failed, {len(skips)} skipped in {results[layer][2]:.0f}s", flush=True)
+        results[layer] = (passed, failed, time.monotonic() - started, skips, _cpu_seconds() - cpu)
+        print(f"[{layer}] {passed} passed, {failed} failed, {len(skips)} skipped in {results[layer][2]:.0f}s "
+              f"(CPU {results[layer][4]:.0f}s)", flush=True)
     return results
 
 
@@ -270,11 +291,11 @@ def run_streams() -> dict:
     for stream in procs:
         text = (logs / f"{stream}.log").read_text(errors="replace")
         print(f"\n##### stream {stream} #####\n{text}", flush=True)
-        for layer, passed, failed, took in re.findall(r"^RESULT (\w+) (\d+) (\d+) ([\d.]+)$", text, re.M):
+        for layer, passed, failed, took, cpu in re.findall(r"^RESULT (\w+) (\d+) (\d+) ([\d.]+) ([\d.]+)$", text, re.M):
             skips = re.findall(rf"^SKIP {layer} (.*)$", text, re.M)
-            results[layer] = (int(passed), int(failed), float(took), skips)
+            results[layer] = (int(passed), int(failed), float(took), skips, float(cpu))
         for layer in STREAMS[stream]:
-            results.setdefault(layer, (0, 1, 0.0, []))  # a stream that died counts as a failure
+            results.setdefault(layer, (0, 1, 0.0, [], 0.0))  # a stream that died counts as a failure
     for stream in STREAMS:
         if stream != "static":
             subprocess.run([str(VENV_BIN / "lab"), "--dir", str(REPO / ".lab" / f"test-{stream}"), "down"], check=False)
@@ -285,19 +306,22 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     if argv[:1] == ["--layers"]:  # one stream, run by run_streams
         results = run_layers(argv[1].split(","), [])
-        for layer, (passed, failed, took, skips) in results.items():
-            print(f"RESULT {layer} {passed} {failed} {took:.1f}")
+        for layer, (passed, failed, took, skips, cpu) in results.items():
+            print(f"RESULT {layer} {passed} {failed} {took:.1f} {cpu:.1f}")
             print("".join(f"SKIP {layer} {line}\n" for line in skips), end="")
         return 0
-    results = run_layers([argv[0]], argv[1:]) if argv else run_streams()
+    if argv[:1] == ["check"]:
+        results = run_layers(["sanity", "lint", "docs", "unit", "smoke"], [])
+    else:
+        results = run_layers([argv[0]], argv[1:]) if argv else run_streams()
     print("\n===== summary =====")
     skips = [(layer, line) for layer, result in results.items() for line in result[3]]
     if skips:
         print("skipped (each listed with its reason in tests/skips.yml):")
         print("".join(f"  [{layer}] {line}\n" for layer, line in skips), end="")
-    for layer, (passed, failed, took, layer_skips) in results.items():
-        print(f"{layer:<14} {passed:>4} passed {failed:>3} failed {len(layer_skips):>3} skipped  {took:7.1f}s")
-    print(f"wall time {time.monotonic() - started:.0f}s")
+    for layer, (passed, failed, took, layer_skips, cpu) in results.items():
+        print(f"{layer:<14} {passed:>4} passed {failed:>3} failed {len(layer_skips):>3} skipped  {took:7.1f}s wall {cpu:7.1f}s CPU")
+    print(f"wall time {time.monotonic() - started:.0f}s, CPU {_cpu_seconds():.0f}s (user + system; the lab's servers not counted)")
     total_passed = sum(r[0] for r in results.values())
     total_failed = sum(r[1] for r in results.values())
     print(f"{total_passed} passed, {total_failed} failed, {len(skips)} skipped")
