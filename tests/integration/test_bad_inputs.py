@@ -1,6 +1,15 @@
-"""Every case of tests/bad_inputs/*.yml: a clear failure naming the field, nothing written anywhere."""
+"""Every case of tests/bad_inputs/*.yml: a clear failure naming the field, nothing written anywhere.
+
+The cases run in two ansible-playbook runs (the check-mode cases, then the others) instead of one run
+each: every case is an inventory host of its own (the lab host's variables plus the case's `extravars`)
+that includes its own task file (the module call, or the role with its `vars`), so a failing case stops
+only its host. Each case is still its own test, judged on its host's failure text; AWS and the cluster
+must be untouched by the whole batch. `NODELESS_BAD_INPUTS_ONE_BY_ONE=1` runs each case in a run of its
+own, to find which case wrote when the batch did.
+"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +20,15 @@ from support.snapshots import untouched
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "bad_inputs"
 CASES = [case for path in sorted(CATALOGUE.glob("*.yml")) for case in yaml.safe_load(path.read_text()) or []]
+LAB_INVENTORY = Path(__file__).resolve().parents[1] / "inventory" / "lab.yml"
+ONE_BY_ONE = os.environ.get("NODELESS_BAD_INPUTS_ONE_BY_ONE") == "1"
+
+
+def _tasks(case: dict) -> list:
+    """The case as tasks: its module call, or its role with the case's vars."""
+    if "role" in case:
+        return [{"name": f"role {case['role']}", "ansible.builtin.include_role": {"name": case["role"]}, "vars": case.get("vars", {})}]
+    return [{"name": f"call {case['module']}", case["module"]: case.get("args", {})}]
 
 
 def _play(case: dict) -> list:
@@ -18,8 +36,43 @@ def _play(case: dict) -> list:
     if "role" in case:
         play["roles"] = [{"role": case["role"], "vars": case.get("vars", {})}]
     else:
-        play["tasks"] = [{"name": f"call {case['module']}", case["module"]: case.get("args", {})}]
+        play["tasks"] = _tasks(case)
     return [play]
+
+
+def _run_batch(cases: list[dict], check: bool, workdir: Path) -> runner.Result:
+    lab_host = yaml.safe_load(LAB_INVENTORY.read_text())["all"]["hosts"]["lab"]
+    hosts = {}
+    for case in cases:
+        tasks = workdir / f"{case['id']}.yml"
+        tasks.write_text(yaml.safe_dump(_tasks(case), sort_keys=False))
+        hosts[case["id"]] = dict(lab_host, **case.get("extravars", {}), bad_input_tasks=str(tasks))
+    inventory = workdir / f"inventory-{'check' if check else 'run'}.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    play = [{"name": "bad inputs, one case per host", "hosts": "all", "gather_facts": False,
+             "tasks": [{"name": "the case", "ansible.builtin.include_tasks": "{{ bad_input_tasks }}"}]}]
+    return runner.run(play, check=check, inventory=inventory)
+
+
+@pytest.fixture(scope="module")
+def batch(lab, request, tmp_path_factory) -> dict:
+    """{case id: (its host failed, its failure text)} from the two batched runs of the selected cases."""
+    if ONE_BY_ONE:
+        return {}
+    selected = {item.callspec.params["case"]["id"] for item in request.session.items
+                if hasattr(item, "callspec") and "case" in item.callspec.params}
+    workdir = tmp_path_factory.mktemp("bad_inputs")
+    outcome = {}
+    with untouched():
+        for check in (True, False):
+            cases = [c for c in CASES if bool(c.get("check")) == check and c["id"] in selected]
+            if not cases:
+                continue
+            result = _run_batch(cases, check, workdir)
+            for case in cases:
+                failed = result.stats.get(case["id"], {}).get("failures", 0) > 0
+                outcome[case["id"]] = (failed, result.failure_text(case["id"]))
+    return outcome
 
 
 def test_catalogue_ids_are_unique():
@@ -30,11 +83,14 @@ def test_catalogue_ids_are_unique():
 
 @pytest.mark.lab
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_bad_input_fails_clearly_and_writes_nothing(lab, case):
-    with untouched():
-        result = runner.run(_play(case), check=bool(case.get("check")))
-    assert result.rc != 0, f"{case['id']}: the run succeeded but should have failed"
-    text = result.failure_text()
+def test_bad_input_fails_clearly_and_writes_nothing(lab, batch, case):
+    if ONE_BY_ONE:
+        with untouched():
+            result = runner.run(_play(case), check=bool(case.get("check")))
+        failed, text = result.rc != 0, result.failure_text()
+    else:
+        failed, text = batch[case["id"]]
+    assert failed, f"{case['id']}: the run succeeded but should have failed"
     missing = [e for e in case["expect"] if e not in text]
     assert not missing, f"{case['id']}: failure text lacks {missing}:\n{text}"
     assert "Traceback" not in text, f"{case['id']}: a stack trace reached the user:\n{text}"

@@ -38,25 +38,26 @@ class Result:
     def changed(self) -> list[str]:
         return [name for name, _host, res in self.tasks() if res.get("changed")]
 
-    def failed_tasks(self):
-        """(task name, result) of every failed task whose errors were not ignored, in order."""
-        return [(name, res) for name, _host, res in self.tasks() if res.get("failed") and not res.get("ignore_errors")]
+    def failed_tasks(self, host: str | None = None):
+        """(task name, result) of every failed task whose errors were not ignored, in order (of HOST only, if given)."""
+        return [(name, res) for name, task_host, res in self.tasks()
+                if res.get("failed") and not res.get("ignore_errors") and host in (None, task_host)]
 
-    def failures(self) -> list[dict]:
-        return [res for _name, res in self.failed_tasks()]
+    def failures(self, host: str | None = None) -> list[dict]:
+        return [res for _name, res in self.failed_tasks(host)]
 
     @staticmethod
     def _item_messages(res: dict) -> list[str]:
         """The messages of a loop task's failed items."""
         return [str(item.get("msg", "")) for item in res.get("results", []) or [] if item.get("failed")]
 
-    def failure_text(self) -> str:
-        """Every failure message (and nested loop results' messages), for assertions on wording."""
+    def failure_text(self, host: str | None = None) -> str:
+        """Every failure message (and nested loop results' messages), for assertions on wording; of HOST only, if given."""
         texts = []
-        for res in self.failures():
+        for res in self.failures(host):
             texts.append(str(res.get("msg", "")))
             texts.extend(self._item_messages(res))
-        return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts else "")
+        return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts and host is None else "")
 
     def reason(self, limit: int = 240) -> str:
         """The first failed task and its most specific message, for figures: a loop item's own message
