@@ -120,7 +120,7 @@ def test_service_account_role_policy_is_scoped_to_the_tag_on_the_asgs(converged)
     ("nodes", "update", True), ("nodes", "delete", False), ("pods/eviction", "create", True), ("pods", "create", False),
     ("secrets", "get", False),
 ])
-def test_rbac_grants_what_upstream_grants_and_no_more(converged, resource, verb, allowed):
+def test_rbac_allows_and_denies_these_verbs(converged, resource, verb, allowed):
     from kubernetes import client
 
     group, _unused, sub = resource.partition("/")

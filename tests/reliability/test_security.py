@@ -110,7 +110,7 @@ def test_written_credential_files_are_0600(runs):
     assert all(mode == "0o600" for _path, mode in checked), checked
 
 
-def test_strict_mtls_after_site(runs):
+def test_mesh_wide_peer_authentication_is_strict_after_site(runs):
     """The demo inventory turns Istio on (istio_mtls_mode STRICT, one PERMISSIVE exception for namespace
     legacy): after site.yml the mesh-wide default in istio-system is STRICT."""
     runs.converged(SITE.name)

@@ -53,7 +53,7 @@ def test_ansible_builder_create_produces_a_valid_context(tmp_path):
     assert {c["name"] for c in galaxy["collections"]} >= {"amazon.aws", "kubernetes.core", "nodeless.eks"}
 
 
-def test_job_templates_get_aws_and_kubeconfig_credentials_injected_not_prompted():
+def test_job_templates_declare_aws_and_kubeconfig_credentials_and_no_prompt_on_launch():
     plays = yaml.safe_load((REPO / "examples" / "awx" / "configure.yml").read_text())
     tasks = {next(k for k in t if k.startswith("awx.awx.")): t for t in plays[0]["tasks"]}
     ctype = tasks["awx.awx.credential_type"]["awx.awx.credential_type"]
