@@ -63,6 +63,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.nodeless.eks.plugins.module_utils.iam import is_policy_arn
+
 
 def exists(client, arn: str) -> bool:
     try:
@@ -74,6 +76,9 @@ def exists(client, arn: str) -> bool:
 
 def main():
     module = AnsibleAWSModule(argument_spec=dict(arns=dict(type="list", elements="str", required=True)), supports_check_mode=True)
+    bad = [f"arns[{i}]: {arn!r} is not an IAM policy ARN" for i, arn in enumerate(module.params["arns"]) if not is_policy_arn(arn)]
+    if bad:
+        module.fail_json(msg="; ".join(bad))
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=[]))
     found = {}
     try:

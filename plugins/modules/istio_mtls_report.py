@@ -95,7 +95,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import API_VERSION, KIND
-from ansible_collections.nodeless.eks.plugins.module_utils.istio import overlay, report, root_namespace
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import is_dns1123_label, overlay, report, root_namespace
 
 
 def argument_spec() -> dict:
@@ -141,8 +141,20 @@ def gather(module, client) -> dict:
     return report(_items(client, "Namespace", "v1"), _items(client, "Pod", "v1"), policies, root, ignore)
 
 
+def bad_namespaces(params: dict) -> list[str]:
+    """Messages for namespace options that are not namespace names, before the cluster is read."""
+    named = [("istio_namespace", params["istio_namespace"])]
+    if params["root_namespace"]:
+        named.append(("root_namespace", params["root_namespace"]))
+    named += [(f"ignore_namespaces[{i}]", ns) for i, ns in enumerate(params["ignore_namespaces"])]
+    return [f"{field}: {value!r} is not a namespace name (a DNS-1123 label)" for field, value in named if not is_dns1123_label(value)]
+
+
 def main():
     module = AnsibleK8SModule(argument_spec=argument_spec(), supports_check_mode=True)
+    bad = bad_namespaces(module.params)
+    if bad:
+        module.fail_json(msg="; ".join(bad))
     try:
         result = gather(module, get_api_client(module))
     except Exception as exc:  # pylint: disable=broad-except
