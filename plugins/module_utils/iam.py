@@ -13,14 +13,14 @@ import hashlib
 import json
 import re
 
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain
+
 STS_AUDIENCE = "sts.amazonaws.com"
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace excluded (IAM quota, not adjustable)
 TRUST_POLICY_LIMIT = 2048  # characters, the default role trust policy quota (adjustable to 4096)
 ROLE_NAME_MAX = 64
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
 _IAM_PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
@@ -203,10 +203,10 @@ def default_role_name(cluster_name: str, namespace: str, service_account: str) -
 def name_errors(namespace, service_account) -> list[tuple[str, str]]:
     """(field, message) for a namespace that is not a DNS-1123 label or an SA name that is not a subdomain."""
     errors = []
-    if not isinstance(namespace, str) or len(namespace) > 63 or not _DNS1123_LABEL.match(namespace):
+    if not is_dns1123_label(namespace):
         errors.append(("namespace", f"{namespace!r} is not a valid namespace name (DNS-1123 label: lower-case "
                                     "letters, digits and '-', at most 63 characters)"))
-    if not isinstance(service_account, str) or len(service_account) > 253 or not _DNS1123_SUBDOMAIN.match(service_account):
+    if not is_dns1123_subdomain(service_account):
         errors.append(("service_account", f"{service_account!r} is not a valid ServiceAccount name (DNS-1123 subdomain: "
                                           "lower-case letters, digits, '-' and '.', at most 253 characters)"))
     return errors

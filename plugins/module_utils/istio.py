@@ -13,7 +13,8 @@ the oldest wins.
 
 from __future__ import annotations
 
-import re
+
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label
 
 MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
 API_VERSION = "security.istio.io/v1"
@@ -25,12 +26,6 @@ MESH_POLICY_NAME = "default"
 NAMESPACE_EXCEPTION_NAME = "mtls-exception"
 WORKLOAD_EXCEPTION_PREFIX = "mtls-exception-"
 SIDECAR = "istio-proxy"
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def is_dns1123_label(value) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
 
 
 def _mode_error(field: str, mode) -> list[str]:

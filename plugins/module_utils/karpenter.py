@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain
+
 NODEPOOL = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool"}
 EC2NODECLASS = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass"}
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -301,6 +303,22 @@ def validate_ec2nodeclass(obj: dict) -> list[str]:
         if ebs and not (ebs.get("volumeSize") or ebs.get("snapshotID")):
             errors.append(f"spec.blockDeviceMappings[{i}].ebs: volumeSize or snapshotID is required")
     return errors
+
+
+# Karpenter writes a NodePool's / EC2NodeClass's name into a label on every NodeClaim and Node it makes.
+NAME_LABELS = {"NodePool": "karpenter.sh/nodepool", "EC2NodeClass": "karpenter.k8s.aws/ec2nodeclass"}
+
+
+def name_error(kind: str, name) -> str:
+    """'' when NAME can name a KIND object: a Kubernetes object name (DNS-1123 subdomain) that also fits, at
+    63 characters, the label value Karpenter writes it into; else why not."""
+    if not is_dns1123_subdomain(name):
+        return (f"{name!r} is not a Kubernetes object name (lower-case letters, digits, '-' and '.', starting and "
+                "ending with a letter or digit)")
+    if len(name) > 63:
+        return (f"{name!r} has {len(name)} characters; Karpenter writes it into the label {NAME_LABELS[kind]}, "
+                "whose values are at most 63")
+    return ""
 
 
 def validate(obj: dict) -> list[str]:

@@ -61,6 +61,9 @@ def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool 
         if not opts.get("name"):
             raise karpenter.KarpenterError(f"{where}name: is required (or give legacy_definition)")
         obj = builder({k: v for k, v in opts.items() if k != "legacy_definition"})
+    problem = karpenter.name_error(kind, obj["metadata"].get("name"))
+    if problem:
+        raise karpenter.KarpenterError(f"{where}name: {problem}")
     errors = karpenter.validate(obj) if check else []
     if errors:
         name = obj["metadata"].get("name")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain
 
 CA_PREFIX = "k8s.io/cluster-autoscaler/"
 NODE_TEMPLATE = CA_PREFIX + "node-template/"
@@ -32,7 +33,6 @@ ASG_TAGS_PER_CALL = 500
 _TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute",
                   "NoSchedule": "NoSchedule", "PreferNoSchedule": "PreferNoSchedule", "NoExecute": "NoExecute"}
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def label_key_error(key: str) -> str | None:
     prefix, name = key.rpartition("/")[::2]
     if "/" in key and not prefix:
         return "has an empty prefix before '/'"
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and not is_dns1123_subdomain(prefix):
         return f"prefix {prefix!r} is not a DNS subdomain"
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
         return f"name {name!r} must be 1-63 characters of [A-Za-z0-9-_.], starting and ending alphanumeric"

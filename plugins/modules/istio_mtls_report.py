@@ -95,7 +95,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import 
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import API_VERSION, KIND
-from ansible_collections.nodeless.eks.plugins.module_utils.istio import is_dns1123_label, overlay, report, root_namespace
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import overlay, report, root_namespace
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label
 
 
 def argument_spec() -> dict:

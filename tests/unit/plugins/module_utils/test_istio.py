@@ -91,12 +91,6 @@ def test_module_field_names_replace_role_names():
     assert errors[0].startswith("mode: DISABLE") and "allow_disable_mesh_wide: true" in errors[0]
 
 
-@pytest.mark.parametrize("value, ok", [("canary", True), ("1-30-3", True), ("Canary", False), ("1.30", False),
-                                       ("-a", False), ("a" * 64, False), ("", False), (None, False)])
-def test_dns1123_label(value, ok):
-    assert istio.is_dns1123_label(value) is ok
-
-
 # --- desired policies and plan ----------------------------------------------------------------
 
 def test_desired_policies_shapes():

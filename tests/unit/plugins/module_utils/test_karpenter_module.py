@@ -63,3 +63,26 @@ def test_missing_node_classes_are_reported_per_pool():
                                               {"name": "b", "node_class_ref": {"name": "ghost"}, "requirements": []}]))
     warnings = karpenter_module.missing_node_classes(objs, {"default": {}})
     assert len(warnings) == 1 and "NodePool/b: spec.template.spec.nodeClassRef.name: EC2NodeClass 'ghost' does not exist" in warnings[0]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("p" * 70, "nodepools[0].name: '" + "p" * 70 + "' has 70 characters; Karpenter writes it into the label "
+     "karpenter.sh/nodepool, whose values are at most 63"),
+    ("General", "nodepools[0].name: 'General' is not a Kubernetes object name"),
+])
+def test_names_karpenter_cannot_label_are_refused_before_any_call(name, message):
+    with pytest.raises(karpenter.KarpenterError) as caught:
+        build(params(nodepools=[{"name": name, "node_class_ref": {"name": "d"}, "requirements": []}]))
+    assert str(caught.value).startswith(message)
+
+
+def test_a_converted_legacy_name_is_checked_too():
+    legacy = dict(PROVISIONER, metadata={"name": "Old_Pool"})
+    with pytest.raises(karpenter.KarpenterError, match=r"^nodepools\[0\]\.name: 'Old_Pool' is not a Kubernetes object name"):
+        build(params(nodepools=[{"legacy_definition": legacy}]))
+
+
+@pytest.mark.parametrize("kind, label", sorted(karpenter.NAME_LABELS.items()))
+def test_name_error_names_the_label_of_each_kind(kind, label):
+    assert karpenter.name_error(kind, "a" * 63) == ""
+    assert label in karpenter.name_error(kind, "a" * 64)
