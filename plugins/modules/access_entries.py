@@ -82,6 +82,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 
 from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 _VERBS = {"create": ("access-entry", "add"), "update": ("access-entry", "change"), "delete": ("access-entry", "remove"),
           "associate": ("access-policy", "add"), "disassociate": ("access-policy", "remove")}
@@ -106,6 +107,7 @@ def main():
                            entries=dict(type="list", elements="dict", default=[])),
         supports_check_mode=True,
     )
+    check_region(module)
     params = module.params
     try:
         desired = ae.validate(params["entries"], params["partition"])

@@ -123,6 +123,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import tags as T
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 ARGUMENT_SPEC = dict(
     cluster_name=dict(type="str", required=True),
@@ -212,6 +213,7 @@ def ensure(module, client) -> dict:
 
 def main():
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    check_region(module)
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
     try:
         result = ensure(module, client)

@@ -89,6 +89,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils.eks import cluster_facts
 from ansible_collections.nodeless.eks.plugins.module_utils.eks import describe_nodegroups
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 def main():
@@ -96,6 +97,7 @@ def main():
         argument_spec=dict(name=dict(type="str", required=True), nodegroups=dict(type="bool", default=False)),
         supports_check_mode=True,
     )
+    check_region(module)
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
     name = module.params["name"]
     try:

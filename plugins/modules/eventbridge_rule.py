@@ -254,6 +254,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import eventbridge as eb
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 class EventBridgeErrorHandler(AWSErrorHandler):
@@ -417,6 +418,7 @@ def main():
         mutually_exclusive=[("name", "rules")] + [("rules", key) for key in ("description", "event_pattern", "targets", "tags")],
         supports_check_mode=True,
     )
+    check_region(module)
     try:
         wants = eb.desired_rules(module.params)
     except eb.InputError as exc:

@@ -153,6 +153,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.nodeless.eks.plugins.module_utils import iam_policies as P
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 class IAMErrorHandler(AWSErrorHandler):
@@ -258,6 +259,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_region(module)
     try:
         wanted = P.desired_policies(module.params["policies"], module.params["description"])
         stated = P.account_of(module.params["account_id"], module.params["partition"])

@@ -27,7 +27,9 @@ options:
     description: Issuer URL (C(https://...)). Mutually exclusive with O(cluster_name).
     type: str
   client_ids:
-    description: Audiences (client IDs) the provider accepts.
+    description:
+      - Audiences (client IDs) the provider accepts; at least one (an empty list is refused, since the provider
+        would then accept no token).
     type: list
     elements: str
     default: [sts.amazonaws.com]
@@ -126,6 +128,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.nodeless.eks.plugins.module_utils import iam
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 class ProviderError(Exception):
@@ -236,6 +239,11 @@ def main():
         required_one_of=[("cluster_name", "url")],
         supports_check_mode=True,
     )
+    check_region(module)
+    if module.params["state"] == "present" and not [c for c in module.params["client_ids"] if c]:
+        # IAM accepts a provider with no audience; then no token is accepted and every IRSA role of the cluster breaks.
+        module.fail_json(msg="client_ids: at least one audience is needed (sts.amazonaws.com for IRSA); "
+                             "a provider without one accepts no token")
     retry = AWSRetry.jittered_backoff()
     client = module.client("iam", retry_decorator=retry)
     try:

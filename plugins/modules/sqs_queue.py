@@ -196,6 +196,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import sqs
+from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 # SQS refuses CreateQueue for 60 seconds after a queue of the same name was deleted: retried.
 DELETED_RECENTLY = ["AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"]
@@ -318,6 +319,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    check_region(module)
     try:
         want = sqs.desired_queue(module.params)
     except sqs.InputError as exc:
