@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 import functools
 
-import botocore
-import botocore.session
-
 
 @functools.lru_cache(maxsize=1)
 def known_regions() -> frozenset:
     """Every region of every partition this botocore knows (EC2 runs in each of them)."""
+    # Imported here: AnsibleAWSModule reports a missing botocore itself, before any of this runs.
+    import botocore.session  # pylint: disable=import-outside-toplevel
+
     session = botocore.session.get_session()
     return frozenset(r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p))
 
@@ -24,6 +24,8 @@ def region_error(region) -> str:
     """'' for a region botocore knows (or none given: boto3's own default applies), else a message naming it."""
     if not region or region in known_regions():
         return ""
+    import botocore  # pylint: disable=import-outside-toplevel
+
     close = difflib.get_close_matches(region, sorted(known_regions()), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"region: {region!r} is not an AWS region known to botocore {botocore.__version__}{hint}"
