@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filter ``irsa_plan``: the irsa role's validated plan (names, ARNs, trust, policies) before any write."""
+"""Filters ``irsa_plan_errors`` and ``irsa_plan``: why the irsa role's input is refused (checked first, in an
+assert, so the message starts with the field rather than with Ansible's filter-failure preamble), then the
+validated plan (names, ARNs, trust, policies) before any write."""
 
 from __future__ import annotations
 
@@ -19,6 +21,14 @@ def _irsa_plan(service_accounts, cluster, **defaults):
         raise AnsibleFilterError(str(exc)) from exc
 
 
+def _irsa_plan_errors(service_accounts, cluster, **defaults) -> list:
+    try:
+        irsa_plan(service_accounts, dict(cluster or {}), defaults, load, available())
+    except ValueError as exc:
+        return [str(exc)]
+    return []
+
+
 class FilterModule:
     def filters(self):
-        return {"irsa_plan": _irsa_plan}
+        return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors}
