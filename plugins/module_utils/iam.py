@@ -320,6 +320,10 @@ def _policy_items(index, entry, role_name, values, load_policy, known):
         if "Statement" in item:
             name, document = f"inline-{pos}", item
         else:
+            unknown = sorted(set(item) - {"name", "document", "vars"})
+            if unknown:
+                raise ValueError(f"{field}.{unknown[0]}: unknown key (a policy entry takes name, document and vars, "
+                                 "or is a policy document with a Statement)")
             name = item.get("name")
             document = item.get("document")
             if document is None:

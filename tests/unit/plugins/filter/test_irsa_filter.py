@@ -23,3 +23,9 @@ def test_errors_start_with_the_field():
 def test_an_unknown_key_is_named_as_such():
     errors = FILTERS["irsa_plan_errors"]([{"namespace": "a", "service_account": "b", "polices": []}], CLUSTER)
     assert errors == ["irsa_service_accounts[0].polices: unknown key"]
+
+
+def test_an_unknown_key_in_a_policy_entry_is_named_not_taken_for_a_missing_arn():
+    accounts = [{"namespace": "a", "service_account": "b", "policies": [{"policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]}]
+    errors = FILTERS["irsa_plan_errors"](accounts, CLUSTER)
+    assert len(errors) == 1 and errors[0].startswith("irsa_service_accounts[0].policies[0].policy_arn: unknown key")
