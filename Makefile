@@ -49,9 +49,9 @@ endef
 # Re-made when the chosen interpreter is not the one recorded in the venv.
 $(shell [ -f $(VENV)/.interpreter ] && [ "$$(cat $(VENV)/.interpreter)" != "$(PYTHON)" ] && rm -f $(VENV)/.installed)
 $(shell [ -f $(OLDEST_VENV)/.interpreter ] && [ "$$(cat $(OLDEST_VENV)/.interpreter)" != "$(OLDEST_PYTHON)" ] && rm -f $(OLDEST_VENV)/.installed)
-$(BIN)/.installed: requirements.txt requirements-tools.txt requirements-test.txt tests/lab/pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-tools.txt requirements-test.txt tests/lab/pyproject.toml
 	$(call make_venv,$(VENV),$(PYTHON),3.13,3.12,PYTHON,ansible 14 / ansible-core 2.21,requirements-test.txt)
-venv: $(BIN)/.installed
+venv: $(VENV)/.installed
 
 $(OLDEST_VENV)/.installed: requirements.txt requirements-tools.txt requirements-oldest.txt tests/lab/pyproject.toml
 	$(call make_venv,$(OLDEST_VENV),$(OLDEST_PYTHON),3.11,3.11,OLDEST_PYTHON,ansible 12 / ansible-core 2.19,requirements-oldest.txt)
@@ -70,7 +70,7 @@ define install_collections
 	touch $(2)/.installed
 endef
 
-$(COLLECTIONS)/.installed: $(BIN)/.installed $(OLDEST_VENV)/.installed
+$(COLLECTIONS)/.installed: $(VENV)/.installed $(OLDEST_VENV)/.installed
 	@echo "[collections] amazon.aws, kubernetes.core, community.aws, ansible.posix offline from the ansible 14 bundle; awx.awx from ansible 12's"
 	$(call install_collections,$(VENV),$(COLLECTIONS))
 $(OLDEST_COLLECTIONS)/.installed: $(OLDEST_VENV)/.installed
