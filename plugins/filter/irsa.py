@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters ``irsa_plan_errors`` and ``irsa_plan``: why the irsa role's input is refused (checked first, in an
-assert, so the message starts with the field rather than with Ansible's filter-failure preamble), then the
+"""Filters ``irsa_plan_errors`` and ``irsa_plan``: why the irsa role's input is refused (the role checks this
+first, so its message starts with the field rather than with Ansible's filter-failure preamble), then the
 validated plan (names, ARNs, trust, policies) before any write."""
 
 from __future__ import annotations
