@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 
-import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.yaml import yaml_load
+from yaml import YAMLError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
 
@@ -24,8 +25,8 @@ def _kubeconfig(settings):
 
 def _kubeconfig_token(text):
     try:
-        return kc.kubeconfig_token(yaml.safe_load(text or "")) or ""
-    except yaml.YAMLError:
+        return kc.kubeconfig_token(yaml_load(text or "")) or ""
+    except YAMLError:
         return ""  # an unreadable file is simply replaced
 
 

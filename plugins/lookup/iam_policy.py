@@ -90,9 +90,8 @@ _raw:
 import json
 from pathlib import Path
 
-import yaml
-
 from ansible.errors import AnsibleLookupError
+from ansible.module_utils.common.yaml import yaml_load
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import policy_values
@@ -111,7 +110,7 @@ def load(name: str) -> dict:
     path = POLICY_DIR / f"{name}.yml"
     if not path.is_file():
         raise AnsibleLookupError(f"iam_policy: unknown policy {name!r}; known: {', '.join(available())}")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml_load(path.read_text(encoding="utf-8"))
 
 
 class LookupModule(LookupBase):

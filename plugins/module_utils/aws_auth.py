@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import re
 
+from ansible.module_utils.common.yaml import yaml_dump, yaml_load
+from yaml import YAMLError
+
 OWNERS_ANNOTATION = "nodeless.eks/aws-auth-owners"
 # (data key, ARN key of an entry, IAM resource type the ARN must name)
 # The module options that carry each map, named in error messages.
@@ -79,11 +82,9 @@ def parse_map(text: str | None, key: str) -> list:
     """A mapRoles / mapUsers string as a list (empty when absent)."""
     if not text or not text.strip():
         return []
-    import yaml  # imported on use: a dependency of the kubernetes client, not of Ansible itself
-
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        value = yaml_load(text)
+    except YAMLError as exc:
         raise AwsAuthError(f"aws-auth {key}: the existing ConfigMap is not valid YAML ({exc.__class__.__name__}); fix it by hand first") from None
     if value is None:
         return []
@@ -103,9 +104,7 @@ def parse_owners(annotation: str | None) -> dict:
 
 
 def render_map(entries: list) -> str:
-    import yaml
-
-    return yaml.safe_dump(entries, default_flow_style=False, sort_keys=False) if entries else ""
+    return yaml_dump(entries, default_flow_style=False, sort_keys=False) if entries else ""
 
 
 def _merge_one(current: list, desired: list, mine: set, others: dict, arn_key: str, field: str):

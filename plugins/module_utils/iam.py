@@ -13,6 +13,8 @@ import hashlib
 import json
 import re
 
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain
 
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -118,7 +120,13 @@ def canonical(document) -> dict:
 
 
 def documents_differ(current, desired) -> bool:
-    return canonical(current) != canonical(desired)
+    """IAM's reading, as amazon.aws compare_policies makes it: key order, whitespace, statement order and
+    "x" against ["x"] do not make two documents differ."""
+    return compare_policies(_parsed(current), _parsed(desired))
+
+
+def _parsed(document):
+    return json.loads(document) if isinstance(document, str) else document
 
 
 def document_size(document) -> int:
@@ -242,18 +250,21 @@ def top_certificate_sha1(chain_der: list[bytes]) -> str:
 
 
 def tls_chain(host: str, port: int = 443, validate: bool = True, timeout: float = 10.0) -> list[bytes]:
-    """The certificate chain (DER, leaf first) the server presents."""
+    """The certificate chain (DER, leaf first) the server presents, read with ssl's public
+    SSLSocket.get_unverified_chain (Python 3.13 and newer; older Pythons have no supported way)."""
     import socket
     import ssl
 
+    if not hasattr(ssl.SSLSocket, "get_unverified_chain"):
+        raise ValueError("reading the chain needs Python 3.13 or newer (ssl.SSLSocket.get_unverified_chain); AWS IAM "
+                         "no longer needs a thumbprint for an EKS issuer: leave thumbprints out, or give them")
     context = ssl.create_default_context()
     if not validate:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     with socket.create_connection((host, port), timeout=timeout) as sock:
         with context.wrap_socket(sock, server_hostname=host) as tls:
-            getter = getattr(tls, "get_unverified_chain", None) or tls._sslobj.get_unverified_chain  # pylint: disable=protected-access
-            chain = getter() or []
+            chain = tls.get_unverified_chain() or []
             return [c if isinstance(c, bytes) else ssl.PEM_cert_to_DER_cert(c.public_bytes()) for c in chain]
 
 

@@ -139,6 +139,19 @@ def apply(client, desired: dict, field_manager: str, dry_run: bool, force_confli
         raise K8sError(f"{desired['kind']}/{desired['metadata']['name']}: the API server refused it: {api_error_text(exc)}") from exc
 
 
+def wait_until(check, timeout: float, what: str, sleep: float = 0.5):
+    """Call CHECK until it returns something true and return that; after TIMEOUT seconds raise TimeoutError
+    saying WHAT did not happen ("<what> within <timeout>s"). The one poll loop of the collection."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout:g}s")
+        time.sleep(sleep)
+
+
 def delete(client, api_version: str, kind: str, name: str, namespace: str | None, dry_run: bool, timeout: float,
            sleep: float = 0.5) -> None:
     """Delete, then wait (up to ``timeout`` seconds) for finalizers to let the object go."""
@@ -153,15 +166,20 @@ def delete(client, api_version: str, kind: str, name: str, namespace: str | None
         raise K8sError(f"{kind}/{name}: the API server refused the deletion: {api_error_text(exc)}") from exc
     if dry_run:
         return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    live: dict = {}
+
+    def gone() -> bool:
         try:
-            live = resource.get(name=name, namespace=namespace).to_dict()
+            live.update(resource.get(name=name, namespace=namespace).to_dict())
         except NotFoundError:
-            return
-        time.sleep(sleep)
-    finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or []) or "none"
-    raise K8sError(f"{kind}/{name}: still present after {timeout:g}s waiting for its finalizers ({finalizers}) to be removed")
+            return True
+        return False
+
+    try:
+        wait_until(gone, timeout, f"{kind}/{name}: not deleted", sleep)
+    except TimeoutError:
+        finalizers = ", ".join((live.get("metadata") or {}).get("finalizers") or []) or "none"
+        raise K8sError(f"{kind}/{name}: still present after {timeout:g}s waiting for its finalizers ({finalizers}) to be removed") from None
 
 
 def strip_volatile(obj: dict | None) -> dict | None:

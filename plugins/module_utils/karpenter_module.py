@@ -11,6 +11,8 @@ reads each kind once, applies what differs and builds ``changes`` and ``diff``.
 from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.yaml import yaml_load
+from yaml import YAMLError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
@@ -29,11 +31,9 @@ _WITH_LEGACY = ("name", "legacy_definition", "role")
 
 def _parse_manifest(value):
     if isinstance(value, str):
-        import yaml
-
         try:
-            return yaml.safe_load(value)
-        except yaml.YAMLError as exc:
+            return yaml_load(value)
+        except YAMLError as exc:
             raise karpenter.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
     return value
 

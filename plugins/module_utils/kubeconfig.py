@@ -9,9 +9,16 @@ makes no API call at all. The signature is not checked here: the API server does
 
 from __future__ import annotations
 
-import base64
-import json
 import re
+
+from ansible.module_utils.common.yaml import yaml_dump
+
+try:  # PyJWT reads the claims; the module reports a missing library with missing_required_lib
+    import jwt
+
+    HAS_JWT = True
+except ImportError:
+    HAS_JWT = False
 
 # The TokenRequest API refuses expirationSeconds below ten minutes.
 MIN_EXPIRATION = 600
@@ -20,18 +27,13 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 def jwt_claims(token: str) -> dict:
-    """The payload of a JWT (header.payload.signature), not verified."""
-    parts = (token or "").split(".")
-    if len(parts) != 3:
-        raise ValueError("not a JWT: expected three dot-separated parts")
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    """The payload of a JWT, not verified: the API server issued it, and only its claims are read here."""
+    if not HAS_JWT:
+        raise ValueError("reading a token's claims needs the Python library PyJWT (pip install PyJWT)")
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, UnicodeError) as exc:
-        raise ValueError(f"not a JWT: payload is not base64url JSON ({exc.__class__.__name__})") from exc
-    if not isinstance(claims, dict):
-        raise ValueError("not a JWT: payload is not a JSON object")
-    return claims
+        return jwt.decode(token or "", options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise ValueError(f"not a JWT: {exc}") from exc
 
 
 def token_expiry(token: str) -> int | None:
@@ -149,9 +151,7 @@ def kubeconfig_token(document: dict | None) -> str | None:
 
 def render(document: dict) -> str:
     """Stable YAML text, so an unchanged kubeconfig is byte-identical on re-runs."""
-    import yaml
-
-    return yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
+    return yaml_dump(document, default_flow_style=False, sort_keys=False)
 
 
 def build(settings: dict) -> dict:

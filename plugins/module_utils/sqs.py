@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
@@ -260,6 +261,14 @@ def _sse_changes(have: dict, want: dict) -> tuple[list[str], dict]:
     return fields, out
 
 
+def _policy_differs(have, want) -> bool:
+    """Compared as IAM reads a policy (amazon.aws compare_policies): key and statement order, and "x" against
+    ["x"], do not make a queue policy differ; no policy on one side only does."""
+    if have is None or want is None:
+        return have != want
+    return compare_policies(have, want)
+
+
 def attribute_changes(have: dict, want: dict) -> tuple[list[str], dict]:
     """(changed option names, the SetQueueAttributes ``Attributes`` for only those) between canonical
     attributes ``have`` and the managed options ``want``."""
@@ -268,7 +277,7 @@ def attribute_changes(have: dict, want: dict) -> tuple[list[str], dict]:
         if option in want and have.get(option) != want[option]:
             fields.append(option)
             out[attr] = str(want[option])
-    if "policy" in want and (have.get("policy") or None) != want["policy"]:
+    if "policy" in want and _policy_differs(have.get("policy") or None, want["policy"]):
         fields.append("policy")
         out["Policy"] = policy_text(want["policy"])
     sse_fields, sse_out = _sse_changes(have, want)

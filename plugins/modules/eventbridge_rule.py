@@ -247,7 +247,7 @@ diff:
 
 from collections import namedtuple
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code, paginated_query_with_retries
 from ansible_collections.amazon.aws.plugins.module_utils.errors import AWSErrorHandler
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -272,13 +272,7 @@ def describe_rule(client, name, bus):
 
 @EventBridgeErrorHandler.common_error_handler("list the EventBridge rule's targets")
 def list_targets(client, name, bus):
-    targets, kwargs = [], {"Rule": name, "EventBusName": bus, "aws_retry": True}
-    while True:
-        page = client.list_targets_by_rule(**kwargs)
-        targets.extend(page.get("Targets") or [])
-        if not page.get("NextToken"):
-            return targets
-        kwargs["NextToken"] = page["NextToken"]
+    return paginated_query_with_retries(client, "list_targets_by_rule", Rule=name, EventBusName=bus).get("Targets") or []
 
 
 @EventBridgeErrorHandler.common_error_handler("list the EventBridge rule's tags")

@@ -43,6 +43,8 @@ options:
     description:
       - Compute the thumbprint as eksctl does, the SHA-1 of the top-most certificate in the chain the
         issuer's server presents. Mutually exclusive with O(thumbprints).
+      - Needs Python 3.13 or newer on the host that runs the module (the standard library has no supported
+        way to read a server's chain before it). AWS IAM no longer needs a thumbprint for an EKS issuer.
     type: bool
     default: false
   issuer_validate_certs:

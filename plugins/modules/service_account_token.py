@@ -86,6 +86,9 @@ options:
     description: Seconds to wait for the token controller to fill a legacy Secret.
     type: int
     default: 60
+requirements:
+  - PyJWT (reads the C(exp) and ServiceAccount UID claims of O(current_token) and of new tokens; not verified,
+    the API server checks the signature on use)
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 notes:
@@ -151,13 +154,16 @@ diff:
 import base64
 import time
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
-from ansible_collections.nodeless.eks.plugins.module_utils.k8s import api_error_text
+from ansible_collections.nodeless.eks.plugins.module_utils.k8s import api_error_text, wait_until
+from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import HAS_JWT
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import check_expiration
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import issued_for
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import needs_renewal
@@ -272,22 +278,12 @@ def legacy_token(core, params: dict, check_mode: bool) -> dict:
 
 
 def _wait_filled(core, name, ns, timeout):
-    deadline = time.monotonic() + timeout
-    while True:
-        token = _secret_token(core.read(_secret_path(ns, name)))
-        if token:
-            return token
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"wait_timeout: the token controller did not fill Secret {ns}/{name} within {timeout}s")
-        time.sleep(0.5)
+    return wait_until(lambda: _secret_token(core.read(_secret_path(ns, name))), timeout,
+                      f"wait_timeout: the token controller did not fill Secret {ns}/{name}")
 
 
 def _wait_gone(core, name, ns, timeout):
-    deadline = time.monotonic() + timeout
-    while core.read(_secret_path(ns, name)) is not None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"wait_timeout: Secret {ns}/{name} was not deleted within {timeout}s")
-        time.sleep(0.5)
+    wait_until(lambda: core.read(_secret_path(ns, name)) is None, timeout, f"wait_timeout: Secret {ns}/{name} was not deleted")
 
 
 def main():
@@ -308,6 +304,8 @@ def main():
         wait_timeout=dict(type="int", default=60),
     )
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_JWT:
+        module.fail_json(msg=missing_required_lib("PyJWT"))
     params = module.params
     try:
         check_expiration(params["expiration"], "expiration")

@@ -2,11 +2,11 @@
 and the contract with the real API server: a TokenRequest token satisfies exactly the trust written."""
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 
+from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import jwt_claims
 from support import labenv
 from support import playbook as runner
 from support.snapshots import aws_write_calls, untouched
@@ -28,11 +28,6 @@ def _play(accounts, **extra):
     return [{"name": "irsa", "hosts": "lab", "gather_facts": False,
              "roles": [{"role": "nodeless.eks.irsa", "vars": vars_}],
              "tasks": [{"name": "show irsa_roles", "ansible.builtin.debug": {"var": "irsa_roles"}}]}]
-
-
-def _claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def _token(namespace: str, name: str) -> str:
@@ -118,11 +113,11 @@ def test_token_request_satisfies_exactly_the_written_trust(converged):
     sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("cluster-autoscaler", NS)
     assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"]
 
-    own = _claims(_token(NS, "cluster-autoscaler"))
+    own = jwt_claims(_token(NS, "cluster-autoscaler"))
     assert own["sub"] == f"system:serviceaccount:{NS}:cluster-autoscaler"
     assert _trust_allows(trust, provider_arn, own)
-    assert not _trust_allows(trust, provider_arn, _claims(_token(NS, "external-dns")))
-    assert not _trust_allows(trust, provider_arn, _claims(_token(NS, "default")))
+    assert not _trust_allows(trust, provider_arn, jwt_claims(_token(NS, "external-dns")))
+    assert not _trust_allows(trust, provider_arn, jwt_claims(_token(NS, "default")))
 
 
 def test_policy_versions_change_only_on_real_differences_and_prune_at_five(converged, playbook):

@@ -41,14 +41,20 @@ def test_hosted_zone_ids_are_validated_with_their_index():
 
 # --- canonical compare, size, split --------------------------------------------------------------
 
-def test_canonical_ignores_order_spelling_and_single_values():
+def test_documents_differ_ignores_order_spelling_and_single_values():
     a = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["*"]},
         {"Effect": "Allow", "Action": ["b:Y", "a:X"], "Resource": "*", "Condition": {"StringEquals": {"k": "v"}}}]}
     b = json.dumps({"Statement": [
-        {"Resource": "*", "Condition": {"StringEquals": {"k": ["v"]}}, "Action": ["a:X", "b:Y", "a:X"], "Effect": "Allow"},
+        {"Resource": "*", "Condition": {"StringEquals": {"k": ["v"]}}, "Action": ["a:X", "b:Y"], "Effect": "Allow"},
         {"Resource": "*", "Action": ["s3:GetObject"], "Effect": "Allow"}], "Version": "2012-10-17"}, indent=4)
     assert not iam.documents_differ(a, b)
+
+
+def test_documents_differ_as_amazon_aws_compare_policies_does_on_a_repeated_action():
+    # amazon.aws counts a repeated action; IAM would store what we send, so the next run is quiet again.
+    a = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["a:X"], "Resource": "*"}]}
+    assert iam.documents_differ(a, dict(a, Statement=[dict(a["Statement"][0], Action=["a:X", "a:X"])]))
 
 
 def test_canonical_sees_real_changes():

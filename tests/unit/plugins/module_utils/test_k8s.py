@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 
 DESIRED = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "a"},
@@ -79,3 +81,13 @@ def test_api_errors_become_field_messages():
     assert text == ("spec.template.spec.requirements[0]: Invalid value: requirements with operator 'In' must have a value defined; "
                     "spec.weight: should be less than or equal to 100")
     assert k8s.api_error_text(_Refusal(json.dumps({"message": "forbidden"}))) == "forbidden"
+
+
+def test_wait_until_returns_the_first_true_value():
+    answers = iter([None, "", "token"])
+    assert k8s.wait_until(lambda: next(answers), timeout=5, what="never", sleep=0) == "token"
+
+
+def test_wait_until_says_what_did_not_happen_and_for_how_long():
+    with pytest.raises(TimeoutError, match=r"^Secret ns/x was not filled within 0.05s$"):
+        k8s.wait_until(lambda: None, timeout=0.05, what="Secret ns/x was not filled", sleep=0.01)
