@@ -21,3 +21,11 @@ def test_dns1123_subdomain(value, ok):
 
 def test_subdomain_with_a_shorter_bound():
     assert is_dns1123_subdomain("a" * 63, max_length=63) and not is_dns1123_subdomain("a" * 64, max_length=63)
+
+
+def test_the_jinja_tests_apply_the_same_rules():
+    from ansible_collections.nodeless.eks.plugins.test.names import TestModule  # noqa: PLC0415
+
+    tests = TestModule().tests()
+    assert tests["dns1123_label"]("kube-system") and not tests["dns1123_label"]("kube.system")
+    assert tests["dns1123_subdomain"]("kube.system") and not tests["dns1123_subdomain"]("Kube")
