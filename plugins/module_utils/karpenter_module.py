@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.yaml import yaml_load
-from yaml import YAMLError
+
+try:  # PyYAML comes with ansible-core; only ansible-test's import check runs without it
+    from yaml import YAMLError
+except ImportError:
+    YAMLError = ValueError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
