@@ -212,7 +212,7 @@ def _on_oldest(cmd: list[str], **extra: str) -> subprocess.CompletedProcess:
     return sh([str(OLDEST_BIN / "python"), *cmd], env=env, capture=True)
 
 
-def _oldest_layer(layer: str) -> tuple[int, int]:
+def _oldest_layer(layer: str) -> tuple[int, int, list[str]]:
     proc = _on_oldest([__file__, "--layers", layer])
     print(proc.stdout, flush=True)
     found = re.search(rf"^RESULT {layer} (\d+) (\d+) ", proc.stdout, re.M)
@@ -220,11 +220,11 @@ def _oldest_layer(layer: str) -> tuple[int, int]:
     return (int(found.group(1)), int(found.group(2)), skips) if found else (0, 1, [])
 
 
-def oldest_sanity(_args) -> tuple[int, int]:
+def oldest_sanity(_args) -> tuple[int, int, list[str]]:
     return _oldest_layer("sanity")
 
 
-def oldest_unit(_args) -> tuple[int, int]:
+def oldest_unit(_args) -> tuple[int, int, list[str]]:
     return _oldest_layer("unit")
 
 
