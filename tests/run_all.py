@@ -158,6 +158,7 @@ def _pytest(name: str, paths: list[str], env: dict | None = None) -> tuple[int, 
     """Run pytest; a skip counts as skipped only when tests/skips.yml lists it, otherwise as a failure."""
     report = BUILD / f"pytest-{name}{PLATFORM}.xml"
     report.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(env or os.environ, NODELESS_TEST_LAYER=f"{name}{PLATFORM}")  # names .build/cpu-<layer>.json
     proc = sh([str(VENV_BIN / "pytest"), *paths, f"--junitxml={report}", "-q"], env=env)
     if proc.returncode == 5:  # nothing collected
         return 0, 0, []

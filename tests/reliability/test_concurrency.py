@@ -2,7 +2,9 @@
 
 site.yml goes first (collection order), on the private lab as `lab up` left it, so both runs of the pair
 have everything to create (IAM OIDC provider and roles, policies, tags, Helm releases, Istio, bindings).
-Each capability's playbook pair then runs on the cluster site.yml converged, with the same inventory.
+Before the pair, a check run of site.yml on that bare lab (make test's check -> converge -> re-run under the
+strategy tests/ansible.cfg sets, Mitogen; oldest_site does the same under the default linear strategy):
+it writes nothing, and what it plans is what the pair (and a retry) changed, as the plan callback shows both.
 
 Accepted outcomes of a pair: both runs succeed; or one of them fails with a message (Ansible has no lock
 across processes, and a Helm release or an IAM entity being made by the other run is a clear, safe reason to
@@ -29,14 +31,15 @@ def _targets() -> list[str]:
 
 
 def _pair(name: str) -> tuple[list, list, list]:
-    """Two runs of NAME at once; their results, the AWS calls and the API writes they made together."""
+    """Two runs of NAME at once (plan callback on, --diff); their results, the AWS calls and the API writes
+    they made together."""
     labenv.aws_calls(reset=True)
     offset = labenv.k8s_writes()[0]
     results: list = [None, None]
 
     def go(i):
         try:
-            results[i] = run_playbook(name)
+            results[i] = run_playbook(name, diff=True, plan=True)
         except Exception as exc:  # noqa: BLE001 - a timeout is a finding, reported below
             results[i] = exc
 
@@ -51,6 +54,13 @@ def _pair(name: str) -> tuple[list, list, list]:
 @pytest.mark.parametrize("name", _targets())
 def test_two_runs_at_once_equal_one(runs, name):
     fresh = not STARTED  # nothing ran yet in this lab: both runs of the pair have everything to do
+    check = measured(name, check=True, diff=True, plan=True) if fresh else None
+    if check:
+        assert check["result"].rc == 0, f"site.yml --check on a bare lab failed: {check['result'].failure_text()}"
+        assert not aws_write_calls(check["calls"]) and not check["k8s_writes"], (
+            f"site.yml --check wrote: {aws_write_calls(check['calls'])} "
+            f"{write_names(check['k8s_writes'])}")
+        assert check["result"].plan, "site.yml --check on a bare lab planned nothing"
     results, pair_calls, pair_writes = _pair(name)
     hung = [r for r in results if isinstance(r, Exception)]
     assert not hung, f"a run of the pair did not end: {hung}"
@@ -62,8 +72,9 @@ def test_two_runs_at_once_equal_one(runs, name):
         assert len(failed) == 1, "both runs of the pair failed:\n" + "\n---\n".join(r.failure_text() for r in failed)
         why = failed[0].failure_text().strip()
         assert why, f"a run of the pair failed without saying why (rc={failed[0].rc}):\n{failed[0].stdout[-2000:]}"
-        retry = run_playbook(name)
+        retry = run_playbook(name, diff=True, plan=True)
         assert retry.rc == 0, f"the retry after the pair failed: {retry.failure_text()}"
+        results.append(retry)
         outcome = f"one rc={failed[0].rc} with a clear message ({failed[0].reason()}), retry converged"
     after_pair = (aws_snapshot(), k8s_snapshot())
     single = measured(name)
@@ -75,8 +86,17 @@ def test_two_runs_at_once_equal_one(runs, name):
     assert (aws_snapshot(), k8s_snapshot()) == after_pair, "the pair left a state a single run still changes"
     problems = duplicates()
     assert not problems, "the pair left duplicates or half-made objects:\n" + "\n".join(problems)
+    if check:  # what the check run planned is what the runs changed together: each resource by one or both
+        # (by resource, not action: the second run of a pair may update what the first just created)
+        done = {row[:2] for r in results for row in r.plan}
+        planned = {row[:2] for row in check["result"].plan}
+        assert planned == done, (f"planned but not changed: {sorted(planned - done)}; "
+                                 f"changed but not planned: {sorted(done - planned)}")
     # The clean converge the other checks share; the pair's calls too, so faults also hit the kinds it wrote.
     runs.remember(name, dict(single, calls=pair_calls + single["calls"]))
+    if check:
+        record("concurrency", f"{name} --check on the bare lab", f"{len(check['result'].plan)} changes planned, "
+               f"0 writes; plan == what the pair changed; {check['seconds']:.0f}s")
     record("concurrency", name, f"2 runs at once{' on a bare lab' if fresh else ''} "
            f"({len(aws_write_calls(pair_calls))} AWS writes, {len(pair_writes)} API writes): {outcome}; "
            f"single run after: changed=0, 0 writes, no duplicates")

@@ -1,4 +1,5 @@
-"""Faults: AWS throttling and 5xx on the first calls of every kind, moto and kube-apiserver restarted mid-run."""
+"""Faults: AWS throttling and 5xx on the calls of a first run (its creates, tags and puts included), moto and
+kube-apiserver restarted mid-run."""
 from __future__ import annotations
 
 import threading
@@ -6,18 +7,22 @@ import time
 
 import pytest
 
-from reliability_common import CANARY_SECRET, PLAYBOOKS, SITE, Runs, measured, recap_changed, record, run_playbook
+from reliability_common import CANARY_SECRET, SITE, Runs, measured, record, run_playbook
 from support import faults, labenv
 from support.snapshots import aws_snapshot, aws_write_calls, duplicates, k8s_snapshot
 
 pytestmark = pytest.mark.lab
-VERBOSE: dict = {}  # playbook -> -vvv output of its faulted run, read by test_security
+FAULTED: dict = {}  # the faulted first run of site.yml, shared with test_security (its -vvv output)
+FAULT_STATUSES = (400, 503)
 
 
 def fault_rules(calls: list) -> list[dict]:
-    """For each (service, action) seen: the first call throttled (400), the second a 503."""
+    """For each (service, action) seen: the first call throttled (400), the second a 503, then every fifth
+    call a 503 (three more), so a call kind that several modules make fails in more than the first of them."""
     kinds = sorted({(c[0], c[1]) for c in calls if c[0] != "unknown"})
-    return [dict(service=s, action=a, count=1, status=status) for s, a in kinds for status in (400, 503)]
+    return [rule for s, a in kinds for rule in (dict(service=s, action=a, count=1, status=400),
+                                                  dict(service=s, action=a, count=1, status=503),
+                                                  dict(service=s, action=a, count=3, every=5, status=503))]
 
 
 def run_with_faults(state: dict, name: str, calls: list, **kwargs):
@@ -31,27 +36,37 @@ def run_with_faults(state: dict, name: str, calls: list, **kwargs):
     return result, injected, labenv.aws_calls()
 
 
-def verbose_faulted_run(runs: Runs, name: str):
-    """The faulted re-run, at -vvv with a canary secret key, shared with the security checks."""
-    if name not in VERBOSE:
-        run = runs.converged(name)
-        VERBOSE[name] = run_with_faults(runs.state, name, run["calls"], verbosity=3, json_output=False,
-                                        env_extra={"AWS_SECRET_ACCESS_KEY": CANARY_SECRET})
-    return VERBOSE[name]
+def faulted_first_run(runs: Runs, clean_shape: dict | None = None) -> dict:
+    """site.yml on a fresh AWS account (moto restarted and re-seeded: every IAM role, policy, OIDC provider,
+    tag, queue and rule is created again; the cluster side stays converged) with faults on every call kind a
+    first run makes, at -vvv with a canary secret key, then a plain re-run. Shared by the fault, restart and
+    security checks: {result, injected, calls, again (the re-run, measured), shape (of the account before)}."""
+    if not FAULTED:
+        first_calls = runs.converged(SITE.name)["calls"]  # on the bare lab: the creates, tags and puts too
+        shape = clean_shape if clean_shape is not None else _shape(aws_snapshot())
+        faults.restart_moto(runs.state)
+        result, injected, calls = run_with_faults(runs.state, SITE.name, first_calls, verbosity=3, json_output=False,
+                                                  env_extra={"AWS_SECRET_ACCESS_KEY": CANARY_SECRET})
+        FAULTED.update(result=result, injected=injected, calls=calls, shape=shape, after=aws_snapshot(),
+                       again=measured(SITE.name) if result.rc == 0 else None)
+    return FAULTED
 
 
-@pytest.mark.parametrize("name", PLAYBOOKS)
-def test_aws_throttling_and_5xx_are_retried(runs, name):
-    result, injected, calls = verbose_faulted_run(runs, name)
-    faulted = [c for c in calls if c[2] in (400, 503)]
-    record("faults", f"{name} AWS faults injected/survived", f"{injected}/{injected if result.rc == 0 else 0}")
-    assert result.rc == 0, f"{name} did not survive {injected} injected AWS faults:\n{result.stdout[-3000:]}"
-    assert injected > 0 and len(faulted) == injected, "the lab served every fault it was asked to inject"
-    # A retry, not luck: every call kind that got a fault was made again afterwards and then succeeded.
-    unretried = sorted({(svc, act) for i, (svc, act, status) in enumerate(calls) if status in (400, 503)
-                        and not any(c[0] == svc and c[1] == act and c[2] < 400 for c in calls[i + 1:])})
-    assert not unretried, f"{name}: these calls failed by injection and were never made again successfully: {unretried}"
-    assert recap_changed(result.stdout) == 0, f"{name}: retries changed a converged cluster"
+def _unretried(calls: list) -> list:
+    """Call kinds that failed by injection and were never made again successfully afterwards."""
+    return sorted({(svc, act) for i, (svc, act, status) in enumerate(calls) if status in FAULT_STATUSES
+                   and not any(c[0] == svc and c[1] == act and c[2] < 400 for c in calls[i + 1:])})
+
+
+def _converged_again(run: dict) -> None:
+    """The plain re-run after the faulted first run: nothing left to change or write, the account as made."""
+    again = run["again"]
+    assert again["result"].rc == 0 and again["result"].total_changed() == 0, again["result"].changed()
+    assert not aws_write_calls(again["calls"]), f"the faulted run left writes to do: {aws_write_calls(again['calls'])}"
+    assert _shape(aws_snapshot()) == _shape(run["after"]) == run["shape"], \
+        "the account made again under faults differs from the one made without"
+    problems = duplicates()
+    assert not problems, "duplicates or half-made objects after the faulted first run:\n" + "\n".join(problems)
 
 
 def _restart_target(runs: Runs) -> str:
@@ -105,7 +120,7 @@ def _first_line(result) -> str:
     return result.reason() if result.rc else ""
 
 
-def test_moto_restart_mid_run_then_rerun_converges(runs):
+def test_moto_restart_mid_run_then_a_faulted_rerun_converges(runs):
     name = _restart_target(runs)
     state = runs.state
     clean_shape = _shape(aws_snapshot())
@@ -117,20 +132,31 @@ def test_moto_restart_mid_run_then_rerun_converges(runs):
     took = faults.restart_moto(state)
     thread.join()
     interrupted = _interrupted(box, "a moto restart")
-    rerun, injected, _calls = run_with_faults(state, name, runs.converge(name)["calls"])
-    assert rerun.rc == 0, f"the re-run under {injected} AWS faults did not converge: {rerun.failure_text()}"
-    after = aws_snapshot()
-    again = measured(name)
-    assert again["result"].rc == 0 and again["result"].total_changed() == 0, again["result"].failure_text()
-    assert not aws_write_calls(again["calls"]), f"the re-converged account still needed writes: {aws_write_calls(again['calls'])}"
-    assert _shape(aws_snapshot()) == _shape(after)
-    assert _shape(after) == clean_shape, "the re-converged account differs from the converged one before the restart"
-    problems = duplicates()
-    assert not problems, "duplicates or half-made objects after the moto restart:\n" + "\n".join(problems)
+    # The re-run is the faulted first run (the next test reads the same run): a fresh account once more.
+    FAULTED.clear()
+    run = faulted_first_run(runs, clean_shape)
+    assert run["result"].rc == 0, f"the re-run under {run['injected']} AWS faults did not converge"
+    _converged_again(run)
     record("faults", f"moto restart during {name}",
            f"restart {took:.1f}s after {writes_before} AWS write(s); interrupted run rc={interrupted.rc} "
-           f"{_first_line(interrupted)!r}; re-run under {injected} AWS faults converged; third run changed=0, "
+           f"{_first_line(interrupted)!r}; re-run under {run['injected']} AWS faults converged; third run changed=0, "
            f"0 AWS writes; no duplicates")
+
+
+def test_first_run_survives_throttling_and_5xx_on_its_writes(runs):
+    run = faulted_first_run(runs)
+    result, injected, calls = run["result"], run["injected"], run["calls"]
+    faulted = [c for c in calls if c[2] in FAULT_STATUSES]
+    faulted_writes = aws_write_calls(faulted)
+    record("faults", "site.yml first run (fresh AWS account), AWS faults injected/survived",
+           f"{injected}/{injected if result.rc == 0 else 0}, {len(faulted_writes)} of them on writes "
+           f"({len({(c[0], c[1]) for c in faulted_writes})} write kinds)")
+    assert result.rc == 0, f"site.yml did not survive {injected} injected AWS faults:\n{result.stdout[-3000:]}"
+    assert injected > 0 and len(faulted) == injected, "the lab served every fault it was asked to inject"
+    assert faulted_writes, "no create / tag / put call was faulted: the run had nothing to write"
+    # A retry, not luck: every call kind that got a fault was made again afterwards and then succeeded.
+    assert not _unretried(calls), f"failed by injection and never made again successfully: {_unretried(calls)}"
+    _converged_again(run)
 
 
 def test_apiserver_restart_mid_run_then_rerun_converges(runs):

@@ -7,7 +7,9 @@ names). Extra paths under ``/_lab/`` are served here and never reach moto:
 - ``GET /_lab/calls``: every AWS call since the last reset, as ``[service, action, status]``;
 - ``POST /_lab/calls/reset``;
 - ``POST /_lab/faults`` ``{"rules": [{"service": "iam", "action": "*", "count": 3, "status": 400|503}]}``:
-  the first ``count`` matching calls fail (400 = throttling, as AWS throttles; 503 = server error);
+  the first ``count`` matching calls fail (400 = throttling, as AWS throttles; 503 = server error); with
+  ``"every": N`` only every Nth call the rule sees fails, until ``count`` have (faults spread over a run, so
+  a call kind that several modules make is failed in more than the first of them);
 - ``GET /_lab/health``.
 """
 from __future__ import annotations
@@ -49,6 +51,9 @@ class CallLog:
             for rule in self.rules:
                 matches = rule.get("service", "*") in ("*", service) and rule.get("action", "*") in ("*", action)
                 if rule["count"] > 0 and matches:
+                    rule["seen"] = rule.get("seen", 0) + 1
+                    if rule["seen"] % rule["every"]:
+                        continue
                     rule["count"] -= 1
                     rule["injected"] = rule.get("injected", 0) + 1
                     return rule
@@ -145,7 +150,8 @@ class LabMiddleware:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
                 rules = json.loads(environ["wsgi.input"].read(length) or b"{}").get("rules", [])
                 with self.log.lock:
-                    self.log.rules = [dict(r, count=int(r.get("count", 1))) for r in rules]
+                    self.log.rules = [dict(r, count=int(r.get("count", 1)), every=max(1, int(r.get("every", 1))))
+                                      for r in rules]
             with self.log.lock:
                 payload = {"rules": self.log.rules}
         if payload is None:
