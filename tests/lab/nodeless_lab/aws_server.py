@@ -4,7 +4,8 @@ Run as ``python -m nodeless_lab.aws_server CONFIG.json``. Moto runs in this proc
 edit what moto's API cannot set (an EKS cluster's endpoint, CA and OIDC issuer, node-group ASG
 names). Extra paths under ``/_lab/`` are served here and never reach moto:
 
-- ``GET /_lab/calls``: every AWS call since the last reset, as ``[service, action, status]``;
+- ``GET /_lab/calls``: every AWS call since the last reset, as ``[service, action, status]``, with a fourth
+  item ``"injected"`` when a fault rule answered it;
 - ``POST /_lab/calls/reset``;
 - ``POST /_lab/faults`` ``{"rules": [{"service": "iam", "action": "*", "count": 3, "status": 400|503}]}``:
   the first ``count`` matching calls fail (400 = throttling, as AWS throttles; 503 = server error); with
@@ -129,8 +130,8 @@ class LabMiddleware:
             result = _fault_response(environ, recording_start, fault.get("status", 400), service)
         else:
             result = self.app(environ, recording_start)
-        with self.log.lock:
-            self.log.calls.append([service, action, status_box.get("status", 0)])
+        with self.log.lock:  # an injected fault is marked: a first run meets AWS's own 400s too
+            self.log.calls.append([service, action, status_box.get("status", 0)] + (["injected"] if fault else []))
         return result
 
     def _lab(self, environ, start_response, path):
