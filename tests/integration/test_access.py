@@ -5,16 +5,19 @@ with botocore's Stubber (tests/unit/plugins/module_utils/test_access_entries.py)
 """
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 import yaml
 
+from ansible_collections.nodeless.eks.plugins.module_utils import aws_auth
 from support import labenv
 from support.snapshots import untouched
 
 pytestmark = pytest.mark.lab
 
+OWNERS = "nodeless.eks/aws-auth-owners"  # the annotation naming each owner's ARNs
 HAND_MADE = "- rolearn: arn:aws:iam::123456789012:role/{name}\n  username: hand\n  groups: [hand-made]\n"
 
 
@@ -54,8 +57,36 @@ def hand_made():
     core.patch_namespaced_config_map("aws-auth", "kube-system", {"data": data})
 
 
-def test_aws_auth_merge_keeps_foreign_entries_and_is_idempotent(playbook, hand_made):
+def _map_roles_as(owner: str, roles: list):
+    """Write OWNER's mapRoles and owner annotation as nodeless.eks.aws_auth does (module_utils.aws_auth.merge)."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(labenv.k8s_client())
+    cm = core.read_namespaced_config_map("aws-auth", "kube-system")
+    annotation = (cm.metadata.annotations or {}).get(OWNERS)
+    plan = aws_auth.merge(cm.data, annotation, owner, roles, [])
+    core.patch_namespaced_config_map("aws-auth", "kube-system", {
+        "metadata": {"annotations": {OWNERS: plan["annotation"]}},
+        "data": {"mapRoles": plan["data"].get("mapRoles") or ""}})
+
+
+def _owners() -> dict:
+    return json.loads((_cm().metadata.annotations or {}).get(OWNERS) or "{}")
+
+
+@pytest.fixture
+def other_owner(hand_made):
+    """A mapRoles entry of another owner, appended to aws-auth with its owner annotation; removed after."""
+    name = f"other-{uuid.uuid4().hex[:6]}"
+    entry = {"rolearn": f"arn:aws:iam::123456789012:role/{name}", "username": "other", "groups": ["other-team"]}
+    _map_roles_as(name, [entry])
+    yield name, entry
+    _map_roles_as(name, [])
+
+
+def test_aws_auth_merge_keeps_foreign_entries_and_is_idempotent(playbook, hand_made, other_owner):
     hand_name, hand_entry = hand_made
+    other_name, other_entry = other_owner
     owner = f"test-{uuid.uuid4().hex[:6]}"
     node = {"rolearn": f"arn:aws:iam::123456789012:role/{owner}-node", "username": "system:node:{{EC2PrivateDNSName}}",
             "groups": ["system:bootstrappers", "system:nodes"]}
@@ -79,6 +110,12 @@ def test_aws_auth_merge_keeps_foreign_entries_and_is_idempotent(playbook, hand_m
         assert roles[0] == yaml.safe_load(hand_entry)[0], "the hand-made entry was changed or moved"
         assert node in roles and admin in roles
         assert user in yaml.safe_load(data["mapUsers"])
+        arns = [r["rolearn"] for r in roles]
+        assert arns.count(node["rolearn"]) == 1 and arns.count(admin["rolearn"]) == 1
+        assert other_entry in roles, "another owner's entry was changed or removed"
+        owners = _owners()
+        assert owners[owner] == {"mapRoles": sorted([node["rolearn"], admin["rolearn"]]), "mapUsers": [user["userarn"]]}
+        assert owners[other_name] == {"mapRoles": [other_entry["rolearn"]]}, "another owner's record was changed"
 
         offset = labenv.k8s_writes()[0]
         again = playbook(_play(**role))
@@ -89,9 +126,12 @@ def test_aws_auth_merge_keeps_foreign_entries_and_is_idempotent(playbook, hand_m
         assert fewer.rc == 0 and fewer.total_changed() == 1
         roles = yaml.safe_load(_cm().data["mapRoles"])
         assert node not in roles and admin in roles and any(r["rolearn"].endswith(hand_name) for r in roles)
+        assert other_entry in roles
     finally:
         assert playbook(_play(access_owner=owner)).rc == 0
-    assert owner not in (_cm().metadata.annotations or {}).get("nodeless.eks/aws-auth-owners", "")
+    assert owner not in (_cm().metadata.annotations or {}).get(OWNERS, "")
+    owners = _owners()
+    assert owners[other_name] == {"mapRoles": [other_entry["rolearn"]]} and other_entry in yaml.safe_load(_cm().data["mapRoles"])
 
 
 def test_mapping_an_arn_made_by_hand_with_other_groups_fails_and_writes_nothing(playbook, hand_made):

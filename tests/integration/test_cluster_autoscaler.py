@@ -89,6 +89,7 @@ def test_service_account_role_policy_is_scoped_to_the_tag_on_the_asgs(converged)
 
     sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("cluster-autoscaler", "kube-system")
     role_arn = sa.metadata.annotations["eks.amazonaws.com/role-arn"]
+    assert role_arn == "arn:aws:iam::123456789012:role/lab-kube-system-cluster-autoscaler"  # IRSA's <cluster>-<namespace>-<sa>
     iam = labenv.boto3_client("iam")
     role = iam.get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
     assert role["Arn"] == role_arn
@@ -113,6 +114,20 @@ def test_service_account_role_policy_is_scoped_to_the_tag_on_the_asgs(converged)
     for name, asg_tags in _asg_tags().items():
         assert all(asg_tags.get(k) == v for k, v in DISCOVERY.items()), f"{name} lacks the discovery tags: {asg_tags}"
         assert asg_tags["k8s.io/cluster-autoscaler/lab"] == "owned"
+
+
+@pytest.mark.lab
+def test_discovery_tags_are_on_exactly_the_node_groups_asgs(converged):
+    eks = labenv.boto3_client("eks")
+    node_group_asgs = sorted(g["name"] for ng in eks.list_nodegroups(clusterName="lab")["nodegroups"]
+                             for g in eks.describe_nodegroup(clusterName="lab", nodegroupName=ng)["nodegroup"]["resources"]["autoScalingGroups"])
+    tagged = []
+    for page in labenv.boto3_client("autoscaling").get_paginator("describe_auto_scaling_groups").paginate():
+        for group in page["AutoScalingGroups"]:
+            tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+            if all(tags.get(k) == v for k, v in DISCOVERY.items()):
+                tagged.append(group["AutoScalingGroupName"])
+    assert node_group_asgs and sorted(tagged) == node_group_asgs
 
 
 @pytest.mark.lab

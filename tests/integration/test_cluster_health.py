@@ -110,11 +110,23 @@ def test_storage_size_and_versions_present(playbook, lab):
     assert res["changed"] is False and res["changes"] == []
 
 
-def test_role_in_check_mode_writes_nothing_and_reports(playbook):
+def _role_report(result) -> dict:
+    return next(res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read"))
+
+
+def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
     with untouched():
         result = playbook("playbooks/cluster_health.yml", check=True, diff=True)
-        again = playbook("playbooks/cluster_health.yml")
+        # As a pre-upgrade gate: the lab has no critical finding, so the gate lets the play pass.
+        again = playbook("playbooks/cluster_health.yml", extravars={"cluster_health_fail_on": "critical"})
     assert result.rc == 0 and again.rc == 0, result.failure_text() + again.failure_text()
     assert result.total_changed() == 0 and again.total_changed() == 0
-    reported = [res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read")]
-    assert reported and reported[0]["health"]["storage"]["size_bytes"] > 0
+    assert _role_report(result)["health"]["storage"]["size_bytes"] > 0
+
+    report = _role_report(again)
+    major, minor = (int(p) for p in lab["kube_version"].lstrip("v").split(".")[:2])
+    assert report["health"]["target_version"] == f"{major}.{minor + 1}"  # default target: the minor after the cluster's
+    assert report["health"]["request_errors"]["requests"] > 0
+    # The lab's control plane uses core/v1 Endpoints (deprecated since Kubernetes 1.33): reported once, as one resource.
+    assert [a["resource"] for a in report["health"]["deprecated_apis"]].count("endpoints") == 1, report["health"]["deprecated_apis"]
+    assert sorted(report["summary"]) == ["critical", "info", "warning"] and report["summary"]["critical"] == 0

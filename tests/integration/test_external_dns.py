@@ -14,7 +14,7 @@ PLAY = [{"hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks
 
 
 def _delete_k8s_objects():
-    """Start from a cluster without ExternalDNS (a molecule run may have left one)."""
+    """Start from a cluster without ExternalDNS (an earlier run may have left one)."""
     from kubernetes import client
 
     api = labenv.k8s_client()
@@ -49,6 +49,8 @@ def test_external_dns_check_then_converge_then_nothing(playbook):
     assert [c.status for c in dep.status.conditions if c.type == "Available"] == ["True"]
 
     iam = labenv.boto3_client("iam")
+    sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("external-dns", "kube-system")
+    assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == iam.get_role(RoleName="lab-kube-system-external-dns")["Role"]["Arn"]
     arn = next(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="lab-kube-system-external-dns")["AttachedPolicies"])
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]

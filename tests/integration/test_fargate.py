@@ -1,6 +1,8 @@
 """Fargate role against the lab: check mode first, profiles on private subnets, CoreDNS patched once."""
 from __future__ import annotations
 
+import json
+import urllib.parse
 import uuid
 
 import pytest
@@ -44,8 +46,9 @@ def test_fargate_check_then_converge_then_nothing(playbook, profiles):
         "fargate_pod_execution_role_name": role,
         "fargate_profiles": [
             {"name": profiles[0], "selectors": [{"namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}}]},
-            {"name": profiles[1], "selectors": [{"namespace": "apps"}]},
-        ]}}]}]
+            {"name": profiles[1], "selectors": [{"namespace": "apps"}, {"namespace": "batch", "labels": {"compute": "fargate"}}]},
+        ],
+        "fargate_tags": {"team": "platform"}}}]}]
 
     with untouched():
         check = playbook(play, check=True, diff=True)
@@ -58,16 +61,32 @@ def test_fargate_check_then_converge_then_nothing(playbook, profiles):
     assert run.rc == 0, run.stdout[-3000:]
     assert sorted(run.changed()) == sorted(predicted), "check mode predicted a different set of changes"
 
+    iam = labenv.boto3_client("iam")
+    execution_role = iam.get_role(RoleName=role)["Role"]
+    trust = execution_role["AssumeRolePolicyDocument"]
+    (statement,) = (json.loads(urllib.parse.unquote(trust)) if isinstance(trust, str) else trust)["Statement"]
+    assert statement["Principal"] == {"Service": "eks-fargate-pods.amazonaws.com"}
+    assert statement["Condition"] == {"ArnLike": {"aws:SourceArn": "arn:aws:eks:us-west-2:123456789012:fargateprofile/lab/*"}}
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonEKSFargatePodExecutionRolePolicy"]
+    assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role)["Tags"]} == {"team": "platform"}
+
     eks, ec2 = labenv.boto3_client("eks"), labenv.boto3_client("ec2")
     private = {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
                if any(t["Key"] == "Name" and "-private-" in t["Value"] for t in s.get("Tags", []))}
-    for name in profiles:
+    assert len(private) == 3
+    for name, selectors in zip(profiles, ([("kube-system", {"k8s-app": "kube-dns"})], [("apps", {}), ("batch", {"compute": "fargate"})])):
         prof = eks.describe_fargate_profile(clusterName="lab", fargateProfileName=name)["fargateProfile"]
         assert prof["status"] == "ACTIVE"
         assert set(prof["subnets"]) == private, "profiles must use exactly the private subnets"
-        assert prof["podExecutionRoleArn"].endswith(f":role/{role}")
+        assert prof["podExecutionRoleArn"] == execution_role["Arn"]
+        assert [(s["namespace"], s.get("labels") or {}) for s in prof["selectors"]] == selectors
+        assert prof.get("tags") == {"team": "platform"}
     assert KEY not in _coredns_annotations()
     assert "kubectl.kubernetes.io/restartedAt" in _coredns_annotations()
+    from kubernetes import client
+    coredns = client.AppsV1Api(labenv.k8s_client()).read_namespaced_deployment("coredns", "kube-system")
+    assert coredns.status.updated_replicas == coredns.spec.replicas == coredns.status.available_replicas, "CoreDNS has not rolled out"
 
     labenv.aws_calls(reset=True)
     offset, _unused = labenv.k8s_writes()

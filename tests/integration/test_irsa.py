@@ -93,14 +93,30 @@ def test_two_addons_share_one_provider_and_get_exact_trust(converged, lab):
     issuer_host = lab["issuer"].removeprefix("https://") if "issuer" in lab else None
     mine = [p for p in providers if issuer_host is None or p["Arn"].endswith(issuer_host)]
     assert len(mine) == 1
+    host = lab["issuer"].removeprefix("https://").rstrip("/")  # the cluster's issuer, as IAM keys its conditions
+    assert mine[0]["Arn"] == f"arn:aws:iam::123456789012:oidc-provider/{host}"
     for sa in ("cluster-autoscaler", "external-dns"):
         role = iam.get_role(RoleName=f"lab-{NS}-{sa}")["Role"]
         (stmt,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert stmt["Principal"] == {"Federated": mine[0]["Arn"]}
-        assert list(stmt["Condition"]) == ["StringEquals"]
-        assert f"system:serviceaccount:{NS}:{sa}" in stmt["Condition"]["StringEquals"].values()
+        assert stmt["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert stmt["Condition"] == {"StringEquals": {f"{host}:sub": f"system:serviceaccount:{NS}:{sa}",
+                                                      f"{host}:aud": "sts.amazonaws.com"}}
+    attached = iam.list_attached_role_policies(RoleName=f"lab-{NS}-cluster-autoscaler")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == [f"lab-{NS}-cluster-autoscaler-cluster-autoscaler"]
     attached = iam.list_attached_role_policies(RoleName=f"lab-{NS}-external-dns")["AttachedPolicies"]
     assert sorted(p["PolicyName"] for p in attached) == ["AmazonEKS_CNI_Policy", f"lab-{NS}-external-dns-external-dns"]
+
+
+def test_each_service_account_is_annotated_with_its_own_role_arn(converged):
+    from kubernetes import client
+
+    iam = labenv.boto3_client("iam")
+    core = client.CoreV1Api(labenv.k8s_client())
+    for sa in ("cluster-autoscaler", "external-dns"):
+        arn = iam.get_role(RoleName=f"lab-{NS}-{sa}")["Role"]["Arn"]
+        assert arn == f"arn:aws:iam::123456789012:role/lab-{NS}-{sa}"
+        assert core.read_namespaced_service_account(sa, NS).metadata.annotations["eks.amazonaws.com/role-arn"] == arn
 
 
 def test_token_request_satisfies_exactly_the_written_trust(converged):

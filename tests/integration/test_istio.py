@@ -35,6 +35,12 @@ def _writes(offset) -> list[str]:
             for e in events]
 
 
+def _report(result) -> dict:
+    """The role's istio_mtls_report fact (each namespace's effective mode and the pods at risk) from a run."""
+    return next(res for name, _unused, res in result.tasks()
+                if name.endswith("Share the report as istio_mtls_report"))["ansible_facts"]["istio_mtls_report"]
+
+
 def _run_counted(playbook, **kwargs):
     offset, _unused = labenv.k8s_writes()
     result = playbook(_play(**kwargs.pop("role_vars")), **kwargs)
@@ -49,6 +55,27 @@ def installed(lab):
     result = runner.run(_play(istio_mtls_mode="STRICT"))
     assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
     return result
+
+
+def test_istiod_is_available_at_the_pinned_version_and_every_istio_crd_is_established(installed):
+    from kubernetes import client
+
+    api = labenv.k8s_client()
+    istiod = client.AppsV1Api(api).read_namespaced_deployment("istiod", "istio-system")
+    assert istiod.metadata.labels["operator.istio.io/version"] == "1.30.3"
+    assert istiod.spec.template.spec.containers[0].image.endswith(":1.30.3"), istiod.spec.template.spec.containers[0].image
+    assert [c.status for c in istiod.status.conditions if c.type == "Available"] == ["True"]
+    crds = [c for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items if c.spec.group.endswith("istio.io")]
+    assert len(crds) >= 14, [c.metadata.name for c in crds]
+    not_established = [c.metadata.name for c in crds if [s.status for s in c.status.conditions if s.type == "Established"] != ["True"]]
+    assert not_established == []
+
+
+def test_injection_namespace_is_labelled_for_the_sidecar(installed):
+    from kubernetes import client
+
+    namespace = client.CoreV1Api(labenv.k8s_client()).read_namespace("istio-test-app")
+    assert namespace.metadata.labels["istio-injection"] == "enabled"
 
 
 def test_permissive_strict_switch_changes_exactly_one_object(installed, playbook):
@@ -88,6 +115,17 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
 
     again, writes = _run_counted(playbook, role_vars=declared)
     assert again.total_changed() == 0 and writes == []
+    modes = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}/{p['spec']['mtls']['mode']}"
+                   for p in pas.get().to_dict()["items"]
+                   if p["metadata"]["namespace"] == "istio-system" or p["metadata"]["namespace"].startswith("istio-test-"))
+    assert modes == ["istio-system/default/STRICT", "istio-test-app/mtls-exception-metrics/UNSET",
+                     "istio-test-legacy/mtls-exception/PERMISSIVE"]
+    # The report of the re-run (the policies already in place): each namespace's mode as the exceptions make it.
+    report = _report(again)
+    rows = {r["namespace"]: r["mode"] for r in report["namespaces"]}
+    assert report["mesh_mode"] == "STRICT"
+    assert (rows["istio-test-legacy"], rows["istio-test-app"]) == ("PERMISSIVE", "STRICT")
+    assert not [p for p in report["at_risk"] if p.startswith(("istio-test-app/", "istio-test-legacy/"))], report["at_risk"]
 
     # A team's own policy (not labelled as ours) in the same namespace: removal must leave it alone.
     foreign = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
@@ -132,8 +170,7 @@ def test_report_names_pod_without_sidecar_and_fail_on_risk_stops_before_tighteni
             {"name": "app", "image": "busybox"}, {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
 
     result, _unused = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
-    report = [res for name, _unused, res in result.tasks() if name.endswith("Share the report as istio_mtls_report")][0]
-    facts = report["ansible_facts"]["istio_mtls_report"]
+    facts = _report(result)
     assert f"{PLAIN_NS}/no-sidecar" in facts["at_risk"] and f"{PLAIN_NS}/with-sidecar" not in facts["at_risk"]
     row = [r for r in facts["namespaces"] if r["namespace"] == PLAIN_NS][0]
     assert row["mode"] == "STRICT" and row["source"] == "istio-system/default" and row["pods_without_sidecar"] == ["no-sidecar"]

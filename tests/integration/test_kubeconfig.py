@@ -3,7 +3,8 @@
 Covers: check mode writes nothing; a view token lists pods and gets 403 creating one; the file is
 0600 and a -vvv run never prints the token; a re-run is changed=0 with no API write; a
 namespace-scoped token gets 403 elsewhere; an expired token gets 401 and the role renews it; the
-legacy Secret is filled by the real token controller; a revoked break-glass account gets 403.
+legacy Secret is filled by the real token controller (its token held to its RBAC); the break-glass
+binding is cluster-admin and a revoked break-glass account gets 403; exec files carry role and profile.
 """
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ def _core(path: Path):
     from kubernetes import client, config
 
     return client.CoreV1Api(config.new_client_from_config(str(path)))
+
+
+def _rbac(path: Path):
+    from kubernetes import client, config
+
+    return client.RbacAuthorizationV1Api(config.new_client_from_config(str(path)))
 
 
 def _status(call) -> int:
@@ -121,6 +128,7 @@ def test_namespace_scoped_token_is_refused_elsewhere(playbook, outdir, namespace
                             kubeconfig_cluster_role="edit", kubeconfig_rbac_namespaces=[namespace],
                             kubeconfig_path=str(path)))
     assert result.rc == 0, result.failure_text()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     core = _core(path)
     assert _status(lambda: core.list_namespaced_config_map(namespace)) == 200
     assert _status(lambda: core.list_namespaced_config_map("default")) == 403
@@ -170,14 +178,17 @@ def test_legacy_secret_filled_by_the_token_controller(playbook, outdir, namespac
     secret = client.CoreV1Api(labenv.k8s_client()).read_namespaced_secret("legacy-token", namespace)
     assert secret.type == "kubernetes.io/service-account-token"
     assert base64.b64decode(secret.data["token"]).decode() == _token(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert _status(lambda: _core(path).list_namespaced_pod("kube-system")) == 200
+    assert _status(lambda: _core(path).create_namespaced_pod(namespace, _pod(namespace))) == 403  # view only
     assert playbook(_play(**role)).total_changed() == 0
 
 
 def test_break_glass_works_then_revoked_gets_403_then_absent_gets_401(playbook, outdir):
     path = outdir / "break-glass.kubeconfig"
+    account = f"bg-{uuid.uuid4().hex[:6]}"
     role = {"kubeconfig_mode": "break_glass", "kubeconfig_break_glass_enabled": True, "kubeconfig_path": str(path),
-            "kubeconfig_break_glass_service_account": f"bg-{uuid.uuid4().hex[:6]}"}
+            "kubeconfig_break_glass_service_account": account}
     try:
         result = playbook(_play(**role), verbosity=3, json_output=False)
         assert result.rc == 0, result.stdout[-3000:]
@@ -185,6 +196,9 @@ def test_break_glass_works_then_revoked_gets_403_then_absent_gets_401(playbook, 
         assert token not in result.stdout + result.stderr
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert _status(lambda: _core(path).list_node()) == 200
+        binding = _rbac(path).read_cluster_role_binding(f"nodeless-kubeconfig-kube-system-{account}")
+        assert (binding.role_ref.kind, binding.role_ref.name) == ("ClusterRole", "cluster-admin")
+        assert [(s.kind, s.namespace, s.name) for s in binding.subjects] == [("ServiceAccount", "kube-system", account)]
 
         assert playbook(_play(**role, kubeconfig_state="revoked")).rc == 0
         assert _eventually(lambda: _status(lambda: _core(path).list_node()), 403)
@@ -206,12 +220,16 @@ def test_exec_kubeconfig_and_fact(playbook, outdir):
     result = playbook([{"name": "exec", "hosts": "lab", "gather_facts": False,
                         "roles": [{"role": "nodeless.eks.kubeconfig",
                                    "vars": {"kubeconfig_mode": "exec", "kubeconfig_path": str(path), "kubeconfig_set_fact": True,
-                                            "kubeconfig_exec_role_arn": "arn:aws:iam::123456789012:role/admins"}}],
+                                            "kubeconfig_exec_role_arn": "arn:aws:iam::123456789012:role/admins",
+                                            "kubeconfig_exec_profile": "ops"}}],
                         "tasks": [{"name": "fact equals file", "ansible.builtin.assert": {
                             "that": [f"kubeconfig_content == lookup('ansible.builtin.file', '{path}') + '\\n'"]}}]}])
     assert result.rc == 0, result.failure_text()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     doc = yaml.safe_load(path.read_text())
     ex = doc["users"][0]["user"]["exec"]
+    assert ex["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     assert ex["command"] == "aws" and ex["args"][:7] == ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "lab", "--output"]
     assert ex["args"][-2:] == ["--role-arn", "arn:aws:iam::123456789012:role/admins"]
+    assert ex["env"] == [{"name": "AWS_PROFILE", "value": "ops"}]
     assert doc["clusters"][0]["cluster"]["server"] == labenv.state()["api_endpoint"]

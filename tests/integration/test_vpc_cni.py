@@ -16,12 +16,15 @@ PUBLISHED = {
 }
 
 
-def _env(name="aws-node"):
+def _container(name="aws-node"):
     from kubernetes import client
 
     ds = client.AppsV1Api(labenv.k8s_client()).read_namespaced_daemon_set(name, "kube-system")
-    container = next(c for c in ds.spec.template.spec.containers if c.name == name)
-    return {e.name: e.value for e in container.env}
+    return next(c for c in ds.spec.template.spec.containers if c.name == name)
+
+
+def _env(name="aws-node"):
+    return {e.name: e.value for e in _container(name).env}
 
 
 def _set_env(**values):
@@ -54,6 +57,7 @@ def test_max_pods_matches_published_values_from_moto_data(playbook):
 @pytest.mark.lab
 def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_changes(playbook):
     _set_env(ENABLE_PREFIX_DELEGATION="false", WARM_PREFIX_TARGET="1")
+    image = _container().image
     with untouched():
         check = playbook(ROLE, check=True, diff=True)
     assert check.rc == 0, check.failure_text()
@@ -65,6 +69,8 @@ def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_change
     env = _env()
     assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_PREFIX_TARGET"] == "1"
     assert env["WARM_ENI_TARGET"] == "1" and env["AWS_VPC_ENI_MTU"] == "9001", "settings the role does not own were touched"
+    assert env["AWS_VPC_K8S_CNI_EXTERNALSNAT"] == "false", "settings the role does not own were touched"
+    assert _container().image == image and "/amazon-k8s-cni:v1." in image, "the role changed the CNI's image"
     facts = next(res for name, _unused, res in run.tasks() if "Compute max pods" in name)["ansible_facts"]
     assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
 

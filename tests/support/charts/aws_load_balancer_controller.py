@@ -7,9 +7,9 @@ replicaCount), renders a Deployment passing them as the controller's flags, the 
 and the `alb` IngressClass, and ships CRDs in `crds/` as the official chart does (Helm installs
 them once and never upgrades them; the role applies them itself).
 
-The CRDs are copied at generation time from ../shared/upstream (the upstream release's crds.yaml),
-never committed; without ../shared a minimal TargetGroupBinding + IngressClassParams pair, marked
-synthetic, stands in.
+The CRDs are generated: the TargetGroupBinding + IngressClassParams pair the controller cannot start
+without, marked synthetic, with upstream's names, scopes and storage version (compared with upstream's
+crds.yaml by test_aws_load_balancer_controller's drift test when ../shared is present; nothing else reads it).
 
     python tests/support/charts/aws_load_balancer_controller.py OUT_DIR [--version 3.5.0] [--crds FILE]
 """
@@ -22,7 +22,6 @@ import yaml
 
 NAME = "aws-load-balancer-controller"
 DEFAULT_VERSION = "3.5.0"
-UPSTREAM = Path(__file__).resolve().parents[4] / "shared" / "upstream" / NAME
 
 VALUES = {
     "replicaCount": 2,
@@ -96,7 +95,7 @@ metadata:
 spec:
   controller: ingress.k8s.aws/alb
 """
-# Used only when ../shared/upstream is absent: the two kinds the controller cannot start without.
+# The two kinds the controller cannot start without.
 SYNTHETIC_CRD = """\
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -114,11 +113,6 @@ spec:
       schema:
         openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
 """
-
-
-def upstream_crds(version: str = DEFAULT_VERSION) -> str | None:
-    path = UPSTREAM / f"v{version}" / "crds.yaml"
-    return path.read_text() if path.is_file() else None
 
 
 def synthetic_crds() -> str:
@@ -140,7 +134,7 @@ def build(out_dir: str | Path, version: str = DEFAULT_VERSION, crds: str | None 
     for name, text in (("serviceaccount.yaml", SERVICE_ACCOUNT), ("deployment.yaml", DEPLOYMENT),
                        ("webhook-service.yaml", WEBHOOK_SERVICE), ("ingressclass.yaml", INGRESS_CLASS)):
         (chart / "templates" / name).write_text(text)
-    text = crds if crds is not None else (upstream_crds(version) or upstream_crds() or synthetic_crds())
+    text = crds if crds is not None else synthetic_crds()
     (chart / "crds" / "crds.yaml").write_text(text)
     return chart
 
@@ -149,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--version", default=DEFAULT_VERSION)
-    parser.add_argument("--crds", type=Path, help="CRD manifests to ship (default: ../shared/upstream, else synthetic)")
+    parser.add_argument("--crds", type=Path, help="CRD manifests to ship (default: the generated pair)")
     args = parser.parse_args()
     print(build(args.out_dir, args.version, args.crds.read_text() if args.crds else None))
 
