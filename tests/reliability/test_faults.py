@@ -19,9 +19,12 @@ def fault_rules(calls: list) -> list[dict]:
     """For each (service, action) seen: the first call throttled (400), the second a 503, then every fifth
     call a 503 (three more), so a call kind that several modules make fails in more than the first of them."""
     kinds = sorted({(c[0], c[1]) for c in calls if c[0] != "unknown"})
-    return [rule for s, a in kinds for rule in (dict(service=s, action=a, count=1, status=400),
-                                                  dict(service=s, action=a, count=1, status=503),
-                                                  dict(service=s, action=a, count=3, every=5, status=503))]
+    rules = []
+    for service, action in kinds:
+        rules += [dict(service=service, action=action, count=1, status=400),
+                  dict(service=service, action=action, count=1, status=503),
+                  dict(service=service, action=action, count=3, every=5, status=503)]
+    return rules
 
 
 def run_with_faults(state: dict, name: str, calls: list, **kwargs):
