@@ -93,4 +93,6 @@ def test_bad_input_fails_clearly_and_writes_nothing(lab, batch, case):
     assert failed, f"{case['id']}: the run succeeded but should have failed"
     missing = [e for e in case["expect"] if e not in text]
     assert not missing, f"{case['id']}: failure text lacks {missing}:\n{text}"
+    misleading = [e for e in case.get("not_expect", []) if e in text]
+    assert not misleading, f"{case['id']}: failure text holds {misleading}, which misleads:\n{text}"
     assert "Traceback" not in text, f"{case['id']}: a stack trace reached the user:\n{text}"
