@@ -51,19 +51,31 @@ class Result:
         """The messages of a loop task's failed items."""
         return [str(item.get("msg", "")) for item in res.get("results", []) or [] if item.get("failed")]
 
+    @staticmethod
+    def _module_output(res: dict) -> list[str]:
+        """What a module printed when Ansible could not read its result ("Module result deserialization
+        failed"): the end of its stderr and stdout, so a figure or an assertion shows the cause."""
+        return [f"{key}: {str(res[key]).strip()[-600:]}" for key in ("module_stderr", "module_stdout")
+                if str(res.get(key) or "").strip()]
+
     def failure_text(self, host: str | None = None) -> str:
         """Every failure message (and nested loop results' messages), for assertions on wording; of HOST only, if given."""
         texts = []
         for res in self.failures(host):
             texts.append(str(res.get("msg", "")))
             texts.extend(self._item_messages(res))
+            texts.extend(self._module_output(res))
         return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts and host is None else "")
 
-    def reason(self, limit: int = 240) -> str:
+    def reason(self, limit: int = 400) -> str:
         """The first failed task and its most specific message, for figures: a loop item's own message
         rather than Ansible's summary ("One or more items failed")."""
         for name, res in self.failed_tasks():
             messages = [*self._item_messages(res), str(res.get("msg", ""))]
+            if "deserialization failed" in messages[-1]:  # the module's own last line says more
+                last = [line for key in ("module_stderr", "module_stdout")
+                        for line in str(res.get(key) or "").strip().splitlines()[-1:]]
+                messages[-1] = f"{messages[-1]} ({'; '.join(last) or 'the module printed nothing'})"
             message = next((m.strip().splitlines()[0] for m in messages if m.strip()), "")
             return f"{name}: {message}"[:limit]
         return (self.stderr.strip().splitlines() or [""])[-1][:limit]
