@@ -6,13 +6,19 @@
 from __future__ import annotations
 
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import desired_policies
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import missing_namespaces
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import namespace_writes
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import validate
 
 
-def istio_mtls_errors(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide=False):
-    """Every problem with the role's mTLS variables, each naming its variable; [] when all is well."""
-    return validate(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide)
+def istio_mtls_errors(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide=False,
+                      known_namespaces=None):
+    """Every problem with the role's mTLS variables, each naming its variable; [] when all is well. With
+    KNOWN_NAMESPACES, an exception whose namespace is not among them is a problem too."""
+    errors = validate(mode, exceptions, workload_exceptions, root_namespace, allow_disable_mesh_wide)
+    if known_namespaces is not None:
+        errors += missing_namespaces(exceptions, workload_exceptions, set(known_namespaces))
+    return errors
 
 
 def istio_peer_authentications(mode, root_namespace, exceptions=None, workload_exceptions=None):

@@ -13,7 +13,6 @@ the oldest wins.
 
 from __future__ import annotations
 
-
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label
 
 MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
@@ -84,6 +83,26 @@ def validate(mode, exceptions, workload_exceptions, root_namespace, allow_disabl
         if not str(exc.get("reason") or "").strip():
             errors.append(f"{field}.reason: say why this workload needs an exception (it is recorded on the policy)")
     return errors
+
+
+def missing_namespaces(exceptions, workload_exceptions, known, fields=None) -> list[str]:
+    """One message naming the exceptions' namespaces that are not in KNOWN (existing, enrolled or to be made
+    with ``create: true``); [] when none is missing. A malformed name is validate's to report, as malformed
+    only: "Create the namespace first" would be the wrong advice for it."""
+    fields = dict(ROLE_FIELDS, **(fields or {}))
+
+    def absent(entries, unique):
+        names = [e.get("namespace") for e in entries or [] if isinstance(e, dict)]
+        names = [n for n in names if is_dns1123_label(n) and n not in known]
+        return list(dict.fromkeys(names)) if unique else names
+
+    missing, missing_workload = absent(exceptions, False), absent(workload_exceptions, True)
+    if not missing and not missing_workload:
+        return []
+    return [(f"{fields['exceptions']}: namespace {', '.join(missing)} does not exist. " if missing else "")
+            + (f"{fields['workload_exceptions']}: namespace {', '.join(missing_workload)} does not exist. "
+               if missing_workload else "")
+            + "Create the namespace first, or set create: true on a namespace exception."]
 
 
 def _policy(name: str, namespace: str, spec: dict, reason: str | None = None) -> dict:

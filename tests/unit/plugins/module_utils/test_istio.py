@@ -91,6 +91,22 @@ def test_module_field_names_replace_role_names():
     assert errors[0].startswith("mode: DISABLE") and "allow_disable_mesh_wide: true" in errors[0]
 
 
+def test_missing_namespaces_are_named_once_with_what_to_do():
+    exc = [{"namespace": "gone", "mode": "PERMISSIVE", "reason": "r"}, {"namespace": "here", "mode": "STRICT", "reason": "r"}]
+    wl = [{"namespace": "away", "name": "a"}, {"namespace": "away", "name": "b"}]
+    assert istio.missing_namespaces(exc, wl, {"here"}) == [
+        "istio_mtls_exceptions: namespace gone does not exist. istio_mtls_workload_exceptions: namespace away does not "
+        "exist. Create the namespace first, or set create: true on a namespace exception."]
+    assert istio.missing_namespaces(exc, [], {"here", "gone"}) == []
+
+
+@pytest.mark.parametrize("namespace", ["", None, "Bad_Name"])
+def test_a_malformed_namespace_is_not_also_reported_missing(namespace):
+    exc = [{"namespace": namespace, "mode": "PERMISSIVE", "reason": "r"}, "not-a-mapping"]
+    assert istio.missing_namespaces(exc, [{"namespace": namespace, "name": "a"}], set()) == []
+    assert any(e.startswith("istio_mtls_exceptions[0].namespace") for e in istio.validate("STRICT", exc, [], ROOT))
+
+
 # --- desired policies and plan ----------------------------------------------------------------
 
 def test_desired_policies_shapes():
