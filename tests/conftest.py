@@ -32,11 +32,12 @@ def pytest_terminal_summary(terminalreporter):
     needs it), all of them in .build/cpu-<layer>.json for the next person who looks for work to remove."""
     if not COSTS:
         return
+    costliest = sorted(COSTS.items(), key=lambda kv: -kv[1][0])
     out = REPO / ".build" / f"cpu-{os.environ.get('NODELESS_TEST_LAYER', 'pytest')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(dict(sorted(COSTS.items(), key=lambda kv: -kv[1][0])), indent=1))
+    out.write_text(json.dumps(dict(costliest), indent=1))
     terminalreporter.section("costliest tests (CPU s / wall s; lab servers not counted)")
-    for nodeid, (cpu, wall) in sorted(COSTS.items(), key=lambda kv: -kv[1][0])[:10]:
+    for nodeid, (cpu, wall) in costliest[:10]:
         terminalreporter.write_line(f"{cpu:7.1f} {wall:7.1f}  {nodeid}")
     terminalreporter.write_line(f"(all {len(COSTS)} in {out})")
 

@@ -54,16 +54,20 @@ def faulted_first_run(runs: Runs, clean_shape: dict | None = None) -> dict:
     return FAULTED
 
 
+def _is_injected(call: list) -> bool:
+    """Whether a fault rule answered CALL (the lab marks those: a first run meets AWS's own 400s too)."""
+    return call[3:] == ["injected"]
+
+
 def _injected(calls: list) -> list:
-    """The calls a fault rule answered (the lab marks them: a first run meets AWS's own 400s too)."""
-    return [c for c in calls if c[3:] == ["injected"]]
+    return [c for c in calls if _is_injected(c)]
 
 
 def _unretried(calls: list) -> list:
     """Call kinds that failed by injection and were not made again afterwards with AWS itself answering (a
     retry on a fresh account may rightly get AWS's own "no such entity")."""
-    return sorted({(c[0], c[1]) for i, c in enumerate(calls) if c[3:] == ["injected"]
-                   and not any(d[0] == c[0] and d[1] == c[1] and d[3:] != ["injected"] for d in calls[i + 1:])})
+    return sorted({(c[0], c[1]) for i, c in enumerate(calls) if _is_injected(c)
+                   and not any(d[0] == c[0] and d[1] == c[1] and not _is_injected(d) for d in calls[i + 1:])})
 
 
 def _converged_again(run: dict) -> None:

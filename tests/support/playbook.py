@@ -52,11 +52,11 @@ class Result:
         return [str(item.get("msg", "")) for item in res.get("results", []) or [] if item.get("failed")]
 
     @staticmethod
-    def _module_output(res: dict) -> list[str]:
+    def _module_output(res: dict) -> dict:
         """What a module printed when Ansible could not read its result ("Module result deserialization
-        failed"): the end of its stderr and stdout, so a figure or an assertion shows the cause."""
-        return [f"{key}: {str(res[key]).strip()[-600:]}" for key in ("module_stderr", "module_stdout")
-                if str(res.get(key) or "").strip()]
+        failed"): its stderr and stdout, those it wrote to, so a figure or an assertion shows the cause."""
+        streams = {key: str(res.get(key) or "").strip() for key in ("module_stderr", "module_stdout")}
+        return {key: text for key, text in streams.items() if text}
 
     def failure_text(self, host: str | None = None) -> str:
         """Every failure message (and nested loop results' messages), for assertions on wording; of HOST only, if given."""
@@ -64,7 +64,7 @@ class Result:
         for res in self.failures(host):
             texts.append(str(res.get("msg", "")))
             texts.extend(self._item_messages(res))
-            texts.extend(self._module_output(res))
+            texts.extend(f"{key}: {text[-600:]}" for key, text in self._module_output(res).items())
         return "\n".join(texts) + ("\n" + self.stderr if self.rc and not texts and host is None else "")
 
     def reason(self, limit: int = 400) -> str:
@@ -73,8 +73,7 @@ class Result:
         for name, res in self.failed_tasks():
             messages = [*self._item_messages(res), str(res.get("msg", ""))]
             if "deserialization failed" in messages[-1]:  # the module's own last line says more
-                last = [line for key in ("module_stderr", "module_stdout")
-                        for line in str(res.get(key) or "").strip().splitlines()[-1:]]
+                last = [text.splitlines()[-1] for text in self._module_output(res).values()]
                 messages[-1] = f"{messages[-1]} ({'; '.join(last) or 'the module printed nothing'})"
             message = next((m.strip().splitlines()[0] for m in messages if m.strip()), "")
             return f"{name}: {message}"[:limit]
