@@ -9,7 +9,8 @@ them once and never upgrades them; the role applies them itself).
 
 The CRDs are generated: the TargetGroupBinding + IngressClassParams pair the controller cannot start
 without, marked synthetic, with upstream's names, scopes and storage version (compared with upstream's
-crds.yaml by test_aws_load_balancer_controller's drift test when ../shared is present; nothing else reads it).
+crds.yaml by test_aws_load_balancer_controller's drift test, listed in tests/skips.yml; this module reads no
+upstream data).
 
     python tests/support/charts/aws_load_balancer_controller.py OUT_DIR [--version 3.5.0] [--crds FILE]
 """
