@@ -56,7 +56,7 @@ def k8s_snapshot(extra_kinds: tuple = ()) -> dict:
 
 
 def aws_snapshot() -> dict:
-    """The lab account's state for every kind nodeless.eks writes (IAM, tags, SQS, EventBridge, EKS, Route 53)."""
+    """The lab account's state for every kind nodeless.eks writes (IAM, tags, SQS, EventBridge, EKS and its add-ons, Route 53)."""
     iam = labenv.boto3_client("iam")
     snap: dict = {}
     for page in iam.get_paginator("list_roles").paginate():
@@ -103,6 +103,9 @@ def aws_snapshot() -> dict:
         for prof in eks.list_fargate_profiles(clusterName=cluster).get("fargateProfileNames", []):
             desc = eks.describe_fargate_profile(clusterName=cluster, fargateProfileName=prof)["fargateProfile"]
             snap[f"eks:fargate/{cluster}/{prof}"] = {k: desc.get(k) for k in ("selectors", "subnets", "podExecutionRoleArn")}
+        for name in eks.list_addons(clusterName=cluster).get("addons", []):  # the lab's add-on emulation
+            desc = eks.describe_addon(clusterName=cluster, addonName=name)["addon"]
+            snap[f"eks:addon/{cluster}/{name}"] = {k: desc.get(k) for k in ("addonVersion", "configurationValues", "serviceAccountRoleArn")}
     r53 = labenv.boto3_client("route53")
     for zone in r53.list_hosted_zones()["HostedZones"]:
         snap[f"route53:{zone['Name']}"] = r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
