@@ -1,0 +1,94 @@
+"""eks_addon's prepare (every read and check, before any write) and converge, against botocore's Stubber."""
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as ea
+from ansible_collections.nodeless.eks.plugins.modules.eks_addon import converge, prepare
+
+SCHEMA = json.dumps({"type": "object", "additionalProperties": False, "properties": {"replicaCount": {"type": "integer"}}})
+
+
+def _versions(name, *versions, default=None):
+    return {"addons": [{"addonName": name, "addonVersions": [
+        {"addonVersion": v, "compatibilities": [{"clusterVersion": "1.35", "platformVersions": ["*"], "defaultVersion": v == default}]}
+        for v in versions]}]}
+
+
+class FakeModule:
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+        self.params = {"wait": True, "wait_timeout": 5}
+
+
+@pytest.fixture
+def eks():
+    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
+        stub.assert_no_pending_responses()
+
+
+def _reads(stub, name, versions, current=None, schema=None, default=None):
+    if current:
+        stub.add_response("describe_addon", {"addon": current}, {"clusterName": "prod", "addonName": name})
+    else:
+        stub.add_client_error("describe_addon", "ResourceNotFoundException", "none", 404,
+                              expected_params={"clusterName": "prod", "addonName": name})
+    stub.add_response("describe_addon_versions", _versions(name, *versions, default=default),
+                      {"addonName": name, "kubernetesVersion": "1.35"})
+    if schema is not None:
+        stub.add_response("describe_addon_configuration", {"configurationSchema": schema},
+                          {"addonName": name, "addonVersion": (default or versions[0])})
+
+
+def test_every_addons_problem_is_reported_before_any_write(eks):
+    client, stub = eks
+    stub.add_response("describe_cluster", {"cluster": {"version": "1.35"}}, {"name": "prod"})
+    _reads(stub, "coredns", ["v1.12.1-eksbuild.2"], schema=SCHEMA, default="v1.12.1-eksbuild.2")
+    stub.add_client_error("describe_addon", "ResourceNotFoundException", "none", 404,
+                          expected_params={"clusterName": "prod", "addonName": "vpc-cnii"})
+    stub.add_response("describe_addon_versions", {"addons": []}, {"addonName": "vpc-cnii", "kubernetesVersion": "1.35"})
+    stub.add_response("describe_addon_versions", {"addons": [{"addonName": "coredns"}, {"addonName": "vpc-cni"}]},
+                      {"kubernetesVersion": "1.35"})
+    wanted = ea.validate([{"name": "coredns", "configuration_values": {"replicaCount": "3"}}, {"name": "vpc-cnii"}], "overwrite")
+    with pytest.raises(ea.AddonError) as err:
+        prepare(client, "prod", wanted)
+    assert str(err.value) == ("addons[0].configuration_values.replicaCount: '3' is not of type 'integer'; "
+                              "addons[1].name: EKS has no add-on 'vpc-cnii' for Kubernetes 1.35; valid names: coredns, vpc-cni")
+
+
+def test_check_mode_plans_from_reads_only_and_predicts_the_addon(eks):
+    client, stub = eks
+    current = {"addonName": "coredns", "clusterName": "prod", "status": "ACTIVE", "addonVersion": "v1.12.1-eksbuild.2",
+               "configurationValues": "replicaCount: 2\n"}
+    stub.add_response("describe_cluster", {"cluster": {"version": "1.35"}}, {"name": "prod"})
+    _reads(stub, "coredns", ["v1.12.4-eksbuild.1", "v1.12.1-eksbuild.2"], current=current, schema=SCHEMA,
+           default="v1.12.1-eksbuild.2")
+    wanted = ea.validate([{"name": "coredns", "version": "default", "configuration_values": '{"replicaCount": 3}'}], "overwrite")
+    steps = prepare(client, "prod", wanted)
+    assert [(s[1], s[3], s[4]) for s in steps] == [("v1.12.1-eksbuild.2", "update", ["configuration_values"])]
+    results = converge(FakeModule(check_mode=True), client, "prod", steps)  # no stubbed write: none may happen
+    assert ea.diff_view(results["coredns"]) == {"version": "v1.12.1-eksbuild.2", "configuration_values": {"replicaCount": 3},
+                                                "service_account_role_arn": None}
+
+
+def test_apply_updates_only_what_differs_then_waits(eks):
+    client, stub = eks
+    current = {"addonName": "coredns", "clusterName": "prod", "status": "ACTIVE", "addonVersion": "v1.12.1-eksbuild.2"}
+    steps = [(ea.validate([{"name": "coredns", "configuration_values": {"replicaCount": 3}}], "none")[0], "v1.12.1-eksbuild.2",
+              ea.canonical(current), "update", ["configuration_values"])]
+    stub.add_response("update_addon", {"update": {"id": "u1", "status": "InProgress", "type": "AddonUpdate"}},
+                      {"clusterName": "prod", "addonName": "coredns", "resolveConflicts": "NONE",
+                       "configurationValues": '{"replicaCount":3}'})
+    done = dict(current, configurationValues='{"replicaCount":3}')
+    for _poll in range(2):  # the waiter's poll, then the read-back
+        stub.add_response("describe_addon", {"addon": done}, {"clusterName": "prod", "addonName": "coredns"})
+    results = converge(FakeModule(check_mode=False), client, "prod", steps)
+    assert results["coredns"]["configuration_values"] == {"replicaCount": 3} and results["coredns"]["status"] == "ACTIVE"
