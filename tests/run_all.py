@@ -285,9 +285,16 @@ def run_streams() -> dict:
         procs[stream] = (subprocess.Popen([sys.executable, __file__, "--layers", ",".join(layers)], cwd=REPO, env=env,
                                           stdout=log, stderr=subprocess.STDOUT, text=True), log)
         print(f"[test] started stream {stream} ({', '.join(layers)}), log: {logs / f'{stream}.log'}", flush=True)
-    for stream, (proc, log) in procs.items():
-        proc.wait()
-        log.close()
+    pending = dict(procs)
+    while pending:  # a stream's lab goes down as soon as the stream ends, not when the slowest one does
+        for stream, (proc, log) in list(pending.items()):
+            if proc.poll() is None:
+                continue
+            log.close()
+            del pending[stream]
+            if stream != "static":
+                subprocess.run([str(VENV_BIN / "lab"), "--dir", str(REPO / ".lab" / f"test-{stream}"), "down"], check=False)
+        time.sleep(1)
     results = {}
     for stream in procs:
         text = (logs / f"{stream}.log").read_text(errors="replace")
@@ -297,9 +304,6 @@ def run_streams() -> dict:
             results[layer] = (int(passed), int(failed), float(took), skips, float(cpu))
         for layer in STREAMS[stream]:
             results.setdefault(layer, (0, 1, 0.0, [], 0.0))  # a stream that died counts as a failure
-    for stream in STREAMS:
-        if stream != "static":
-            subprocess.run([str(VENV_BIN / "lab"), "--dir", str(REPO / ".lab" / f"test-{stream}"), "down"], check=False)
     return results
 
 
