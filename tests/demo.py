@@ -39,7 +39,7 @@ def fresh_lab() -> None:
     os.environ["NODELESS_LAB_DIR"] = str(LAB_DIR)
     lab.up(LAB_DIR)
     demo_env.prepare(DEMO)
-    print(f"[demo] generated the stand-in charts in {DEMO / 'charts'}", flush=True)
+    print(f"[demo] put the charts in {DEMO / 'charts'} (upstream's Karpenter chart, the Load Balancer Controller stand-in)", flush=True)
 
 
 def run(label: str, *flags: str) -> dict:

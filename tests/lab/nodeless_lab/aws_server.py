@@ -2,7 +2,8 @@
 
 Run as ``python -m nodeless_lab.aws_server CONFIG.json``. Moto runs in this process so the lab can
 edit what moto's API cannot set (an EKS cluster's endpoint, CA and OIDC issuer, node-group ASG
-names). Extra paths under ``/_lab/`` are served here and never reach moto:
+names), and play the kubelet for the instances Karpenter launches (``nodejoin.py``). Extra paths under
+``/_lab/`` are served here and never reach moto:
 
 - ``GET /_lab/calls``: every AWS call since the last reset, as ``[service, action, status]``, with a fourth
   item ``"injected"`` when a fault rule answered it;
@@ -176,6 +177,10 @@ def main(argv: list[str]) -> int:
     from nodeless_lab import seed  # noqa: PLC0415 - needs the server up
 
     seed.seed(config)
+    if config.get("node_kubeconfig"):  # Karpenter's instances become kwok Nodes (nodejoin.py)
+        from nodeless_lab import nodejoin  # noqa: PLC0415
+
+        nodejoin.start(config)
     with log.lock:
         log.calls.clear()  # the seed's own calls are not the lab user's
     Path(config["ready_file"]).write_text("ready\n")

@@ -1,4 +1,4 @@
-"""`lab up|down|status|env|build|calls` (see docs/lab.md)."""
+"""`lab up|down|status|env|build|calls|controller` (see docs/lab.md)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import lab, tools
+from . import controllers, lab, tools
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,11 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("build", help="build the pinned Go tools into the cache")
     calls = sub.add_parser("calls", help="AWS calls served by moto since the last reset")
     calls.add_argument("--reset", action="store_true")
+    ctl = sub.add_parser("controller", help="run an upstream controller on the host with the settings its role deployed")
+    ctl.add_argument("controller", choices=["karpenter"])
+    ctl.add_argument("action", choices=["start", "stop"])
+    ctl.add_argument("--namespace", default="karpenter", help="namespace of the Deployment the role installed")
+    ctl.add_argument("--deployment", default="karpenter", help="the Deployment whose settings the controller takes")
     args = parser.parse_args(argv)
     lab_dir = (args.dir or lab.default_dir(args.name)).resolve()
     try:
         return _run(args, lab_dir)
-    except (lab.LabError, tools.BuildError) as exc:
+    except RuntimeError as exc:  # LabError, BuildError, a controller that did not become ready
         print(f"lab {args.command}: {exc}", file=sys.stderr)
         return 1
 
@@ -59,6 +64,15 @@ def _run(args, lab_dir: Path) -> int:
             print(json.dumps(values, indent=2))
         else:
             print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items()))
+        return 0
+    if args.command == "controller":
+        if args.action == "stop":
+            stopped = controllers.stop_karpenter(state)
+            print(f"[lab] karpenter {'stopped' if stopped else 'was not running'}")
+            return 0
+        pid = controllers.start_karpenter(state, args.namespace, args.deployment)
+        print(f"[lab] karpenter running (pid {pid}) with the settings of Deployment {args.namespace}/{args.deployment}; "
+              f"log: {lab_dir / 'logs' / 'karpenter.log'}")
         return 0
     if args.command == "calls":
         print(json.dumps(lab.calls(state, reset=args.reset)))

@@ -102,7 +102,8 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
 
     print(f"[lab] starting moto on {aws} and seeding the account", file=out, flush=True)
     aws_cfg = {"port": ports["aws"], "region": REGION, "cluster_name": CLUSTER, "kube_version": tools.KUBE_VERSION,
-               "endpoint": api, "issuer": api, "ca_file": str(paths["ca"]), "ready_file": str(lab / "aws.ready")}
+               "endpoint": api, "issuer": api, "ca_file": str(paths["ca"]), "ready_file": str(lab / "aws.ready"),
+               "node_kubeconfig": str(lab / "kwok.kubeconfig")}
     (lab / "aws.json").write_text(json.dumps(aws_cfg))
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PYTHONUNBUFFERED="1")
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -124,6 +125,7 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
         "dir": str(lab), "ports": ports, "region": REGION, "cluster_name": CLUSTER,
         "kube_version": tools.KUBE_VERSION, "aws_endpoint": aws, "api_endpoint": api, "issuer": api,
         "kubeconfig": str(admin), "bin": str(bindir), "pki": {k: str(v) for k, v in paths.items()},
+        "charts": {"karpenter": str(tools.chart_dir("karpenter", "karpenter"))},
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -6,6 +6,10 @@
   (nodeless.eks.sqs_queue sends only the attributes that differ).
 - IAM CreatePolicy: moto accepts a customer managed policy name already used under another path; AWS
   refuses it (names are unique in an account, whatever the path, and case-insensitive).
+- EC2 CreateFleet: moto launches the first override of a lowest-price fleet and gives its instances the
+  VPC's default security group, ignoring the launch template's network interface groups. AWS launches
+  the cheapest offering (Karpenter sends each override's price as its ``Priority``; the lab takes the
+  lowest) with the launch template's security groups, which Karpenter checks for drift.
 """
 from __future__ import annotations
 
@@ -48,11 +52,68 @@ def _unique_policy_names() -> None:
     IAMBackend.create_policy = create_policy
 
 
+def _launch_template_groups(backend, spec) -> list:
+    """The security groups of a fleet's launch template: SecurityGroupIds, or its first network interface's Groups."""
+    ref = spec.launch_template_spec or {}
+    template = backend.get_launch_template(ref["LaunchTemplateId"]) if ref.get("LaunchTemplateId") else None
+    if template is None:
+        return []
+    data = template.get_version(ref.get("Version") or template.default_version_number).data
+    ids = data.get("SecurityGroupIds") or next((n.get("Groups") for n in data.get("NetworkInterfaces") or []
+                                                if str(n.get("DeviceIndex", 0)) == "0"), []) or []
+    return [g for g in (backend.get_security_group_from_id(i) for i in ids) if g is not None]
+
+
+def _fleet_like_ec2() -> None:
+    from moto.ec2.models.fleets import Fleet
+
+    original_counts = Fleet.get_launch_spec_counts
+
+    def get_launch_spec_counts(self, weight_to_add):
+        if self.spot_options and self.spot_options.get("AllocationStrategy") == "diversified":
+            return original_counts(self, weight_to_add)
+        priced = [s for s in self.launch_specs if (s.overrides or {}).get("Priority") is not None]
+        if not priced:
+            return original_counts(self, weight_to_add)
+        cheapest = min(priced, key=lambda s: float(s.overrides["Priority"]))
+        count = max(1, int(-(-weight_to_add // cheapest.weighted_capacity)))
+        return {cheapest: count}, count * cheapest.weighted_capacity
+
+    def with_template_groups(original):
+        def create(self, weight_to_add):
+            before = {id(i) for i in _fleet_instances(self)}
+            result = original(self, weight_to_add)
+            for instance, spec in _fleet_instances(self, with_spec=True):
+                if id(instance) in before:
+                    continue
+                groups = _launch_template_groups(self.ec2_backend, spec)
+                if groups:
+                    instance.security_groups = groups
+                    for nic in instance.nics.values():
+                        nic._group_set = []  # noqa: SLF001 - moto's own field; the instance's groups apply
+            return result
+        return create
+
+    Fleet.get_launch_spec_counts = get_launch_spec_counts
+    Fleet.create_on_demand_requests = with_template_groups(Fleet.create_on_demand_requests)
+    Fleet.create_spot_requests = with_template_groups(Fleet.create_spot_requests)
+
+
+def _fleet_instances(fleet, with_spec: bool = False) -> list:
+    out = [(i["instance"], i["launch_spec"]) for i in fleet.on_demand_instances]
+    for request in fleet.spot_requests:
+        instance = getattr(request, "instance", None)
+        if instance is not None:
+            out.append((instance, request.launch_spec))
+    return out if with_spec else [i for i, _spec in out]
+
+
 def apply() -> None:
     from moto.eks.models import EKSBackend
 
     _keep_sqs_policy()
     _unique_policy_names()
+    _fleet_like_ec2()
 
     originals = {name: getattr(EKSBackend, name) for name in ("tag_resource", "untag_resource", "list_tags_for_resource")}
 

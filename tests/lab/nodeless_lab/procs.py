@@ -78,6 +78,29 @@ def stop_all(lab_dir: Path, timeout: float = 15.0) -> list[str]:
     return sorted(running)
 
 
+def stop(lab_dir: Path, name: str, timeout: float = 15.0) -> bool:
+    """Stop one process of the lab (SIGTERM, SIGKILL after timeout); True if it was running."""
+    pidfile = lab_dir / "pids" / f"{name}.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    was_running = alive(pid)
+    if was_running:
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(pid) and time.monotonic() < deadline:
+            _reap()
+            time.sleep(0.1)
+        if alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while alive(pid):
+                _reap()
+                time.sleep(0.1)
+    pidfile.unlink(missing_ok=True)
+    return was_running
+
+
 def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)

@@ -6,7 +6,9 @@ cannot make (done on moto's in-process backend):
 - the EKS cluster (version = the lab's Kubernetes minor) whose endpoint, CA data and OIDC issuer
   are the lab's API server; a second cluster ``<name>-no-oidc`` without an issuer, for bad input;
 - two managed node groups with their ASGs, named as EKS names them (``eks-<group>-<uuid>``);
-- a public and a private Route 53 hosted zone.
+- a public and a private Route 53 hosted zone;
+- the EKS-optimized Amazon Linux 2023 AMIs of the lab's Kubernetes minor (x86_64 and arm64) and the
+  public SSM parameters naming them, which Karpenter's ``al2023@latest`` alias resolves.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ NODE_GROUPS = (
      [{"key": "dedicated", "value": "workers", "effect": "NO_SCHEDULE"}]),
 )
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+# EKS's AMI account; the AL2023 variants Karpenter's alias looks up (nvidia and neuron are not published here).
+EKS_AMI_OWNER = "602401143452"
+EKS_AMI_VARIANTS = (("x86_64", "standard"), ("arm64", "standard"))
 EKS_TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"%s"},"Action":"sts:AssumeRole"}]}'
 
 
@@ -102,7 +107,8 @@ def seed(cfg: dict) -> dict:
                            VPC={"VPCRegion": region, "VPCId": vpc_id}, HostedZoneConfig={"PrivateZone": True})
 
     _edit_backend(cfg, vpc_id, cluster_sg, groups)
-    return {"vpc_id": vpc_id, "public_subnets": public, "private_subnets": private,
+    amis = _eks_amis(cfg["region"], minor)
+    return {"eks_amis": amis, "vpc_id": vpc_id, "public_subnets": public, "private_subnets": private,
             "cluster_security_group": cluster_sg, "asgs": groups}
 
 
@@ -124,3 +130,34 @@ def _edit_backend(cfg: dict, vpc_id: str, cluster_sg: str, groups: dict) -> None
     no_oidc.identity = {}
     no_oidc.endpoint = cfg["endpoint"]
     no_oidc.resources_vpc_config = dict(no_oidc.resources_vpc_config, vpcId=vpc_id, clusterSecurityGroupId=cluster_sg)
+
+
+def eks_ami_parameter(minor: str, arch: str, variant: str) -> str:
+    return f"/aws/service/eks/optimized-ami/{minor}/amazon-linux-2023/{arch}/{variant}/recommended/image_id"
+
+
+def _eks_amis(region: str, minor: str) -> dict[str, str]:
+    """EKS-optimized AL2023 AMIs and their /aws/service/ SSM parameters, written into moto's backend:
+    moto's PutParameter refuses names under /aws/, and its RegisterImage drops the architecture, which
+    Karpenter filters instance types on. Returns {parameter name: AMI id}."""
+    from moto.core.utils import utcnow  # noqa: PLC0415 - only inside the server process
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+    from moto.ec2.models.amis import Ami  # noqa: PLC0415
+    from moto.ec2.utils import random_ami_id  # noqa: PLC0415
+    from moto.ssm.models import Parameter, ssm_backends  # noqa: PLC0415
+
+    ec2, ssm = ec2_backends[ACCOUNT_ID][region], ssm_backends[ACCOUNT_ID][region]
+    out = {}
+    for arch, variant in EKS_AMI_VARIANTS:
+        ami_id = random_ami_id()
+        ec2.amis[ami_id] = Ami(
+            ec2, ami_id, name=f"amazon-eks-node-al2023-{arch}-{variant}-{minor}-v20261201",
+            description=f"EKS-optimized Kubernetes node based on Amazon Linux 2023, ({arch}, k8s: {minor})",
+            owner_id=EKS_AMI_OWNER, owner_alias="amazon", public=True, virtualization_type="hvm", architecture=arch,
+            root_device_type="ebs", root_device_name="/dev/xvda", region_name=region, boot_mode="uefi-preferred")
+        name = eks_ami_parameter(minor, arch, variant)
+        ssm._parameters[name].append(Parameter(  # noqa: SLF001 - the backend's own store
+            account_id=ACCOUNT_ID, name=name, value=ami_id, parameter_type="String", description=None,
+            allowed_pattern=None, keyid=None, last_modified_date=utcnow(), version=1, data_type="aws:ec2:image"))
+        out[name] = ami_id
+    return out

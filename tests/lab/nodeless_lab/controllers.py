@@ -1,0 +1,136 @@
+"""Upstream controllers run by the lab as host processes, configured by what a role installed.
+
+kwok runs no container, so a controller the roles deploy only looks Available. For Karpenter the lab
+runs the real binary (the ``karpenter`` tool, built from the pinned provider module) on the host, with
+the settings the chart rendered into its Deployment from the role's values: the container's
+environment (CLUSTER_NAME, CLUSTER_ENDPOINT, INTERRUPTION_QUEUE, ISOLATED_VPC, ...), the Deployment's
+ServiceAccount (a TokenRequest token for it, so the chart's RBAC is what the controller gets) and that
+ServiceAccount's IRSA role (the token file and role ARN EKS's pod identity webhook would inject). A
+wrong value in the role breaks the controller the way it would in a cluster. What differs from a pod,
+and why: one process without leader election (the chart's replicas elect a leader; the lab runs one),
+loopback ports for metrics and health (several labs share the host), and the AWS endpoint is moto.
+"""
+from __future__ import annotations
+
+import math
+import os
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from . import procs, tools
+
+KARPENTER = "karpenter"
+TOKEN_SECONDS = 24 * 3600
+
+
+def _clients(state: dict):
+    from kubernetes import client, config  # noqa: PLC0415
+
+    api = config.new_client_from_config(state["kubeconfig"])
+    return client.AppsV1Api(api), client.CoreV1Api(api), client
+
+
+def _quantity(value: str, divisor: str) -> str | None:
+    """A resourceFieldRef's value, as the kubelet computes it (cpu in millicores with divisor 1m; bytes)."""
+    from kubernetes.utils import parse_quantity  # noqa: PLC0415
+
+    if value is None:
+        return None
+    by = parse_quantity(divisor or "1") or 1  # a divisor of 0 (the chart's for memory) means 1, as in Kubernetes
+    return str(math.ceil(parse_quantity(value) / by))  # the kubelet rounds up
+
+
+def deployment_env(container, namespace: str) -> dict[str, str]:
+    """The container's environment as the kubelet would give it (fieldRef namespace; resourceFieldRef from
+    the container's own requests and limits; a resource the container does not set is left to the
+    controller's default, where a kubelet would put the node's allocatable)."""
+    env = {}
+    resources = container.resources
+    for item in container.env or []:
+        if item.value is not None:
+            env[item.name] = item.value
+        elif item.value_from and item.value_from.field_ref and item.value_from.field_ref.field_path == "metadata.namespace":
+            env[item.name] = namespace
+        elif item.value_from and item.value_from.resource_field_ref:
+            ref = item.value_from.resource_field_ref
+            kind, resource = ref.resource.split(".", 1)
+            source = (getattr(resources, kind, None) or {}) if resources else {}
+            value = _quantity(source.get(resource), ref.divisor)
+            if value is not None:
+                env[item.name] = value
+    return env
+
+
+def _token(core, client, namespace: str, account: str, audience: str | None) -> str:
+    spec = client.V1TokenRequestSpec(audiences=[audience] if audience else [], expiration_seconds=TOKEN_SECONDS)
+    return core.create_namespaced_service_account_token(account, namespace, client.AuthenticationV1TokenRequest(spec=spec)).status.token
+
+
+def karpenter_env(state: dict, namespace: str = KARPENTER, deployment: str = KARPENTER) -> dict[str, str]:
+    """Everything the controller process gets: the Deployment's settings, its identity, the lab's AWS."""
+    apps, core, client = _clients(state)
+    dep = apps.read_namespaced_deployment(deployment, namespace)
+    pod = dep.spec.template.spec
+    env = deployment_env(pod.containers[0], namespace)
+    lab = Path(state["dir"])
+    home = lab / "controllers" / KARPENTER
+    home.mkdir(parents=True, exist_ok=True)
+    account = pod.service_account_name or "default"
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": state["api_endpoint"], "certificate-authority": state["pki"]["ca"]}}],
+        "users": [{"name": account, "user": {"token": _token(core, client, namespace, account, None)}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": account, "namespace": namespace}}],
+    }
+    (home / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    (home / "kubeconfig").chmod(0o600)
+    aws = {"AWS_ENDPOINT_URL": state["aws_endpoint"], "AWS_REGION": state["region"], "AWS_DEFAULT_REGION": state["region"],
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    role_arn = (core.read_namespaced_service_account(account, namespace).metadata.annotations or {}).get("eks.amazonaws.com/role-arn")
+    if role_arn:  # what EKS's pod identity webhook injects for an IRSA-annotated ServiceAccount
+        token_file = home / "token"
+        token_file.write_text(_token(core, client, namespace, account, "sts.amazonaws.com"))
+        token_file.chmod(0o600)
+        aws.update(AWS_ROLE_ARN=role_arn, AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), AWS_STS_REGIONAL_ENDPOINTS="regional",
+                   AWS_ENDPOINT_URL_STS=state["aws_endpoint"])
+    return {
+        **env, **aws,
+        "KUBECONFIG": str(home / "kubeconfig"), "HOME": str(home), "PATH": "/usr/bin:/bin",
+        "DISABLE_LEADER_ELECTION": "true",
+        "METRICS_PORT": str(procs.free_port()), "HEALTH_PROBE_PORT": str(procs.free_port()),
+    }
+
+
+def start_karpenter(state: dict, namespace: str = KARPENTER, deployment: str = KARPENTER, timeout: float = 90) -> int:
+    """Start (or restart) the controller with the Deployment's settings; wait until it answers /readyz.
+    Logs go to logs/karpenter.log; `lab down` stops it with the rest of the lab."""
+    lab = Path(state["dir"])
+    stop_karpenter(state)
+    env = karpenter_env(state, namespace, deployment)
+    binary = tools.binaries()["karpenter"]
+    pid = procs.start(KARPENTER, [str(binary)], lab, env)
+    health = f"http://127.0.0.1:{env['HEALTH_PROBE_PORT']}/readyz"
+    procs.wait_for("karpenter /readyz", lambda: urllib.request.urlopen(health, timeout=2).status == 200,  # noqa: S310
+                   timeout, lab / "logs" / f"{KARPENTER}.log", pid)
+    return pid
+
+
+def stop_karpenter(state: dict) -> bool:
+    return procs.stop(Path(state["dir"]), KARPENTER)
+
+
+def running(state: dict, name: str = KARPENTER) -> bool:
+    pid = procs.pids(Path(state["dir"])).get(name)
+    return pid is not None and procs.alive(pid)
+
+
+def cpu_seconds(state: dict, name: str = KARPENTER) -> float | None:
+    """User + system CPU seconds of a running controller process (it runs detached: no test's rusage counts it)."""
+    pid = procs.pids(Path(state["dir"])).get(name)
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
