@@ -13,12 +13,15 @@ sent as compact JSON with sorted keys, so key order and formatting never make a 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
+from urllib.parse import unquote
 
 from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.iam import provider_arn, subject
 
 try:  # named in the module's requirements; the module reports it missing with missing_required_lib
     import jsonschema
@@ -177,6 +180,45 @@ def pod_identity_errors(configuration: dict, pods: list[dict] | None, field: str
             for index, assoc in enumerate(pods or []) if assoc["service_account"] not in allowed]
 
 
+def _listed(value) -> list:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def trust_problems(document, role: str, cluster: dict, service_accounts: list[str], field: str) -> list[str]:
+    """Why ROLE cannot serve the add-on's service account through IRSA ([] when it can): the cluster needs an OIDC
+    issuer, the role a trust statement for the cluster's OIDC provider (sts:AssumeRoleWithWebIdentity) whose ``sub``
+    condition, if any, admits one of SERVICE_ACCOUNTS (kube-system). DOCUMENT: the role's trust policy (None: no role)."""
+    issuer = ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer")
+    if not issuer:
+        return [f"{field}: cluster {cluster.get('name')} has no OIDC issuer, so IRSA cannot work; "
+                "associate an OIDC provider first, or use pod_identity_associations"]
+    if document is None:
+        return [f"{field}: IAM role {role} does not exist"]
+    parts = (cluster.get("arn") or "").split(":")
+    provider = provider_arn(parts[1] if len(parts) > 4 else "aws", parts[4] if len(parts) > 4 else "", issuer)
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+    host = provider.split("oidc-provider/", 1)[1]
+    wanted = [subject("kube-system", sa) for sa in service_accounts]
+    trusted_subjects = []
+    for statement in _listed(document.get("Statement")):
+        if statement.get("Effect") != "Allow" or "sts:AssumeRoleWithWebIdentity" not in _listed(statement.get("Action")):
+            continue
+        if provider not in _listed((statement.get("Principal") or {}).get("Federated")):
+            continue
+        condition = statement.get("Condition") or {}
+        equals = _listed((condition.get("StringEquals") or {}).get(f"{host}:sub"))
+        like = _listed((condition.get("StringLike") or {}).get(f"{host}:sub"))
+        if not wanted or (not equals and not like) or any(s in equals or any(fnmatch.fnmatchcase(s, p) for p in like) for s in wanted):
+            return []
+        trusted_subjects += equals + like
+    if trusted_subjects:
+        return [f"{field}: IAM role {role} trusts {', '.join(sorted(set(trusted_subjects)))} of the cluster's OIDC provider, "
+                f"not the add-on's service account ({', '.join(wanted)})"]
+    return [f"{field}: IAM role {role} does not trust the cluster's OIDC provider {provider} "
+            "(no Allow of sts:AssumeRoleWithWebIdentity for it); the add-on's pods would get no AWS credentials"]
+
+
 # --- current state and the plan -----------------------------------------------------------------
 
 def canonical(addon: dict | None, field: str = "configuration_values") -> dict | None:
@@ -271,8 +313,9 @@ def request(cluster: str, want: dict, version: str, verb: str, differs: list[str
 
 # --- reads, writes, waits (client: AnsibleAWSModule's retrying EKS client) ------------------------
 
-def cluster_minor(client, cluster: str) -> str:
-    return client.describe_cluster(name=cluster, aws_retry=True)["cluster"]["version"]
+def describe_cluster(client, cluster: str) -> dict:
+    """DescribeCluster's cluster: ``version`` (the Kubernetes minor), ``arn``, ``identity.oidc.issuer``."""
+    return client.describe_cluster(name=cluster, aws_retry=True)["cluster"]
 
 
 def _paged(client, operation: str, key: str, **kwargs) -> list:
@@ -308,6 +351,16 @@ def associations(client, cluster: str, arns: list[str]) -> list[dict]:
                                                          aws_retry=True)["association"]
         out.append({"service_account": found["serviceAccount"], "role_arn": found["roleArn"]})
     return sorted(out, key=lambda a: a["service_account"])
+
+
+def role_trust(iam_client, role: str):
+    """The trust policy of ROLE (an ARN), or None when IAM has no such role (in this account)."""
+    from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+
+    try:
+        return iam_client.get_role(RoleName=role.rsplit("/", 1)[-1], aws_retry=True)["Role"].get("AssumeRolePolicyDocument") or {}
+    except is_boto3_error_code("NoSuchEntity"):
+        return None
 
 
 def describe(client, cluster: str, name: str) -> dict | None:

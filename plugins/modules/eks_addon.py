@@ -110,6 +110,15 @@ options:
     description: Seconds to wait for each add-on.
     type: int
     default: 600
+  check_role_trust:
+    description:
+      - Before a role is sent (O(addons[].service_account_role_arn) on a new add-on, or a changed one), read its trust
+        policy (C(iam:GetRole)) and refuse it unless it trusts the cluster's OIDC provider with
+        C(sts:AssumeRoleWithWebIdentity) for the add-on's service account (when EKS names it in the add-on's pod identity
+        configuration). A cluster without an OIDC issuer and a role that does not exist are refused too.
+      - A role in another account than the cluster's cannot be read from here; it is refused unless this is C(false).
+    type: bool
+    default: true
 notes:
   - Read calls per present add-on - C(DescribeAddonVersions), C(DescribeAddon), and C(DescribeAddonConfiguration) when
     O(addons[].configuration_values) or O(addons[].pod_identity_associations) is given; plus one C(DescribeCluster).
@@ -186,6 +195,8 @@ diff:
       type: dict
 """
 
+from functools import partial
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -208,9 +219,34 @@ ADDON_SPEC = dict(
 )
 
 
-def prepare(client, cluster, wanted):
-    """Every read and check, before any write: [(want, resolved version, current canonical, verb, differs)]."""
-    minor = ea.cluster_minor(client, cluster)
+def checks(client, iam, described, want, version, differs):
+    """The add-on's own problems: values against its schema, Pod Identity service accounts, and the trust of a role
+    about to be sent (IAM is read only then; IAM=None skips that check)."""
+    problems = []
+    sends_role = want["role"] and ("service_account_role_arn" in differs or not want.get("exists"))
+    if not (want["values"] or want["pods"] or (sends_role and iam)):
+        return problems
+    conf = ea.configuration(client, want["name"], version)
+    problems += ea.schema_errors(conf.get("configurationSchema") or "", want["values"] or {}, f"{want['field']}.configuration_values")
+    problems += ea.pod_identity_errors(conf, want["pods"], f"{want['field']}.pod_identity_associations")
+    if sends_role and iam:
+        field = f"{want['field']}.service_account_role_arn"
+        role_account, cluster_account = want["role"].split(":")[4], (described.get("arn") or "::::").split(":")[4]
+        if cluster_account and role_account != cluster_account:
+            return problems + [f"{field}: IAM role {want['role']} is in account {role_account}, the cluster in {cluster_account}: "
+                               "its trust of the cluster's OIDC provider cannot be read from here; set check_role_trust=false "
+                               "if that account trusts it"]
+        accounts = [c.get("serviceAccount") for c in conf.get("podIdentityConfiguration") or []]
+        problems += ea.trust_problems(ea.role_trust(iam(), want["role"]), want["role"], described, accounts, field)
+    return problems
+
+
+def prepare(client, cluster, wanted, iam=None):
+    """Every read and check, before any write: [(want, resolved version, current canonical, verb, differs)].
+
+    IAM: a callable giving an IAM client, to check the trust of a role about to be sent (None: not checked)."""
+    described = ea.describe_cluster(client, cluster)
+    minor = described["version"]
     steps, problems, unknown = [], [], []
     for want in wanted:
         raw = ea.describe(client, cluster, want["name"])
@@ -228,12 +264,9 @@ def prepare(client, cluster, wanted):
             except ea.AddonError as exc:
                 problems.append(str(exc))
                 continue
-            if want["values"] or want["pods"]:
-                conf = ea.configuration(client, want["name"], version)
-                problems += ea.schema_errors(conf.get("configurationSchema") or "", want["values"] or {},
-                                             f"{want['field']}.configuration_values")
-                problems += ea.pod_identity_errors(conf, want["pods"], f"{want['field']}.pod_identity_associations")
         verb, differs = ea.plan(want, version, current)
+        if want["state"] == "present":
+            problems += checks(client, iam, described, dict(want, exists=current is not None), version, differs)
         steps.append((want, version, current, verb, differs))
     if unknown:
         names = ea.catalogue_names(client, minor)
@@ -271,6 +304,7 @@ def main():
             resolve_conflicts=dict(type="str", choices=list(ea.RESOLVE), default="overwrite"),
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=600),
+            check_role_trust=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -283,8 +317,9 @@ def main():
     except ea.AddonError as exc:
         module.fail_json(msg=str(exc))
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
+    iam = partial(module.client, "iam", retry_decorator=AWSRetry.jittered_backoff()) if module.params["check_role_trust"] else None
     try:
-        steps = prepare(client, cluster, wanted)
+        steps = prepare(client, cluster, wanted, iam)
         results = converge(module, client, cluster, steps)
     except ea.AddonError as exc:
         module.fail_json(msg=str(exc))

@@ -161,7 +161,7 @@ def test_reads_resolve_and_create_then_wait_for_active(eks):
                                                        "configurationSchema": SCHEMA},
                       {"addonName": "vpc-cni", "addonVersion": "v1.21.1-eksbuild.1"})
     want = _want(version="latest", configuration_values={"env": {"WARM_PREFIX_TARGET": "1"}})
-    assert ea.cluster_minor(client, "prod") == "1.35"
+    assert ea.describe_cluster(client, "prod")["version"] == "1.35"
     infos = ea.addon_versions(client, "vpc-cni", "1.35")
     current = ea.canonical(ea.describe(client, "prod", "vpc-cni"))
     version = ea.resolve_version(want, "1.35", infos, current)
@@ -247,3 +247,52 @@ def test_pod_identity_associations_are_checked_against_the_addon_then_compared_a
         "podIdentityAssociations"] == []
     assert ea.request("prod", want, "v1", "create", [])["podIdentityAssociations"] == [{"serviceAccount": "aws-node", "roleArn": ROLE}]
     assert ea.diff_view(ea.after(want, "v1", None, "create"))["pod_identity_associations"] == want["pods"]
+
+
+CLUSTER = {"name": "prod", "arn": "arn:aws:eks:us-west-2:123456789012:cluster/prod",
+           "identity": {"oidc": {"issuer": "https://oidc.eks.us-west-2.amazonaws.com/id/ABC"}}}
+PROVIDER = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC"
+
+
+def _trust(condition=None, provider=PROVIDER):
+    statement = {"Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity"}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+@pytest.mark.parametrize("document,problem", [
+    (_trust({"StringEquals": {"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub": "system:serviceaccount:kube-system:aws-node"}}), None),
+    (_trust({"StringLike": {"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub": "system:serviceaccount:kube-system:*"}}), None),
+    (_trust(), None),  # no sub condition: any service account of the cluster (loose, but it works)
+    (_trust({"StringEquals": {"oidc.eks.us-west-2.amazonaws.com/id/ABC:sub": "system:serviceaccount:default:app"}}),
+     "f: IAM role R trusts system:serviceaccount:default:app of the cluster's OIDC provider, not the add-on's service account "
+     "(system:serviceaccount:kube-system:aws-node)"),
+    (_trust(provider="arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/OTHER"),
+     f"f: IAM role R does not trust the cluster's OIDC provider {PROVIDER} (no Allow of sts:AssumeRoleWithWebIdentity for it); "
+     "the add-on's pods would get no AWS credentials"),
+    ({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+     f"f: IAM role R does not trust the cluster's OIDC provider {PROVIDER} (no Allow of sts:AssumeRoleWithWebIdentity for it); "
+     "the add-on's pods would get no AWS credentials"),
+    (None, "f: IAM role R does not exist"),
+])
+def test_trust_of_a_role_for_the_addons_service_account(document, problem):
+    assert ea.trust_problems(document, "R", CLUSTER, ["aws-node"], "f") == ([problem] if problem else [])
+
+
+def test_a_cluster_without_issuer_cannot_use_irsa():
+    assert ea.trust_problems(_trust(), "R", {"name": "prod", "identity": {}}, [], "f") == [
+        "f: cluster prod has no OIDC issuer, so IRSA cannot work; associate an OIDC provider first, or use pod_identity_associations"]
+
+
+def test_role_trust_reads_get_role():
+    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        wrapped = RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1))
+        stub.add_response("get_role", {"Role": {"Path": "/", "RoleName": "cni", "RoleId": "AROAEXAMPLEEXAMPLE1", "Arn": ROLE,
+                                                "CreateDate": "2026-01-01T00:00:00Z", "AssumeRolePolicyDocument": "%7B%7D"}},
+                          {"RoleName": "cni"})
+        stub.add_client_error("get_role", "NoSuchEntity", "no", 404, expected_params={"RoleName": "cni"})
+        assert ea.role_trust(wrapped, ROLE) == {}  # botocore decodes the URL-encoded document
+        assert ea.role_trust(wrapped, ROLE) is None
+    assert ea.trust_problems("%7B%7D", "R", CLUSTER, [], "f")[0].startswith("f: IAM role R does not trust")

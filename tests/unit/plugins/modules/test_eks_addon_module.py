@@ -92,3 +92,34 @@ def test_apply_updates_only_what_differs_then_waits(eks):
         stub.add_response("describe_addon", {"addon": done}, {"clusterName": "prod", "addonName": "coredns"})
     results = converge(FakeModule(check_mode=False), client, "prod", steps)
     assert results["coredns"]["configuration_values"] == {"replicaCount": 3} and results["coredns"]["status"] == "ACTIVE"
+
+
+def test_a_role_about_to_be_sent_is_checked_for_trust_and_account(eks):
+    client, stub = eks
+    cluster = {"version": "1.35", "arn": "arn:aws:eks:us-west-2:123456789012:cluster/prod",
+               "identity": {"oidc": {"issuer": "https://oidc.eks.us-west-2.amazonaws.com/id/ABC"}}}
+    stub.add_response("describe_cluster", {"cluster": cluster}, {"name": "prod"})
+    conf = {"configurationSchema": "{}", "podIdentityConfiguration": [{"serviceAccount": "aws-node"}]}
+    for name in ("vpc-cni", "aws-ebs-csi-driver"):
+        stub.add_client_error("describe_addon", "ResourceNotFoundException", "none", 404,
+                              expected_params={"clusterName": "prod", "addonName": name})
+        stub.add_response("describe_addon_versions", _versions(name, "v1", default="v1"), {"addonName": name, "kubernetesVersion": "1.35"})
+        stub.add_response("describe_addon_configuration", conf, {"addonName": name, "addonVersion": "v1"})
+    iam_reads = []
+
+    class Iam:
+        def get_role(self, RoleName, aws_retry):  # noqa: N803 - boto3's spelling
+            iam_reads.append(RoleName)
+            return {"Role": {"AssumeRolePolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}
+
+    wanted = ea.validate([{"name": "vpc-cni", "service_account_role_arn": "arn:aws:iam::123456789012:role/node"},
+                          {"name": "aws-ebs-csi-driver", "service_account_role_arn": "arn:aws:iam::210987654321:role/ebs"}],
+                         "overwrite")
+    with pytest.raises(ea.AddonError) as err:
+        prepare(client, "prod", wanted, iam=Iam)
+    message = str(err.value)
+    assert "addons[0].service_account_role_arn: IAM role arn:aws:iam::123456789012:role/node does not trust" in message
+    assert ("addons[1].service_account_role_arn: IAM role arn:aws:iam::210987654321:role/ebs is in account 210987654321, "
+            "the cluster in 123456789012") in message
+    assert iam_reads == ["node"]  # the other account's role is not looked up by name in this one
