@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters ``kubeconfig`` (build the file's text) and ``kubeconfig_token`` (read the token back)."""
+"""Filters ``kubeconfig`` (build the file's text), ``kubeconfig_token`` (read the token back),
+``kubeconfig_errors`` (the role's preflight checks) and ``k8s_stale`` (what differs from the cluster)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_load
 from yaml import YAMLError
 
+from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
 
 
@@ -30,6 +32,20 @@ def _kubeconfig_token(text):
         return ""  # an unreadable file is simply replaced
 
 
+def _plain(value):
+    # Tagged str / dict subclasses from Ansible's templating, as plain JSON types.
+    return json.loads(json.dumps(value))
+
+
+def kubeconfig_errors(settings):
+    return kc.settings_errors(_plain(dict(settings or {})))
+
+
+def k8s_stale(reads):
+    return k8s.stale(_plain(list(reads or [])))
+
+
 class FilterModule:
     def filters(self):
-        return {"kubeconfig": _kubeconfig, "kubeconfig_token": _kubeconfig_token}
+        return {"kubeconfig": _kubeconfig, "kubeconfig_token": _kubeconfig_token, "kubeconfig_errors": kubeconfig_errors,
+                "k8s_stale": k8s_stale}

@@ -61,6 +61,13 @@ def contains(live, desired) -> bool:
     return live == desired
 
 
+def stale(reads: list) -> list:
+    """The desired objects that a kubernetes.core.k8s_info loop (``loop`` over them, registered) found missing,
+    or found without one of their fields: what a role applies, so that a converged object gets no request."""
+    return [read["item"] for read in reads
+            if not read.get("resources") or not contains(read["resources"][0], read["item"])]
+
+
 def _covered(path: tuple, paths: set) -> bool:
     return any(p[:len(path)] == path or path[:len(p)] == p for p in paths)
 

@@ -9,6 +9,7 @@ makes no API call at all. The signature is not checked here: the API server does
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ansible.module_utils.common.yaml import yaml_dump
@@ -165,3 +166,80 @@ def build(settings: dict) -> dict:
     if not settings.get("token"):
         raise ValueError("token: no token to put in the kubeconfig")
     return token_kubeconfig(token=settings["token"], namespace=settings.get("namespace") or None, **common)
+
+
+def _int(value) -> int:
+    """Jinja's ``int``: 0 for what is not a number (the argument spec has refused those already)."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return 0
+
+
+def settings_errors(s: dict) -> list[str]:
+    """Every broken kubeconfig role setting at once, each message naming its variable.
+
+    ``s`` holds the role's variables without the ``kubeconfig_`` prefix (``cluster_role_wanted`` is
+    ``kubeconfig_cluster_role`` as given), the derived ``namespace``, ``rbac_namespaces``, ``server``,
+    ``ca`` and ``cluster_role``, and what the preflight read, None where it read nothing: ``dir`` (the
+    stat), ``probe`` (the tempfile result), ``clusterroles_found`` (how many ClusterRoles of that name)
+    and ``existing_namespaces`` (names).
+    """
+    from ansible.module_utils.parsing.convert_bool import boolean  # noqa: PLC0415 - keeps this file importable bare
+
+    from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label  # noqa: PLC0415
+
+    def flag(key):
+        return boolean(s.get(key) or False, strict=False)
+
+    mode, state, path = s.get("mode"), s.get("state"), s.get("path") or ""
+    break_glass = mode == "break_glass"
+    token_settings = any(s.get(k) for k in ("service_account", "cluster_role_wanted", "rules", "rbac_namespaces"))
+    exec_settings = any(s.get(k) for k in ("exec_role_arn", "exec_profile"))
+    errors = []
+    if break_glass and not flag("break_glass_enabled"):
+        errors.append("kubeconfig_mode is break_glass but kubeconfig_break_glass_enabled is not true. A break-glass "
+                      "cluster-admin bypasses IAM; opt in explicitly (see docs/kubeconfig.md for rotation and revocation).")
+    if ((mode == "exec" and token_settings) or (mode != "exec" and exec_settings) or (break_glass and token_settings)
+            or (s.get("rules") and s.get("cluster_role_wanted"))):
+        errors.append(f"kubeconfig_mode is {mode}: conflicting modes. kubeconfig_service_account, kubeconfig_cluster_role, "
+                      "kubeconfig_rules and kubeconfig_rbac_namespaces belong to token mode only, kubeconfig_exec_role_arn "
+                      "and kubeconfig_exec_profile to exec mode only, and kubeconfig_rules and kubeconfig_cluster_role "
+                      "exclude each other.")
+    if mode == "token" and not is_dns1123_label(s.get("service_account")):
+        errors.append(f"kubeconfig_service_account: {s.get('service_account') or 'unset'} must be a DNS-1123 name in token mode")
+    if mode == "token" and s.get("cluster_role") == "cluster-admin" and not flag("allow_cluster_admin"):
+        errors.append("kubeconfig_cluster_role: cluster-admin needs kubeconfig_allow_cluster_admin=true; prefer view, edit "
+                      "or namespace-scoped grants (kubeconfig_rbac_namespaces).")
+    expiration, renew_before = _int(s.get("token_expiration")), _int(s.get("token_renew_before"))
+    if expiration < MIN_EXPIRATION or not 0 <= renew_before < expiration:
+        errors.append(f"kubeconfig_token_expiration ({s.get('token_expiration')}) must be at least {MIN_EXPIRATION} seconds, "
+                      f"the TokenRequest API minimum, and kubeconfig_token_renew_before ({s.get('token_renew_before')}) "
+                      "less than it.")
+    server, ca = s.get("server") or "", s.get("ca") or ""
+    if state == "present" and (not server.startswith("https://") or (not ca and not flag("insecure"))):
+        errors.append(f"kubeconfig_server ({server}) must be an https URL and needs kubeconfig_ca_data (base64 PEM) unless "
+                      "kubeconfig_insecure is true.")
+    if (not path and not flag("set_fact") and state == "present") or (path and not path.startswith("/")):
+        errors.append(f"kubeconfig_path ({path or 'unset'}) must be an absolute file path, or set kubeconfig_set_fact")
+    directory, stat, probe = posixpath.dirname(path), (s.get("dir") or {}), s.get("probe")
+    if path and not (stat.get("exists") and stat.get("isdir") and stat.get("writeable") and not stat.get("woth")):
+        found = "missing" if not stat.get("exists") else f"mode {stat.get('mode')}"
+        errors.append(f"kubeconfig_path: directory {directory} must exist, be writable by this user and not be "
+                      f"world-writable (it is {found}), since the file holds a credential.")
+    elif path and probe is not None and "path" not in probe:
+        errors.append(f"kubeconfig_path: no file can be created in {directory} ({probe.get('msg', '')}), so the "
+                      "kubeconfig could not be written there.")
+    arn = s.get("exec_role_arn") or ""
+    if arn and not _ROLE_ARN.match(arn):
+        errors.append(f"kubeconfig_exec_role_arn: {arn} is not an IAM role ARN")
+    if s.get("clusterroles_found") is not None and s["clusterroles_found"] != 1:
+        errors.append(f"kubeconfig_cluster_role: ClusterRole {s.get('cluster_role')} does not exist in the cluster")
+    existing = s.get("existing_namespaces")
+    missing = [] if existing is None else [
+        ns for i, ns in enumerate(s.get("rbac_namespaces") or [])
+        if ns not in existing and ns != s.get("namespace") and ns not in (s.get("rbac_namespaces") or [])[:i]]
+    if missing:
+        errors.append(f"kubeconfig_rbac_namespaces: {', '.join(missing)} do not exist (only kubeconfig_namespace is made "
+                      "by this role)")
+    return errors
