@@ -592,6 +592,18 @@ class AddonMiddleware:
 
 
 def wrap(app, config_path: Path):
-    """The hook aws_server uses: moto behind the add-on API, workloads written with the lab's admin kubeconfig."""
-    kubeconfig = Path(config_path).with_name("admin.kubeconfig")
+    """The hook aws_server uses: moto behind the add-on API. Workloads are written as ``eks:addon-manager`` (a client
+    certificate of the lab's PKI, left out of the audit log as EKS's writes are not a playbook's), or with the admin
+    kubeconfig in a lab whose PKI predates that identity."""
+    from nodeless_lab import kube
+
+    lab = Path(config_path).parent
+    config = json.loads(Path(config_path).read_text())
+    pki = lab / "pki"
+    kubeconfig = lab / "eks-addon-manager.kubeconfig"
+    if (pki / "eks-addon-manager.crt").exists():
+        kube.kubeconfig(kubeconfig, config["endpoint"], pki / "ca.crt", pki / "eks-addon-manager.crt",
+                        pki / "eks-addon-manager.key", "eks:addon-manager")
+    else:
+        kubeconfig = lab / "admin.kubeconfig"
     return AddonMiddleware(app, AddonApi(moto_clusters, Kube(kubeconfig) if kubeconfig.exists() else None))

@@ -63,7 +63,8 @@ def start_etcd(lab: Path, bins: dict, ports: dict) -> int:
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
     "rules": [
-        {"level": "None", "users": ["kwok", "system:kube-controller-manager", "system:kube-scheduler", "system:apiserver"]},
+        {"level": "None", "users": ["kwok", "eks:addon-manager", "system:kube-controller-manager", "system:kube-scheduler",
+                                    "system:apiserver"]},
         {"level": "None", "userGroups": ["system:serviceaccounts:kube-system", "system:nodes"]},
         {"level": "None", "verbs": ["get", "list", "watch"]},
         {"level": "None", "resources": [{"group": "authorization.k8s.io"}, {"group": "authentication.k8s.io"}]},

@@ -89,6 +89,8 @@ def generate(pki_dir: Path) -> dict[str, Path]:
     issue("scheduler", "system:kube-scheduler", None, server=False)
     # kwok gets its own identity so the audit log can leave its status updates out.
     issue("kwok", "kwok", "system:masters", server=False)
+    # So does the emulated EKS add-on manager (eks_addons.py): its writes are EKS's, not a playbook's.
+    issue("eks-addon-manager", "eks:addon-manager", "system:masters", server=False)
 
     # Service-account tokens are RS256 as on EKS; the public half is what the JWKS serves.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
