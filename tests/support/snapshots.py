@@ -56,7 +56,8 @@ def k8s_snapshot(extra_kinds: tuple = ()) -> dict:
 
 
 def aws_snapshot() -> dict:
-    """The lab account's state for every kind nodeless.eks writes (IAM, tags, SQS, EventBridge, EKS and its add-ons, Route 53)."""
+    """The lab account's state for every kind nodeless.eks writes (IAM, tags, SQS, EventBridge, EKS with its add-ons, access
+    entries and Pod Identity associations, Route 53)."""
     iam = labenv.boto3_client("iam")
     snap: dict = {}
     for page in iam.get_paginator("list_roles").paginate():
@@ -106,6 +107,21 @@ def aws_snapshot() -> dict:
         for name in eks.list_addons(clusterName=cluster).get("addons", []):  # the lab's add-on emulation
             desc = eks.describe_addon(clusterName=cluster, addonName=name)["addon"]
             snap[f"eks:addon/{cluster}/{name}"] = {k: desc.get(k) for k in ("addonVersion", "configurationValues", "serviceAccountRoleArn")}
+        # the lab's access-entry and Pod Identity emulation
+        mode = (eks.describe_cluster(name=cluster)["cluster"].get("accessConfig") or {}).get("authenticationMode")
+        snap[f"eks:authentication-mode/{cluster}"] = mode
+        for page in eks.get_paginator("list_access_entries").paginate(clusterName=cluster) if mode != "CONFIG_MAP" else []:
+            for arn in page["accessEntries"]:
+                desc = eks.describe_access_entry(clusterName=cluster, principalArn=arn)["accessEntry"]
+                policies = eks.list_associated_access_policies(clusterName=cluster, principalArn=arn)["associatedAccessPolicies"]
+                snap[f"eks:access-entry/{cluster}/{arn}"] = {
+                    "entry": {k: desc.get(k) for k in ("type", "kubernetesGroups", "username", "tags")},
+                    "policies": sorted((p["policyArn"], json.dumps(p["accessScope"], sort_keys=True)) for p in policies)}
+        for page in eks.get_paginator("list_pod_identity_associations").paginate(clusterName=cluster):
+            for assoc in page["associations"]:
+                desc = eks.describe_pod_identity_association(clusterName=cluster, associationId=assoc["associationId"])["association"]
+                snap[f"eks:pod-identity/{cluster}/{desc['namespace']}/{desc['serviceAccount']}"] = {
+                    k: desc.get(k) for k in ("roleArn", "disableSessionTags", "ownerArn")}
     r53 = labenv.boto3_client("route53")
     for zone in r53.list_hosted_zones()["HostedZones"]:
         snap[f"route53:{zone['Name']}"] = r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]

@@ -165,12 +165,13 @@ class LabMiddleware:
 
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
-    from nodeless_lab import eks_addons, moto_fixes  # noqa: PLC0415
+    from nodeless_lab import eks_access, eks_addons, moto_fixes  # noqa: PLC0415
 
     moto_fixes.apply()
     log = CallLog()
-    # EKS add-ons (moto has none) are answered in front of moto, behind the call log and fault injection.
-    app = LabMiddleware(eks_addons.wrap(DomainDispatcherApplication(create_backend_app), Path(argv[1])), log)
+    # EKS add-ons, access entries and Pod Identity (moto has none) are answered in front of moto, behind the call
+    # log and fault injection.
+    app = LabMiddleware(eks_access.wrap(eks_addons.wrap(DomainDispatcherApplication(create_backend_app), Path(argv[1]))), log)
     server = make_server("127.0.0.1", config["port"], app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
