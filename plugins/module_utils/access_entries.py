@@ -20,8 +20,53 @@ _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:eks::aws:cluster-access-policy/[A-Za-
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9]+$")
 
 
+MODES = ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API")
+
+
 class AccessEntryError(ValueError):
     """Bad input or a conflict; the message names the field."""
+
+
+def mode_step(current: str, wanted: str | None) -> str | None:
+    """The authentication mode to move CURRENT to (None: nothing to do). EKS moves it only forward,
+    CONFIG_MAP -> API_AND_CONFIG_MAP -> API; a change backwards is refused here, before any write."""
+    if wanted is None or wanted == current:
+        return None
+    if wanted not in MODES:
+        raise AccessEntryError(f"authentication_mode: {wanted!r} is not one of {list(MODES)}")
+    if current in MODES and MODES.index(wanted) < MODES.index(current):
+        raise AccessEntryError(f"authentication_mode: the cluster is in {current}, and EKS moves the authentication mode "
+                               f"only forward (CONFIG_MAP -> API_AND_CONFIG_MAP -> API), so it cannot go back to {wanted}; "
+                               f"set authentication_mode: {current} or leave it out")
+    return wanted
+
+
+def cluster_mode(client, cluster: str) -> str:
+    """The cluster's authentication mode (CONFIG_MAP when EKS reports none, as for clusters made before access entries)."""
+    found = client.describe_cluster(name=cluster, aws_retry=True)["cluster"]
+    return (found.get("accessConfig") or {}).get("authenticationMode") or "CONFIG_MAP"
+
+
+def set_mode(client, cluster: str, mode: str, timeout: float = 900, sleep=None) -> None:
+    """UpdateClusterConfig (accessConfig), then DescribeUpdate until it succeeded; raises AccessEntryError when it
+    failed or TIMEOUT seconds passed."""
+    import time
+
+    sleep = sleep or time.sleep
+    update = client.update_cluster_config(name=cluster, accessConfig={"authenticationMode": mode}, aws_retry=True)["update"]
+    deadline = time.monotonic() + timeout
+    polls = 0
+    while update.get("status") not in ("Successful", "Failed", "Cancelled"):
+        if time.monotonic() > deadline:
+            raise AccessEntryError(f"authentication_mode: the update of cluster {cluster} to {mode} ({update['id']}) "
+                                   f"was still {update.get('status')} after {int(timeout)} s")
+        if polls:
+            sleep(5)
+        polls += 1
+        update = client.describe_update(name=cluster, updateId=update["id"], aws_retry=True)["update"]
+    if update["status"] != "Successful":
+        errors = "; ".join(e.get("errorMessage", "") for e in update.get("errors") or [])
+        raise AccessEntryError(f"authentication_mode: the update of cluster {cluster} to {mode} {update['status']}: {errors}")
 
 
 def policy_arn(value: str, partition: str, field: str) -> str:

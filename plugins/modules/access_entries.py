@@ -17,7 +17,9 @@ description:
   - Entries this module creates are tagged C(nodeless.eks/owner=<owner>). Entries with that tag
     that are no longer listed are deleted; entries made by EKS, by hand or by another owner are
     never touched, and listing one of them is an error.
-  - The cluster's authentication mode must include C(API) (C(API) or C(API_AND_CONFIG_MAP)).
+  - The cluster's authentication mode must include C(API) (C(API) or C(API_AND_CONFIG_MAP)). With
+    O(authentication_mode), the module first moves the cluster's mode forward to it (and waits for the update),
+    or refuses, before any write, a mode behind the cluster's (EKS moves it only forward).
 author:
   - nodeless.eks contributors (@nodeless)
 options:
@@ -33,6 +35,15 @@ options:
     description: AWS partition used to expand short access policy names.
     type: str
     default: aws
+  authentication_mode:
+    description:
+      - The cluster's authentication mode. EKS moves it only forward (C(CONFIG_MAP) -> C(API_AND_CONFIG_MAP) ->
+        C(API)); a mode behind the cluster's fails before any write, saying why. Once C(API), the C(aws-auth)
+        ConfigMap is no longer read.
+      - When the cluster is in C(CONFIG_MAP), it has no access entries; check mode plans every listed entry as new.
+      - Left out, the mode is neither read nor changed.
+    type: str
+    choices: [CONFIG_MAP, API_AND_CONFIG_MAP, API]
   entries:
     description:
       - Every access entry this owner wants. Each item has C(principal_arn), optional
@@ -61,17 +72,25 @@ EXAMPLES = r"""
         access_policies:
           - policy_arn: AmazonEKSViewPolicy
             access_scope: {type: namespace, namespaces: [payments]}
+
+- name: Turn access entries on (aws-auth keeps working) and map the CI role
+  nodeless.eks.access_entries:
+    cluster_name: prod-eu
+    authentication_mode: API_AND_CONFIG_MAP
+    entries:
+      - principal_arn: arn:aws:iam::123456789012:role/ci
+        kubernetes_groups: [deployers]
 """
 
 RETURN = r"""
 changes:
-  description: One entry per access entry or policy association added, changed or removed.
+  description: One entry per access entry or policy association added, changed or removed, and the authentication mode changed.
   type: list
   elements: dict
   returned: always
   sample: [{resource: "aws:access-entry/arn:aws:iam::123456789012:role/auditor", action: add}]
 diff:
-  description: This owner's access entries before and after.
+  description: This owner's access entries before and after, keyed by principal ARN (and C(authentication_mode) when set).
   type: dict
   returned: always
 """
@@ -104,6 +123,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True), owner=dict(type="str", default="nodeless.eks"),
                            partition=dict(type="str", default="aws"),
+                           authentication_mode=dict(type="str", choices=list(ae.MODES)),
                            entries=dict(type="list", elements="dict", default=[])),
         supports_check_mode=True,
     )
@@ -115,8 +135,20 @@ def main():
         module.fail_json(msg=str(exc))
     client = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
     cluster = params["cluster_name"]
+    mode = step = None
     try:
-        current = ae.read(client, cluster)
+        if params["authentication_mode"]:
+            mode = ae.cluster_mode(client, cluster)
+            step = ae.mode_step(mode, params["authentication_mode"])
+            if step and not module.check_mode:
+                ae.set_mode(client, cluster, step)
+        if mode == "CONFIG_MAP" and (module.check_mode or not step):  # a CONFIG_MAP cluster has no access entries
+            if not step and desired:
+                raise ae.AccessEntryError("authentication_mode: CONFIG_MAP clusters have no access entries; "
+                                          "set API_AND_CONFIG_MAP or API to manage entries")
+            current = {}
+        else:
+            current = ae.read(client, cluster)
         actions = ae.plan(desired, current, params["owner"])
         if actions and not module.check_mode:
             ae.apply(client, cluster, params["owner"], actions)
@@ -128,8 +160,12 @@ def main():
         module.fail_json_aws(exc, msg=f"cluster_name: access entries of EKS cluster {cluster!r} "
                                       "(its authentication mode must include API)")
     after = {d["principal_arn"]: dict(d, owner=params["owner"]) for d in desired}
-    module.exit_json(changed=bool(actions), changes=[_change(*a) for a in actions],
-                     diff={"before": _mine(current, params["owner"]), "after": after})
+    before = _mine(current, params["owner"])
+    changes = [change("aws", "eks-authentication-mode", cluster, "change", detail=f"{mode} -> {step}")] if step else []
+    if mode:
+        before["authentication_mode"], after["authentication_mode"] = mode, step or mode
+    module.exit_json(changed=bool(actions or step), changes=changes + [_change(*a) for a in actions],
+                     diff={"before": before, "after": after})
 
 
 if __name__ == "__main__":

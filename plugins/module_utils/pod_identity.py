@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""EKS Pod Identity: associations (validate, read once, plan locally, then the fewest writes) and the role trust policy.
+
+An association binds one Kubernetes service account (namespace and name) to one IAM role; EKS allows one association
+per service account. ``validate``, ``plan``, ``trust_policy`` and ``trusts_pod_identity`` are pure; ``read`` and
+``apply`` take AnsibleAWSModule's retrying EKS client (calls pass ``aws_retry``).
+"""
+
+from __future__ import annotations
+
+import re
+
+SERVICE = "pods.eks.amazonaws.com"
+ACTIONS = ("sts:AssumeRole", "sts:TagSession")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:eks:[a-z0-9-]+:(\d{12}):cluster/[A-Za-z0-9][A-Za-z0-9_-]*$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+class PodIdentityError(ValueError):
+    """Bad input or a conflict; the message names the field."""
+
+
+def trust_policy(account_id: str, cluster_arn: str | None = None) -> dict:
+    """The trust policy of a role for EKS Pod Identity, as the EKS user guide gives it: the service principal
+    pods.eks.amazonaws.com may sts:AssumeRole and sts:TagSession, only for ACCOUNT_ID (aws:SourceAccount) and, when
+    CLUSTER_ARN is given, only for that cluster (aws:SourceArn)."""
+    account_id = str(account_id)
+    if not _ACCOUNT.match(account_id):
+        raise PodIdentityError(f"account_id: {account_id!r} is not a 12-digit AWS account id")
+    condition = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if cluster_arn is not None:
+        match = _CLUSTER_ARN.match(str(cluster_arn))
+        if not match:
+            raise PodIdentityError(f"cluster_arn: {cluster_arn!r} is not an EKS cluster ARN")
+        if match.group(1) != account_id:
+            raise PodIdentityError(f"cluster_arn: {cluster_arn} is in account {match.group(1)}, not {account_id}")
+        condition["ArnEquals"] = {"aws:SourceArn": cluster_arn}
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "AllowEksAuthToAssumeRoleForPodIdentity", "Effect": "Allow", "Principal": {"Service": SERVICE},
+        "Action": list(ACTIONS), "Condition": condition}]}
+
+
+def _as_list(value) -> list:
+    return [value] if isinstance(value, (str, dict)) else list(value or [])
+
+
+def trusts_pod_identity(document) -> bool:
+    """Whether a role trust policy lets EKS Pod Identity assume the role with session tags (one Allow statement
+    naming the service pods.eks.amazonaws.com with both sts:AssumeRole and sts:TagSession, or sts:*)."""
+    for statement in _as_list((document or {}).get("Statement")) if isinstance(document, dict) else []:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal") or {}
+        services = _as_list(principal.get("Service")) if isinstance(principal, dict) else []
+        actions = _as_list(statement.get("Action"))
+        if SERVICE in services and ("sts:*" in actions or all(a in actions for a in ACTIONS)):
+            return True
+    return False
+
+
+def validate(items, field: str = "associations") -> list[dict]:
+    """Each association as {key, field, namespace, service_account, role_arn, disable_session_tags, state};
+    every problem of every item is reported together."""
+    if not isinstance(items, list):
+        raise PodIdentityError(f"{field}: must be a list")
+    out, seen, problems = [], {}, []
+    for index, raw in enumerate(items):
+        where = f"{field}[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: must be a mapping with namespace, service_account and role_arn")
+            continue
+        namespace, account = raw.get("namespace"), raw.get("service_account")
+        state = raw.get("state") or "present"
+        role = raw.get("role_arn")
+        if not isinstance(namespace, str) or len(namespace) > 63 or not _LABEL.match(namespace):
+            problems.append(f"{where}.namespace: {namespace!r} is not a Kubernetes namespace name "
+                            "(lowercase letters, digits and '-', at most 63)")
+        if not isinstance(account, str) or len(account) > 253 or not _SUBDOMAIN.match(account):
+            problems.append(f"{where}.service_account: {account!r} is not a Kubernetes service account name "
+                            "(lowercase letters, digits, '-' and '.', at most 253)")
+        if state not in ("present", "absent"):
+            problems.append(f"{where}.state: {state!r} is not one of present, absent")
+        if state == "present" and (not isinstance(role, str) or not _ROLE_ARN.match(role)):
+            problems.append(f"{where}.role_arn: {role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        key = f"{namespace}/{account}"
+        if key in seen:
+            problems.append(f"{where}: service account {key} is already listed at {field}[{seen[key]}] "
+                            "(EKS allows one Pod Identity association per service account)")
+        seen.setdefault(key, index)
+        out.append({"key": key, "field": where, "namespace": namespace, "service_account": account, "state": state,
+                    "role_arn": role if state == "present" else None,
+                    "disable_session_tags": bool(raw.get("disable_session_tags"))})
+    if problems:
+        raise PodIdentityError("; ".join(problems))
+    return out
+
+
+def view(record: dict | None) -> dict | None:
+    """An association as the module returns it (API's camelCase to the module's names)."""
+    if not record:
+        return None
+    return {"namespace": record["namespace"], "service_account": record["serviceAccount"], "role_arn": record.get("roleArn"),
+            "disable_session_tags": bool(record.get("disableSessionTags", False)), "association_id": record.get("associationId"),
+            "association_arn": record.get("associationArn"), "owner_arn": record.get("ownerArn")}
+
+
+def read(client, cluster: str, wanted: list[dict]) -> dict:
+    """{namespace/service_account: association as EKS describes it} for the listed service accounts that have one
+    (one paginated list of the cluster's associations, then a describe of each listed one)."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    @AWSRetry.jittered_backoff()
+    def _all():
+        pages = client.get_paginator("list_pod_identity_associations").paginate(clusterName=cluster)
+        return pages.build_full_result().get("associations", [])
+
+    keys = {w["key"] for w in wanted}
+    current = {}
+    for summary in _all():
+        key = f"{summary['namespace']}/{summary['serviceAccount']}"
+        if key in keys:
+            current[key] = client.describe_pod_identity_association(
+                clusterName=cluster, associationId=summary["associationId"], aws_retry=True)["association"]
+    return current
+
+
+def plan(wanted: list[dict], current: dict) -> list[tuple]:
+    """[(want, verb, differing fields)] with verb create, update, delete or None (nothing to do)."""
+    steps, problems = [], []
+    for want in wanted:
+        have = current.get(want["key"])
+        if have and have.get("ownerArn"):
+            problems.append(f"{want['field']}: the association of {want['key']} belongs to {have['ownerArn']}; "
+                            "change it through that add-on (nodeless.eks.eks_addon pod_identity_associations)")
+            continue
+        if want["state"] == "absent":
+            steps.append((want, "delete" if have else None, []))
+        elif not have:
+            steps.append((want, "create", []))
+        else:
+            differs = [name for name, api in (("role_arn", "roleArn"), ("disable_session_tags", "disableSessionTags"))
+                       if want[name] != (have.get(api) if api == "roleArn" else bool(have.get(api, False)))]
+            steps.append((want, "update" if differs else None, differs))
+    if problems:
+        raise PodIdentityError("; ".join(problems))
+    return steps
+
+
+def predicted(want: dict, have: dict | None) -> dict | None:
+    """The association after a step, as the module returns it (before any write: the check-mode answer)."""
+    if want["state"] == "absent":
+        return None
+    out = view(have) or {"namespace": want["namespace"], "service_account": want["service_account"],
+                         "association_id": None, "association_arn": None, "owner_arn": None}
+    return dict(out, role_arn=want["role_arn"], disable_session_tags=want["disable_session_tags"])
+
+
+def apply(client, cluster: str, steps: list[tuple], current: dict) -> dict:
+    """The writes, in order; {key: association after} (None once deleted) for the steps that wrote."""
+    done = {}
+    for want, verb, _differs in steps:
+        have = current.get(want["key"])
+        if verb == "create":
+            done[want["key"]] = view(client.create_pod_identity_association(
+                clusterName=cluster, namespace=want["namespace"], serviceAccount=want["service_account"],
+                roleArn=want["role_arn"], disableSessionTags=want["disable_session_tags"], aws_retry=True)["association"])
+        elif verb == "update":
+            done[want["key"]] = view(client.update_pod_identity_association(
+                clusterName=cluster, associationId=have["associationId"], roleArn=want["role_arn"],
+                disableSessionTags=want["disable_session_tags"], aws_retry=True)["association"])
+        elif verb == "delete":
+            client.delete_pod_identity_association(clusterName=cluster, associationId=have["associationId"], aws_retry=True)
+            done[want["key"]] = None
+    return done
+
+
+def diff_view(item: dict | None) -> dict | None:
+    return None if not item else {"role_arn": item["role_arn"], "disable_session_tags": item["disable_session_tags"]}

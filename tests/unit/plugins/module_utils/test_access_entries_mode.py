@@ -1,0 +1,66 @@
+"""Access entries: the cluster's authentication mode, moved only forward (pure check; the update against the Stubber)."""
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
+
+
+@pytest.fixture
+def eks():
+    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("current,wanted,step", [
+    ("CONFIG_MAP", None, None), ("CONFIG_MAP", "CONFIG_MAP", None), ("CONFIG_MAP", "API_AND_CONFIG_MAP", "API_AND_CONFIG_MAP"),
+    ("CONFIG_MAP", "API", "API"), ("API_AND_CONFIG_MAP", "API", "API"), ("API", "API", None),
+])
+def test_forward_or_nothing(current, wanted, step):
+    assert ae.mode_step(current, wanted) == step
+
+
+@pytest.mark.parametrize("current,wanted", [("API", "API_AND_CONFIG_MAP"), ("API", "CONFIG_MAP"), ("API_AND_CONFIG_MAP", "CONFIG_MAP")])
+def test_backwards_is_refused_saying_why(current, wanted):
+    with pytest.raises(ae.AccessEntryError) as err:
+        ae.mode_step(current, wanted)
+    assert str(err.value) == (f"authentication_mode: the cluster is in {current}, and EKS moves the authentication mode only "
+                              f"forward (CONFIG_MAP -> API_AND_CONFIG_MAP -> API), so it cannot go back to {wanted}; "
+                              f"set authentication_mode: {current} or leave it out")
+
+
+def test_cluster_mode_defaults_to_config_map(eks):
+    client, stub = eks
+    stub.add_response("describe_cluster", {"cluster": {"name": "c"}}, {"name": "c"})
+    stub.add_response("describe_cluster", {"cluster": {"name": "c", "accessConfig": {"authenticationMode": "API"}}}, {"name": "c"})
+    assert ae.cluster_mode(client, "c") == "CONFIG_MAP"
+    assert ae.cluster_mode(client, "c") == "API"
+
+
+def _update(status, errors=()):
+    return {"update": {"id": "u-1", "status": status, "type": "AccessConfigUpdate", "errors": list(errors),
+                       "params": [{"type": "AuthenticationMode", "value": "API"}]}}
+
+
+def test_set_mode_waits_for_the_update(eks):
+    client, stub = eks
+    stub.add_response("update_cluster_config", _update("InProgress"), {"name": "c", "accessConfig": {"authenticationMode": "API"}})
+    stub.add_response("describe_update", _update("InProgress"), {"name": "c", "updateId": "u-1"})
+    stub.add_response("describe_update", _update("Successful"), {"name": "c", "updateId": "u-1"})
+    slept = []
+    ae.set_mode(client, "c", "API", sleep=slept.append)
+    assert slept == [5]  # the first poll right away
+
+
+def test_set_mode_reports_a_failed_update(eks):
+    client, stub = eks
+    stub.add_response("update_cluster_config", _update("Failed", [{"errorCode": "Unknown", "errorMessage": "boom"}]),
+                      {"name": "c", "accessConfig": {"authenticationMode": "API"}})
+    with pytest.raises(ae.AccessEntryError, match="authentication_mode: the update of cluster c to API Failed: boom"):
+        ae.set_mode(client, "c", "API", sleep=lambda _s: None)
