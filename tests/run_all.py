@@ -12,6 +12,8 @@ summary CI reads; each layer's line gives its wall and CPU seconds.
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import fnmatch
 import os
 import re
@@ -253,12 +255,61 @@ STREAMS = {
 }
 
 
+_CGROUP_ENV = "NODELESS_TEST_CGROUP"
+
+
+def _own_cgroup() -> Path | None:
+    """Put this process, and so everything it starts (the lab's detached servers too), into a CPU-accounting
+    cgroup of its own: cgroup v1's cpuacct or cgroup v2. A process started by one that has one (an oldest-platform
+    layer inside the static stream) stays in it. None where the machine does not let us (not root, no such
+    hierarchy); the CPU figures then leave the lab's servers out and say so."""
+    if os.environ.get(_CGROUP_ENV):
+        return Path(os.environ[_CGROUP_ENV])
+    for root, usage in ((Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage"), (Path("/sys/fs/cgroup"), "cpu.stat")):
+        if not (root / usage).is_file():
+            continue
+        for stale in root.glob("nodeless-eks-test-*"):  # left by earlier runs; only empty ones can go
+            with contextlib.suppress(OSError):
+                stale.rmdir()
+        group = root / f"nodeless-eks-test-{os.getpid()}"
+        try:
+            group.mkdir(exist_ok=True)
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            continue
+        os.environ[_CGROUP_ENV] = str(group)
+        atexit.register(_leave_cgroup, root, group)
+        return group
+    return None
+
+
+def _leave_cgroup(root: Path, group: Path) -> None:
+    with contextlib.suppress(OSError):
+        (root / "cgroup.procs").write_text(str(os.getpid()))
+        group.rmdir()  # refused while a process started here (a lab left up) still runs: cleared by a later run
+
+
+CGROUP = None  # set by main(): the run's own cgroup, when it has one
+SCOPES: set = set()  # what the streams' CPU figures cover, as each stream said
+
+
 def _cpu_seconds() -> float:
-    """User + system seconds of this process and of every descendant waited for: pytest, ansible-playbook and
-    its workers, molecule, ansible-test. The lab's servers (moto, etcd, kube-apiserver, ...) run detached
-    and are not counted."""
+    """User + system seconds of everything this process started. In its cgroup: every process, the lab's
+    servers (moto, etcd, kube-apiserver, ...) included, as the kernel counts them. Without one: this process
+    and every descendant waited for (pytest, ansible-playbook and its workers, molecule, ansible-test), not
+    the lab's detached servers."""
+    if CGROUP is not None:
+        if (CGROUP / "cpuacct.usage").is_file():
+            return int((CGROUP / "cpuacct.usage").read_text()) / 1e9
+        stat = dict(line.split() for line in (CGROUP / "cpu.stat").read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cpu_scope() -> str:
+    return ("every process it started, the lab's servers included (cgroup)" if CGROUP is not None
+            else "this run and the processes it waited for; the lab's servers not counted (no cgroup here)")
 
 
 def run_layers(layers: list[str], extra: list[str]) -> dict:
@@ -302,18 +353,22 @@ def run_streams() -> dict:
         for layer, passed, failed, took, cpu in re.findall(r"^RESULT (\w+) (\d+) (\d+) ([\d.]+) ([\d.]+)$", text, re.M):
             skips = re.findall(rf"^SKIP {layer} (.*)$", text, re.M)
             results[layer] = (int(passed), int(failed), float(took), skips, float(cpu))
+        SCOPES.update(re.findall(r"^CPUSCOPE (.*)$", text, re.M))
         for layer in STREAMS[stream]:
             results.setdefault(layer, (0, 1, 0.0, [], 0.0))  # a stream that died counts as a failure
     return results
 
 
 def main(argv: list[str]) -> int:
+    global CGROUP  # noqa: PLW0603 - set once, before any layer runs
     started = time.monotonic()
+    CGROUP = _own_cgroup() if argv else None  # a stream, or layers run alone; `make test` itself: its streams
     if argv[:1] == ["--layers"]:  # one stream, run by run_streams
         results = run_layers(argv[1].split(","), [])
         for layer, (passed, failed, took, skips, cpu) in results.items():
             print(f"RESULT {layer} {passed} {failed} {took:.1f} {cpu:.1f}")
             print("".join(f"SKIP {layer} {line}\n" for line in skips), end="")
+        print(f"CPUSCOPE {_cpu_scope()}")
         return 0
     if argv[:1] == ["check"]:
         results = run_layers(["sanity", "lint", "docs", "unit", "smoke"], [])
@@ -326,7 +381,11 @@ def main(argv: list[str]) -> int:
         print("".join(f"  [{layer}] {line}\n" for layer, line in skips), end="")
     for layer, (passed, failed, took, layer_skips, cpu) in results.items():
         print(f"{layer:<14} {passed:>4} passed {failed:>3} failed {len(layer_skips):>3} skipped  {took:7.1f}s wall {cpu:7.1f}s CPU")
-    print(f"wall time {time.monotonic() - started:.0f}s, CPU {_cpu_seconds():.0f}s (user + system; the lab's servers not counted)")
+    if argv:
+        cpu, scope = _cpu_seconds(), _cpu_scope()
+    else:  # each stream counted its own, in its own cgroup when it had one
+        cpu, scope = sum(r[4] for r in results.values()), SCOPES.pop() if len(SCOPES) == 1 else "; ".join(sorted(SCOPES))
+    print(f"wall time {time.monotonic() - started:.0f}s, CPU {cpu:.0f}s (user + system of {scope})")
     total_passed = sum(r[0] for r in results.values())
     total_failed = sum(r[1] for r in results.values())
     print(f"{total_passed} passed, {total_failed} failed, {len(skips)} skipped")
