@@ -260,6 +260,49 @@ def test_pool_limit_holds_the_pods_beyond_it_pending(controller):
     _wait(f"the nodes of {LIMITED} consolidated", lambda: not _nodeclaims(custom, LIMITED))
 
 
+def test_spot_interruption_on_the_role_queue_replaces_the_node(controller):
+    core, apps, custom = _api()
+    dep = apps.read_namespaced_deployment("karpenter", "karpenter").spec.template.spec.containers[0]
+    queue = next(e.value for e in dep.env if e.name == "INTERRUPTION_QUEUE")
+    sqs = labenv.boto3_client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]  # the queue the role created and named in the chart's values
+    apps.patch_namespaced_deployment_scale("inflate", NAMESPACE, {"spec": {"replicas": 2}})
+    claim = _wait("a NodeClaim Initialized for 2 pods", lambda: _initialized(_nodeclaims(custom)))[0]
+    node, provider_id = claim["status"]["nodeName"], claim["status"]["providerID"]
+    zone, instance_id = provider_id.rsplit("/", 2)[-2:]
+    state = labenv.state()
+    event = {  # EventBridge's envelope of aws.ec2@EC2SpotInstanceInterruptionWarning, as the role's rule delivers it
+        "version": "0", "id": "5f4f0b2e-lab0-interruption", "detail-type": "EC2 Spot Instance Interruption Warning",
+        "source": "aws.ec2", "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": state["region"], "resources": [f"arn:aws:ec2:{zone}:instance/{instance_id}"],
+        "detail": {"instance-id": instance_id, "instance-action": "terminate"},
+    }
+    started = time.monotonic()
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+
+    def replaced():
+        pods = core.list_namespaced_pod(NAMESPACE, label_selector="app=inflate").items
+        moved = len(pods) == 2 and all(p.status.phase == "Running" and p.spec.node_name not in (None, node) for p in pods)
+        return pods if moved and claim["metadata"]["name"] not in {c["metadata"]["name"] for c in _nodeclaims(custom)} else None
+
+    pods = _wait("the pods Running on a replacement node", replaced)
+    seconds = time.monotonic() - started
+    old = [i for i in _instances() if i["InstanceId"] == instance_id]
+    assert [i["State"]["Name"] for i in old] == ["terminated"]
+    assert not [n for n in core.list_node().items if n.metadata.name == node]
+    counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
+    assert attributes == dict.fromkeys(counts, "0")  # consumed: deleted, not merely in flight
+    handled = [json.loads(line) for line in controller["log"].read_text(errors="replace").splitlines()
+               if "initiating delete from interruption message" in line]
+    assert [(e["queue"], e["messageKind"], e["action"], e["NodeClaim"]["name"]) for e in handled] == [
+        (queue, "spot_interrupted", "CordonAndDrain", claim["metadata"]["name"])]
+    print(f"\n[karpenter] spot interruption for {instance_id} ({node}) on queue {queue}: pods on "
+          f"{sorted({p.spec.node_name for p in pods})} after {seconds:.1f}s; message consumed, instance terminated")
+    apps.patch_namespaced_deployment_scale("inflate", NAMESPACE, {"spec": {"replicas": 0}})
+    _wait("the replacement consolidated", lambda: not _nodeclaims(custom))
+
+
 def test_controller_log_has_no_error(controller, provisioned):
     del provisioned  # the scenarios above ran first
     lines = controller["log"].read_bytes()[controller["offset"]:].decode(errors="replace").splitlines()

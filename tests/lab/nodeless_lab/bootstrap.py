@@ -41,7 +41,7 @@ def nodes(region: str, kube_version: str) -> list[tuple[dict, dict]]:
         cpu, mem, pods = INSTANCE_SHAPES[instance_type]
         for _member in range(size):
             zone = f"{region}{seed.ZONES[index % len(seed.ZONES)]}"
-            ip = f"10.0.{64 + (index % 3) * 32}.{10 + index}"
+            ip = seed.static_node_ip(index)
             name = f"ip-{ip.replace('.', '-')}.{region}.compute.internal"
             node = {
                 "apiVersion": "v1", "kind": "Node",

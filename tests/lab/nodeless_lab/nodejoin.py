@@ -20,6 +20,7 @@ from pathlib import Path
 # Karpenter tags what it launches with its NodePool at CreateFleet (the NodeClaim's name only later, once registered).
 NODEPOOL_TAG = "karpenter.sh/nodepool"
 ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+GIVE_UP = 300  # looks (one a second) for a NodeClaim naming a running instance before leaving it alone
 
 
 def _launched(backend) -> dict[str, object]:
@@ -112,7 +113,7 @@ class NodeJoin:
         for instance_id, instance in _launched(backend).items():
             state = instance.state
             if state == "running" and instance_id not in self.registered:
-                if self.unclaimed.get(instance_id, 0) > 300:
+                if self.unclaimed.get(instance_id, 0) > GIVE_UP:
                     continue  # no claim names it (an instance Karpenter lost track of): no kubelet config, no Node
                 claim = self._claim(instance)
                 if claim is None:  # Karpenter writes the launch result on the claim just after CreateFleet answers
@@ -125,6 +126,12 @@ class NodeJoin:
                 except ApiException as exc:
                     if exc.status != 409:
                         raise
+                    existing = self.core().read_node(node["metadata"]["name"]).spec.provider_id
+                    if existing != node["spec"]["providerID"]:  # never take over (or later delete) another machine's Node
+                        self.unclaimed[instance_id] = GIVE_UP + 1
+                        print(f"[nodejoin] {instance_id}: Node {node['metadata']['name']} exists for {existing}; not joined",
+                              flush=True)
+                        continue
                 self.core().patch_node_status(node["metadata"]["name"], status)
                 self.registered[instance_id] = node["metadata"]["name"]
                 print(f"[nodejoin] {instance_id} ({instance.instance_type}, {instance.placement.zone}) registered as "

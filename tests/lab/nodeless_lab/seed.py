@@ -13,6 +13,7 @@ cannot make (done on moto's in-process backend):
 from __future__ import annotations
 
 import base64
+import ipaddress
 from pathlib import Path
 
 import boto3
@@ -30,6 +31,11 @@ NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2
 EKS_AMI_OWNER = "602401143452"
 EKS_AMI_VARIANTS = (("x86_64", "standard"), ("arm64", "standard"))
 EKS_TRUST = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"%s"},"Action":"sts:AssumeRole"}]}'
+
+
+def static_node_ip(index: int) -> str:
+    """Address of the lab's index-th kwok node (a private subnet's, zone by zone); reserved in moto at seed."""
+    return f"10.0.{64 + (index % 3) * 32}.{10 + index}"
 
 
 def _tags(resource_type: str, **tags: str) -> list[dict]:
@@ -126,6 +132,13 @@ def _edit_backend(cfg: dict, vpc_id: str, cluster_sg: str, groups: dict) -> None
     cluster.kubernetes_network_config = {"serviceIpv4Cidr": "10.96.0.0/16", "ipFamily": "ipv4"}
     for group, asg_name in groups.items():
         cluster.nodegroups[group].resources["autoScalingGroups"] = [{"name": asg_name}]
+    # The kwok nodes' addresses are taken: an instance moto launches later (Karpenter's) must not get one.
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415
+
+    subnets = [s for by_zone in ec2_backends[ACCOUNT_ID][cfg["region"]].subnets.values() for s in by_zone.values()]
+    for index in range(sum(size for _group, _type, size, _labels, _taints in NODE_GROUPS)):
+        ip = static_node_ip(index)
+        next(s for s in subnets if ipaddress.ip_address(ip) in s.cidr).request_ip(ip, None)
     no_oidc = backend.clusters[f"{name}-no-oidc"]
     no_oidc.identity = {}
     no_oidc.endpoint = cfg["endpoint"]
