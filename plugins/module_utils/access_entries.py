@@ -78,6 +78,30 @@ def policy_arn(value: str, partition: str, field: str) -> str:
     raise AccessEntryError(f"{field}: {value!r} is neither an EKS access policy ARN nor a policy name")
 
 
+def available_policies(client) -> list[str]:
+    """The ARNs of the access policies EKS offers (ListAccessPolicies, paginated)."""
+    from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+    @AWSRetry.jittered_backoff()
+    def _all():
+        return client.get_paginator("list_access_policies").paginate().build_full_result().get("accessPolicies", [])
+
+    return sorted(p["arn"] for p in _all())
+
+
+def unknown_policies(entries, available, partition: str = "aws", field: str = "entries") -> list[str]:
+    """A problem naming the field for each listed policy EKS does not offer (entries already validated)."""
+    names = ", ".join(sorted(arn.rsplit("/", 1)[-1] for arn in available))
+    problems = []
+    for index, raw in enumerate(entries or []):
+        for pindex, pol in enumerate(raw.get("access_policies") or []):
+            parn = policy_arn(pol.get("policy_arn"), partition, f"{field}[{index}].access_policies[{pindex}].policy_arn")
+            if parn not in available:
+                problems.append(f"{field}[{index}].access_policies[{pindex}].policy_arn: {pol.get('policy_arn')} is not an "
+                                f"EKS access policy; valid names: {names}")
+    return problems
+
+
 def _scope(scope, field: str) -> dict:
     scope = scope or {"type": "cluster"}
     kind = str(scope.get("type", "cluster")).lower()

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reads the cluster's access entries once, computes the difference for the listed O(entries)
     locally, then creates, updates or deletes entries and associates or disassociates access
-    policies.
+    policies. Access policies EKS does not offer (C(ListAccessPolicies)) fail before any write, listing the valid names.
   - Entries this module creates are tagged C(nodeless.eks/owner=<owner>). Entries with that tag
     that are no longer listed are deleted; entries made by EKS, by hand or by another owner are
     never touched, and listing one of them is an error.
@@ -137,6 +137,10 @@ def main():
     cluster = params["cluster_name"]
     mode = step = None
     try:
+        if any(d["access_policies"] for d in desired):  # a policy EKS does not offer fails before anything is written
+            problems = ae.unknown_policies(params["entries"], ae.available_policies(client), params["partition"])
+            if problems:
+                raise ae.AccessEntryError("; ".join(problems))
         if params["authentication_mode"]:
             mode = ae.cluster_mode(client, cluster)
             step = ae.mode_step(mode, params["authentication_mode"])

@@ -1,4 +1,5 @@
-"""Access entries: the cluster's authentication mode, moved only forward (pure check; the update against the Stubber)."""
+"""Access entries: the cluster's authentication mode, moved only forward, and the access policies EKS offers (pure checks;
+the calls against the Stubber)."""
 from __future__ import annotations
 
 import boto3
@@ -64,3 +65,16 @@ def test_set_mode_reports_a_failed_update(eks):
                       {"name": "c", "accessConfig": {"authenticationMode": "API"}})
     with pytest.raises(ae.AccessEntryError, match="authentication_mode: the update of cluster c to API Failed: boom"):
         ae.set_mode(client, "c", "API", sleep=lambda _s: None)
+
+
+def test_unknown_policies_are_named_with_the_valid_ones(eks):
+    client, stub = eks
+    policies = [{"name": n, "arn": f"arn:aws:eks::aws:cluster-access-policy/{n}"} for n in ("AmazonEKSViewPolicy", "AmazonEKSAdminPolicy")]
+    stub.add_response("list_access_policies", {"accessPolicies": policies[:1], "nextToken": "t"}, {})
+    stub.add_response("list_access_policies", {"accessPolicies": policies[1:]}, {"nextToken": "t"})
+    available = ae.available_policies(client)
+    entries = [{"principal_arn": "arn:aws:iam::123456789012:role/a", "access_policies": [
+        {"policy_arn": "AmazonEKSViewPolicy"}, {"policy_arn": "AmazonEKSReadOnlyPolicy"}]}]
+    assert ae.unknown_policies(entries, available) == [
+        "entries[0].access_policies[1].policy_arn: AmazonEKSReadOnlyPolicy is not an EKS access policy; "
+        "valid names: AmazonEKSAdminPolicy, AmazonEKSViewPolicy"]
