@@ -26,6 +26,7 @@ POOL_LABEL = {"nodeless.eks/test": "provisioning"}
 LIMITED = "it-limited"  # a second pool whose cpu limit holds fewer pods than asked for
 LIMITED_LABEL = {"nodeless.eks/test": "limited"}
 LIMITED_CPU = 4
+NO_SUBNET = "it-no-subnet"  # an EC2NodeClass whose subnet selector finds nothing
 REPLICAS = 4
 TIMEOUT = 120
 
@@ -52,7 +53,11 @@ def _converge_play(chart: str) -> list:
              "limits": {"cpu": "64"}, "disruption": DISRUPTION},
             {"name": LIMITED, "node_class_ref": {"name": "default"}, "labels": LIMITED_LABEL, "requirements": REQUIREMENTS,
              "limits": {"cpu": str(LIMITED_CPU)}, "disruption": DISRUPTION},
-        ]}}],
+        ]}}, {"name": "EC2NodeClass whose subnet selector matches no subnet", "nodeless.eks.karpenter_ec2nodeclass": {
+            "name": NO_SUBNET, "role": "KarpenterNodeRole-{{ nodeless_eks_cluster_name }}",
+            "ami_selector_terms": [{"alias": "al2023@latest"}],
+            "subnet_selector_terms": [{"tags": {"karpenter.sh/discovery": "no-such-cluster"}}],
+            "security_group_selector_terms": [{"tags": {"karpenter.sh/discovery": "{{ nodeless_eks_cluster_name }}"}}]}}],
     }]
 
 
@@ -144,9 +149,10 @@ def controller(lab):
     for name in (POOL, LIMITED, "default"):
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", name)
     _wait("this test's NodeClaims gone", lambda: not _nodeclaims(custom) and not _nodeclaims(custom, LIMITED))
-    custom.delete_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", "default")
-    _wait("EC2NodeClass default gone", lambda: not any(
-        o["metadata"]["name"] == "default"
+    for name in ("default", NO_SUBNET):
+        custom.delete_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", name)
+    _wait("this test's EC2NodeClasses gone", lambda: not any(
+        o["metadata"]["name"] in ("default", NO_SUBNET)
         for o in custom.list_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses")["items"]))
     print(f"\n[karpenter] controller process CPU: {controllers.cpu_seconds(lab)}s (user + system)")
     controllers.stop_karpenter(lab)
@@ -165,6 +171,22 @@ def test_node_class_is_ready_with_what_our_discovery_tags_select(controller):
     assert [r["RoleName"] for r in profile["Roles"]] == [f"KarpenterNodeRole-{labenv.state()['cluster_name']}"]
     ready = {c["type"]: c["status"] for c in status["conditions"]}
     assert ready == dict.fromkeys(ready, "True"), ready
+
+
+def test_node_class_selecting_no_subnet_is_not_ready_with_karpenter_reason(controller):
+    del controller  # running
+    _core, _apps, custom = _api()
+
+    def conditions():
+        found = custom.get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", NO_SUBNET)
+        by_type = {c["type"]: c for c in (found.get("status") or {}).get("conditions", [])}
+        return by_type if by_type.get("SubnetsReady", {}).get("status") == "False" else None
+
+    found = _wait(f"EC2NodeClass {NO_SUBNET} SubnetsReady=False", conditions)
+    print(f"\n[karpenter] EC2NodeClass {NO_SUBNET}: " + "; ".join(
+        f"{t}={c['status']} ({c.get('reason')}: {c.get('message', '')})" for t, c in found.items() if c["status"] != "True"))
+    assert found["Ready"]["status"] == "False"
+    assert found["SubnetsReady"]["reason"] == "SubnetsNotFound", found["SubnetsReady"]
 
 
 @pytest.fixture(scope="module")
