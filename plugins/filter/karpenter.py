@@ -7,18 +7,16 @@ from __future__ import annotations
 # Documentation: karpenter_v1.yml (ansible-doc -t filter nodeless.eks.karpenter_v1)
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.yaml import yaml_load_all
 from ansible.utils.display import Display
-from yaml import YAMLError
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter, yaml_text
 
 
 def _documents(value):
     if isinstance(value, str):
         try:
-            return [d for d in yaml_load_all(value) if d], True
-        except YAMLError as exc:
+            return [d for d in yaml_text.load_all(value) if d], True
+        except yaml_text.YamlTextError as exc:
             raise AnsibleFilterError(f"karpenter_v1: not valid YAML: {exc}") from exc
     if isinstance(value, dict):
         return [value], False

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.yaml import yaml_load
-from yaml import YAMLError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
+from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 
 
 def _kubeconfig(settings):
@@ -27,8 +26,8 @@ def _kubeconfig(settings):
 
 def _kubeconfig_token(text):
     try:
-        return kc.kubeconfig_token(yaml_load(text or "")) or ""
-    except YAMLError:
+        return kc.kubeconfig_token(yaml_text.load(text or "")) or ""
+    except yaml_text.YamlTextError:
         return ""  # an unreadable file is simply replaced
 
 

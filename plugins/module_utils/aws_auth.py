@@ -15,12 +15,9 @@ from __future__ import annotations
 import json
 import re
 
-from ansible.module_utils.common.yaml import yaml_dump, yaml_load
+from ansible.module_utils.common.yaml import yaml_dump
 
-try:  # PyYAML comes with ansible-core; only ansible-test's import check runs without it
-    from yaml import YAMLError
-except ImportError:
-    YAMLError = ValueError
+from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 
 OWNERS_ANNOTATION = "nodeless.eks/aws-auth-owners"
 # (data key, ARN key of an entry, IAM resource type the ARN must name)
@@ -87,9 +84,9 @@ def parse_map(text: str | None, key: str) -> list:
     if not text or not text.strip():
         return []
     try:
-        value = yaml_load(text)
-    except YAMLError as exc:
-        raise AwsAuthError(f"aws-auth {key}: the existing ConfigMap is not valid YAML ({exc.__class__.__name__}); fix it by hand first") from None
+        value = yaml_text.load(text)
+    except yaml_text.YamlTextError as exc:
+        raise AwsAuthError(f"aws-auth {key}: the existing ConfigMap is not valid YAML ({exc.kind}); fix it by hand first") from None
     if value is None:
         return []
     if not isinstance(value, list):

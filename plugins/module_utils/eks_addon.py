@@ -18,8 +18,7 @@ import json
 import re
 from urllib.parse import unquote
 
-from ansible.module_utils.common.yaml import yaml_load
-
+from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import provider_arn, subject
 
@@ -55,10 +54,9 @@ def parse_values(value, field: str):
         data = json.loads(value)
     except ValueError:
         try:
-            data = yaml_load(value)
-        except Exception as exc:  # pylint: disable=broad-except
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise AddonError(f"{field}: is neither valid JSON nor valid YAML ({first})") from None
+            data = yaml_text.load(value)
+        except yaml_text.YamlTextError as exc:
+            raise AddonError(f"{field}: is neither valid JSON nor valid YAML ({exc.first_line})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

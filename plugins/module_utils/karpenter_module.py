@@ -11,15 +11,10 @@ reads each kind once, applies what differs and builds ``changes`` and ``diff``.
 from __future__ import annotations
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.common.yaml import yaml_load
-
-try:  # PyYAML comes with ansible-core; only ansible-test's import check runs without it
-    from yaml import YAMLError
-except ImportError:
-    YAMLError = ValueError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
 from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
+from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 
 COMMON_SPEC = {
@@ -36,8 +31,8 @@ _WITH_LEGACY = ("name", "legacy_definition", "role")
 def _parse_manifest(value):
     if isinstance(value, str):
         try:
-            return yaml_load(value)
-        except YAMLError as exc:
+            return yaml_text.load(value)
+        except yaml_text.YamlTextError as exc:
             raise karpenter.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
     return value
 
