@@ -14,6 +14,7 @@ import json
 import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain
 
@@ -289,11 +290,9 @@ def provider_update(current: dict | None, desired: dict, purge_tags: bool = True
     want_thumbs = desired.get("thumbprints")
     if want_thumbs is not None and sorted(t.lower() for t in want_thumbs) != sorted(t.lower() for t in current.get("thumbprints") or []):
         plan["thumbprints"] = [t.lower() for t in want_thumbs]
-    have_tags, want_tags = current.get("tags") or {}, desired.get("tags")
-    if want_tags is not None:
-        plan["set_tags"] = {k: v for k, v in want_tags.items() if have_tags.get(k) != v}
-        if purge_tags:
-            plan["remove_tags"] = sorted(k for k in have_tags if k not in want_tags)
+    if desired.get("tags") is not None:
+        set_tags, remove_tags = compare_aws_tags(current.get("tags") or {}, desired["tags"], purge_tags=purge_tags)
+        plan["set_tags"], plan["remove_tags"] = set_tags, sorted(remove_tags)
     return plan
 
 

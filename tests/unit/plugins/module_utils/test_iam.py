@@ -183,3 +183,10 @@ def test_provider_update_lists_each_change():
     assert iam.provider_update(current, desired, purge_tags=False)["remove_tags"] == []
     same_case = iam.provider_update({"thumbprints": ["AA"]}, {"thumbprints": ["aa"]})
     assert same_case["thumbprints"] is None
+
+
+def test_provider_tags_follow_amazon_aws_compare_aws_tags():
+    # AWS-reserved aws:* tags are never purged; a number given for a tag is the text AWS holds.
+    current = {"tags": {"aws:cloudformation:stack-name": "s", "team": "1", "old": "x"}}
+    plan = iam.provider_update(current, {"tags": {"team": 1}}, purge_tags=True)
+    assert (plan["set_tags"], plan["remove_tags"]) == ({}, ["old"])
