@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import provider_arn, subject
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_role_arn
 
 try:  # named in the module's requirements; the module reports it missing with missing_required_lib
     import jsonschema
@@ -32,7 +33,6 @@ except ImportError:
 KIND = "eks-addon"
 RESOLVE = ("overwrite", "none", "preserve")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _BUSY = ("CREATING", "UPDATING", "DELETING")
 
 
@@ -73,7 +73,7 @@ def _pods(raw, where: str):
         account, role = (assoc or {}).get("service_account"), (assoc or {}).get("role_arn")
         if not isinstance(account, str) or not account:
             raise AddonError(f"{where}[{index}].service_account: name the add-on's service account")
-        if not isinstance(role, str) or not _ROLE_ARN.match(role):
+        if not is_role_arn(role):
             raise AddonError(f"{where}[{index}].role_arn: {role!r} is not an IAM role ARN")
         if any(a["service_account"] == account for a in out):
             raise AddonError(f"{where}[{index}].service_account: {account} is listed twice (one role per service account)")
@@ -96,7 +96,7 @@ def validate(addons, resolve_conflicts: str, field: str = "addons") -> list[dict
             raise AddonError(f"{where}.name: {name} is already listed at {field}[{seen[name]}]")
         seen[name] = index
         role = raw.get("service_account_role_arn")
-        if role and not _ROLE_ARN.match(role):
+        if role and not is_role_arn(role):
             raise AddonError(f"{where}.service_account_role_arn: {role!r} is not an IAM role ARN")
         version = raw.get("version")
         if version is not None and not str(version).strip():

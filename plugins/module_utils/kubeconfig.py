@@ -10,9 +10,10 @@ makes no API call at all. The signature is not checked here: the API server does
 from __future__ import annotations
 
 import posixpath
-import re
 
 from ansible.module_utils.common.yaml import yaml_dump
+
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain, is_role_arn
 
 try:  # PyJWT reads the claims; the module reports a missing library with missing_required_lib
     import jwt
@@ -24,7 +25,6 @@ except ImportError:
 # The TokenRequest API refuses expirationSeconds below ten minutes.
 MIN_EXPIRATION = 600
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 def jwt_claims(token: str) -> dict:
@@ -127,7 +127,7 @@ def exec_kubeconfig(name: str, server: str, ca_data: str | None, cluster_name: s
     """A kubeconfig whose credentials come from ``aws eks get-token`` on every use."""
     args = ["--region", region, "eks", "get-token", "--cluster-name", cluster_name, "--output", "json"]
     if role_arn:
-        if not _ROLE_ARN.match(role_arn):
+        if not is_role_arn(role_arn):
             raise ValueError(f"role_arn: {role_arn!r} is not an IAM role ARN")
         args += ["--role-arn", role_arn]
     user = {"exec": {"apiVersion": EXEC_API_VERSION, "command": command, "args": args,
@@ -187,8 +187,6 @@ def settings_errors(s: dict) -> list[str]:
     """
     from ansible.module_utils.parsing.convert_bool import boolean  # noqa: PLC0415 - keeps this file importable bare
 
-    from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label  # noqa: PLC0415
-
     def flag(key):
         return boolean(s.get(key) or False, strict=False)
 
@@ -206,7 +204,7 @@ def settings_errors(s: dict) -> list[str]:
                       "kubeconfig_rules and kubeconfig_rbac_namespaces belong to token mode only, kubeconfig_exec_role_arn "
                       "and kubeconfig_exec_profile to exec mode only, and kubeconfig_rules and kubeconfig_cluster_role "
                       "exclude each other.")
-    if mode == "token" and not is_dns1123_label(s.get("service_account")):
+    if mode == "token" and not is_dns1123_subdomain(s.get("service_account")):
         errors.append(f"kubeconfig_service_account: {s.get('service_account') or 'unset'} must be a DNS-1123 name in token mode")
     if mode == "token" and s.get("cluster_role") == "cluster-admin" and not flag("allow_cluster_admin"):
         errors.append("kubeconfig_cluster_role: cluster-admin needs kubeconfig_allow_cluster_admin=true; prefer view, edit "
@@ -231,7 +229,7 @@ def settings_errors(s: dict) -> list[str]:
         errors.append(f"kubeconfig_path: no file can be created in {directory} ({probe.get('msg', '')}), so the "
                       "kubeconfig could not be written there.")
     arn = s.get("exec_role_arn") or ""
-    if arn and not _ROLE_ARN.match(arn):
+    if arn and not is_role_arn(arn):
         errors.append(f"kubeconfig_exec_role_arn: {arn} is not an IAM role ARN")
     if s.get("clusterroles_found") is not None and s["clusterroles_found"] != 1:
         errors.append(f"kubeconfig_cluster_role: ClusterRole {s.get('cluster_role')} does not exist in the cluster")

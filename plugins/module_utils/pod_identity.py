@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain, is_role_arn
+
 SERVICE = "pods.eks.amazonaws.com"
 ACTIONS = ("sts:AssumeRole", "sts:TagSession")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _CLUSTER_ARN = re.compile(r"^arn:aws[a-z-]*:eks:[a-z0-9-]+:(\d{12}):cluster/[A-Za-z0-9][A-Za-z0-9_-]*$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class PodIdentityError(ValueError):
@@ -77,15 +76,15 @@ def validate(items, field: str = "associations") -> list[dict]:
         namespace, account = raw.get("namespace"), raw.get("service_account")
         state = raw.get("state") or "present"
         role = raw.get("role_arn")
-        if not isinstance(namespace, str) or len(namespace) > 63 or not _LABEL.match(namespace):
+        if not is_dns1123_label(namespace):
             problems.append(f"{where}.namespace: {namespace!r} is not a Kubernetes namespace name "
                             "(lowercase letters, digits and '-', at most 63)")
-        if not isinstance(account, str) or len(account) > 253 or not _SUBDOMAIN.match(account):
+        if not is_dns1123_subdomain(account):
             problems.append(f"{where}.service_account: {account!r} is not a Kubernetes service account name "
                             "(lowercase letters, digits, '-' and '.', at most 253)")
         if state not in ("present", "absent"):
             problems.append(f"{where}.state: {state!r} is not one of present, absent")
-        if state == "present" and (not isinstance(role, str) or not _ROLE_ARN.match(role)):
+        if state == "present" and not is_role_arn(role):
             problems.append(f"{where}.role_arn: {role!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
         key = f"{namespace}/{account}"
         if key in seen:

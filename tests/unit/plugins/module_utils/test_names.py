@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain, is_role_arn
 
 
 @pytest.mark.parametrize("value, ok", [("canary", True), ("1-30-3", True), ("Canary", False), ("1.30", False),
@@ -29,3 +29,11 @@ def test_the_jinja_tests_apply_the_same_rules():
     tests = TestModule().tests()
     assert tests["dns1123_label"]("kube-system") and not tests["dns1123_label"]("kube.system")
     assert tests["dns1123_subdomain"]("kube.system") and not tests["dns1123_subdomain"]("Kube")
+
+
+def test_role_arns_in_every_partition_and_nothing_else():
+    assert is_role_arn("arn:aws:iam::123456789012:role/ops")
+    assert is_role_arn("arn:aws-cn:iam::123456789012:role/path/to/ops+x=y,z.w@v_u-t")
+    assert not is_role_arn("arn:aws:iam::123456789012:user/ops")
+    assert not is_role_arn("arn:aws:iam::12345678901:role/ops")
+    assert not is_role_arn("ops") and not is_role_arn(None)
