@@ -76,4 +76,4 @@ def test_unknown_capability_tag_is_refused_with_the_list(lab, tmp_path):
         result = playbook.run(SITE, inventory=inventory, tags="istoi")
     assert result.rc != 0
     text = result.failure_text()
-    assert "Unknown tag(s) istoi" in text and "identity, tagging, vpc_cni" in text
+    assert "Unknown tag(s) istoi" in text and "identity, tagging, addons, vpc_cni" in text
