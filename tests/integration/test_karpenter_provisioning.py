@@ -156,6 +156,8 @@ def controller(lab):
         for o in custom.list_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses")["items"]))
     print(f"\n[karpenter] controller process CPU: {controllers.cpu_seconds(lab)}s (user + system)")
     controllers.stop_karpenter(lab)
+    # Namespace deletion finishes in the background: the next test's snapshot must not see it go.
+    _wait(f"namespace {NAMESPACE} gone", lambda: NAMESPACE not in {n.metadata.name for n in core.list_namespace().items})
 
 
 def test_node_class_is_ready_with_what_our_discovery_tags_select(controller):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import urllib.request
 from pathlib import Path
 
@@ -117,8 +118,24 @@ def start_karpenter(state: dict, namespace: str = KARPENTER, deployment: str = K
     return pid
 
 
+# Karpenter long-polls its interruption queue (ReceiveMessage, WaitTimeSeconds 20): a poll moto is still
+# holding when the controller stops is answered, and logged, up to 20 s later.
+LONG_POLL_SECONDS = 20
+
+
 def stop_karpenter(state: dict) -> bool:
-    return procs.stop(Path(state["dir"]), KARPENTER)
+    """Stop the controller; return once no call of it can still reach the lab's call log (so a test that counts
+    AWS calls next does not see its last long poll)."""
+    from . import lab  # noqa: PLC0415 - lab imports tools, as this module does
+
+    before = len(lab.calls(state))
+    stopped = procs.stop(Path(state["dir"]), KARPENTER)
+    deadline = time.monotonic() + LONG_POLL_SECONDS + 2
+    while stopped and time.monotonic() < deadline:
+        if any(c[1] == "ReceiveMessage" for c in lab.calls(state)[before:]):
+            break
+        time.sleep(0.5)
+    return stopped
 
 
 def running(state: dict, name: str = KARPENTER) -> bool:

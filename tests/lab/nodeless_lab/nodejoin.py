@@ -121,8 +121,8 @@ class NodeJoin:
                     continue
                 claim_name = claim["metadata"]["name"]
                 node, status = node_for(instance, claim, self.cfg["region"], self.cfg["kube_version"])
-                try:
-                    self.core().create_node(node)
+                try:  # with its status, as a kubelet registers: kwok fills a Node without capacity with its own defaults
+                    self.core().create_node(dict(node, **status))
                 except ApiException as exc:
                     if exc.status != 409:
                         raise
