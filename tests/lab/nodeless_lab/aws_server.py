@@ -12,7 +12,8 @@ names), and play the kubelet for the instances Karpenter launches (``nodejoin.py
   the first ``count`` matching calls fail (400 = throttling, as AWS throttles; 503 = server error); with
   ``"every": N`` only every Nth call the rule sees fails, until ``count`` have (faults spread over a run, so
   a call kind that several modules make is failed in more than the first of them);
-- ``GET /_lab/health``.
+- ``GET /_lab/health``;
+- ``POST /_lab/authenticate``: the API server's token-review webhook for IAM tokens (``iam_authn.py``).
 """
 from __future__ import annotations
 
@@ -165,13 +166,15 @@ class LabMiddleware:
 
 def main(argv: list[str]) -> int:
     config = json.loads(Path(argv[1]).read_text())
-    from nodeless_lab import eks_access, eks_addons, moto_fixes  # noqa: PLC0415
+    from nodeless_lab import eks_access, eks_addons, iam_authn, moto_fixes  # noqa: PLC0415
 
     moto_fixes.apply()
     log = CallLog()
     # EKS add-ons, access entries and Pod Identity (moto has none) are answered in front of moto, behind the call
     # log and fault injection.
-    app = LabMiddleware(eks_access.wrap(eks_addons.wrap(DomainDispatcherApplication(create_backend_app), Path(argv[1]))), log)
+    access = eks_access.wrap(eks_addons.wrap(DomainDispatcherApplication(create_backend_app), Path(argv[1])))
+    # The API server's IAM token-review webhook (iam_authn.py) is answered before the call log: it is no AWS call.
+    app = iam_authn.wrap(LabMiddleware(access, log), access, config)
     server = make_server("127.0.0.1", config["port"], app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -37,7 +37,8 @@ What follows AWS's behaviour (the EKS API reference and user guide):
 Not emulated: the cluster creator's access entry (``bootstrapClusterCreatorAdminPermissions``), entries EKS adds for
 node groups or Fargate profiles created after the mode change, the IAM checks behind principals and roles (that they
 exist, their trust), ``targetRoleArn`` role chaining beyond storing it, tags through TagResource on these resources,
-the limits (entries, associations per cluster). Nothing here authenticates anyone against the lab API server yet.
+the limits (entries, associations per cluster). The lab API server authenticates people by these entries and the
+authentication mode through iam_authn.py.
 State lives in the lab's AWS process, as moto's and the add-ons' does (one per lab, gone when it stops).
 """
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from . import procs
+from . import iam_authn, procs
 
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.0.192.0/18"  # outside the seeded subnets
@@ -76,6 +76,7 @@ AUDIT_POLICY = {
 def start_apiserver(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
     api = ports["api"]
     (lab / "audit-policy.yaml").write_text(yaml.safe_dump(AUDIT_POLICY))
+    iam_authn.webhook_kubeconfig(lab / "iam-authn-webhook.kubeconfig", ports["aws"])
     issuer = f"https://127.0.0.1:{api}"
     pid = procs.start("kube-apiserver", [
         str(bins["kube-apiserver"]),
@@ -88,6 +89,10 @@ def start_apiserver(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
         f"--service-account-key-file={pki['sa_pub']}",
         f"--service-account-signing-key-file={pki['sa_key']}",
         "--authorization-mode=Node,RBAC", "--anonymous-auth=true",
+        # IAM tokens (k8s-aws-v1.), after client certificates and service-account tokens: iam_authn.py. The webhook's
+        # cache is off, so new tokens follow access entries and the mode (all token authenticators keep a success 10 s).
+        f"--authentication-token-webhook-config-file={lab / 'iam-authn-webhook.kubeconfig'}",
+        "--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         "--profiling=false", "--v=1",
         f"--audit-policy-file={lab / 'audit-policy.yaml'}", f"--audit-log-path={lab / 'logs' / 'audit.log'}",
