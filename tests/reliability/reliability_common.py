@@ -36,13 +36,14 @@ def recap_changed(text: str) -> int:
 
 @functools.lru_cache(maxsize=None)
 def _demo_env(lab_dir: str) -> dict:
-    """The stand-in charts and kubeconfig directory, generated once per lab (under the lab's directory)."""
+    """The charts (upstream's Karpenter chart, the Load Balancer Controller stand-in) and the kubeconfig
+    directory, prepared once per lab (under the lab's directory)."""
     return demo_env.prepare(Path(lab_dir) / "demo")
 
 
 def run_playbook(name: str, **kwargs) -> runner.Result:
     """Every playbook run of the suite goes through here: the demo inventory (every capability of site.yml
-    on, chart references at the stand-in charts; see docs/lab.md), against the lab labenv targets (the
+    on, chart references at upstream's Karpenter chart and the Load Balancer Controller stand-in; see docs/lab.md), against the lab labenv targets (the
     private one), with site.yml's own time limit."""
     env = dict(_demo_env(labenv.state()["dir"]))
     env.update(kwargs.pop("env_extra", None) or {})
