@@ -8,9 +8,10 @@ signed with the header ``x-k8s-aws-id: <cluster>``) and does what aws-iam-authen
   client with ``AWS_ENDPOINT_URL`` presigns), path ``/``, ``Action=GetCallerIdentity``, ``Version=2011-06-15``, only
   the SigV4 query parameters besides, ``x-k8s-aws-id`` among the signed headers, signed less than 15 minutes ago.
 - The signature is checked (SigV4, the secret key of the access key as moto holds it: an IAM user's access key or
-  AssumeRole's temporary credentials with their session token); moto itself checks no signature, and answers
-  GetCallerIdentity for a presigned URL as for an unknown key. Which cluster the token is for is the signed header's
-  value, which the URL does not carry: the webhook tries the region's clusters and takes the one whose name verifies.
+  AssumeRole's temporary credentials with their session token); moto checks no signature, reads the access key only
+  from an ``Authorization`` header, and its server routes a presigned GET without one to S3. Which cluster the token
+  is for is the signed header's value, which the URL does not carry: the webhook tries the region's clusters and takes
+  the one whose name verifies.
   The lab has one API server; it answers for every cluster in moto, each with its own authentication mode and access
   entries (the ``aws-auth`` ConfigMap is the one API server's).
 - The principal is moto's STS GetCallerIdentity for that key (its backend, in this process): an IAM user's ARN or an
