@@ -52,6 +52,8 @@ def cluster_facts(cluster: dict) -> dict:
         "service_ipv4_cidr": network.get("serviceIpv4Cidr"),
         "role_arn": cluster.get("roleArn"),
         "tags": dict(cluster.get("tags") or {}),
+        # EKS Auto Mode: EKS itself runs Karpenter, the load balancer controller and the EBS CSI driver.
+        "auto_mode": bool((cluster.get("computeConfig") or {}).get("enabled")),
     }
 
 

@@ -76,6 +76,12 @@ cluster:
     service_ipv4_cidr: {description: Service CIDR., type: str, returned: always}
     role_arn: {description: Cluster IAM role., type: str, returned: always}
     tags: {description: Cluster tags., type: dict, returned: always}
+    auto_mode:
+      description:
+        - Whether EKS Auto Mode is on (C(computeConfig.enabled)); EKS then runs Karpenter, the load balancer controller
+          and the EBS CSI driver itself.
+      type: bool
+      returned: always
     nodegroups:
       description: Managed node groups, when O(nodegroups=true).
       type: list

@@ -58,12 +58,13 @@ def converged(lab):
     try:
         with untouched():
             out["check"] = runner.run(SITE, extravars=EXTRAVARS, check=True, diff=True, plan=True)
+        offset = labenv.k8s_writes()[0]
         out["apply"] = runner.run(SITE, extravars=EXTRAVARS, diff=True, plan=True)
+        out["apply_k8s_writes"] = write_names(labenv.k8s_writes(offset)[1])
         out["addons"] = {name: eks.describe_addon(clusterName="lab", addonName=name)["addon"]
                          for name in eks.list_addons(clusterName="lab")["addons"]}
         aws_node = apps.read_namespaced_daemon_set("aws-node", "kube-system")
         out["aws_node_env"] = {e.name: e.value for e in aws_node.spec.template.spec.containers[0].env}
-        out["aws_node_managers"] = sorted({m.manager for m in aws_node.metadata.managed_fields or []})
         out["ebs_policies"] = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=EBS_ROLE)["AttachedPolicies"]]
         out["ebs_role_arn"] = iam.get_role(RoleName=EBS_ROLE)["Role"]["Arn"]
         offset = labenv.k8s_writes()[0]
@@ -95,8 +96,9 @@ def test_aws_node_carries_the_vpc_cni_settings_from_configuration_values(converg
     assert values == {"env": {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "1"}}  # the vpc_cni role's defaults
     env = converged["aws_node_env"]
     assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_PREFIX_TARGET"] == "1"
-    # written by the add-on manager, not by the vpc_cni role's DaemonSet patch, which skipped with its reason
-    assert "nodeless-eks-vpc-cni" not in converged["aws_node_managers"], converged["aws_node_managers"]
+    # written by the add-on manager (left out of the audit log), not by the vpc_cni role's DaemonSet patch, which
+    # skipped with its reason
+    assert not [w for w in converged["apply_k8s_writes"] if "daemonsets/aws-node" in w], converged["apply_k8s_writes"]
     assert "vpc-cni is an EKS managed add-on" in converged["apply"].stdout
 
 
@@ -116,3 +118,24 @@ def test_rerun_changes_nothing_and_writes_nothing(converged):
 def test_the_shared_lab_is_left_as_it_was(converged):
     assert converged["restored"], "aws-node's or CoreDNS's pod template differs from the one before the test"
     assert labenv.boto3_client("eks").list_addons(clusterName="lab")["addons"] == []
+
+
+def test_auto_mode_skips_karpenter_the_load_balancer_controller_and_ebs_csi_with_their_reason(lab):
+    """EKS Auto Mode (computeConfig enabled). The lab cannot create such a cluster yet (moto keeps no computeConfig),
+    so the cluster's facts are given as the common role would read them from one: nothing is installed or written,
+    each skipped step says why in one line, and cluster_health reports the mode."""
+    from ansible_collections.nodeless.eks.plugins.module_utils import eks as eks_utils
+
+    facts = eks_utils.cluster_facts(dict(labenv.boto3_client("eks").describe_cluster(name="lab")["cluster"],
+                                         computeConfig={"enabled": True, "nodePools": ["general-purpose", "system"]}))
+    assert facts["auto_mode"] is True
+    extravars = {"nodeless_eks_cluster": dict(facts, nodegroups=[]),
+                 "nodeless_eks_capabilities": ["addons", "aws_load_balancer_controller", "karpenter", "cluster_health"],
+                 "addons_vpc_cni": False, "addons_kube_proxy": False, "addons_pod_identity_agent": False, "addons_coredns": False}
+    with untouched():
+        run = runner.run(SITE, extravars=extravars)
+    assert run.rc == 0, run.failure_text()
+    text = " ".join(run.stdout.split())
+    for what in ("EKS runs the load balancer controller itself", "EKS runs Karpenter itself", "EKS runs the EBS CSI driver itself",
+                 "compute: EKS Auto Mode"):
+        assert what in text, what

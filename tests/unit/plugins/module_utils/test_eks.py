@@ -21,6 +21,12 @@ def test_cluster_facts_flatten_describe_cluster():
     assert facts["version"] == "1.35"
 
 
+def test_auto_mode_is_read_from_compute_config():
+    assert eks.cluster_facts(CLUSTER)["auto_mode"] is False
+    assert eks.cluster_facts(dict(CLUSTER, computeConfig={"enabled": False}))["auto_mode"] is False
+    assert eks.cluster_facts(dict(CLUSTER, computeConfig={"enabled": True, "nodePools": ["general-purpose"]}))["auto_mode"] is True
+
+
 def test_cluster_without_issuer_has_null_issuer():
     facts = eks.cluster_facts(dict(CLUSTER, identity={}))
     assert facts["oidc_issuer"] is None and facts["oidc_provider"] is None
