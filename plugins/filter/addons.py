@@ -32,6 +32,10 @@ def addons_request(settings, step):
     return addons_role.request(_plain(dict(settings or {})), str(step))
 
 
+def addons_names(settings):
+    return addons_role.names(_plain(dict(settings or {})))
+
+
 def addons_errors(settings):
     return addons_role.errors(_plain(dict(settings or {})))
 
@@ -44,4 +48,5 @@ class FilterModule:
             "hosted_zone_ids": hosted_zone_ids,
             "addons_request": addons_request,
             "addons_errors": addons_errors,
+            "addons_names": addons_names,
         }

@@ -51,6 +51,11 @@ def values(settings: dict, key: str) -> dict:
     return _merge(own, settings.get(f"{key}_values") or {})
 
 
+def names(settings: dict) -> list[str]:
+    """The add-ons the role converges as EKS managed add-ons (both steps), by their EKS names."""
+    return [name for key, (name, _step) in ADDONS.items() if settings.get(key)]
+
+
 def request(settings: dict, step: str) -> list[dict]:
     """The ``addons`` option of the eks_addon task of STEP (empty: the step has nothing to do)."""
     out = []

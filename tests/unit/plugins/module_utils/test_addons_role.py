@@ -1,8 +1,8 @@
 """The addons role's decisions (module_utils/addons_role.py): what each step sends to eks_addon, and its checks."""
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.filter.addons import addons_errors, addons_request
-from ansible_collections.nodeless.eks.plugins.module_utils.addons_role import errors, request
+from ansible_collections.nodeless.eks.plugins.filter.addons import addons_errors, addons_names, addons_request
+from ansible_collections.nodeless.eks.plugins.module_utils.addons_role import errors, names, request
 
 ROLE = "arn:aws:iam::123456789012:role/lab-kube-system-ebs-csi-controller-sa"
 ALL = {"vpc_cni": True, "kube_proxy": True, "pod_identity_agent": True, "coredns": True, "ebs_csi_driver": True,
@@ -69,3 +69,8 @@ def test_every_broken_variable_is_named_at_once():
 def test_filters_take_templated_values():
     assert addons_request(ALL, "after_capacity") == request(ALL, "after_capacity")
     assert addons_errors(ALL) == []
+
+
+def test_names_are_the_converged_addons_of_both_steps():
+    assert names(ALL) == ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"]
+    assert addons_names(dict(ALL, vpc_cni=False, ebs_csi_driver=False)) == ["kube-proxy", "eks-pod-identity-agent", "coredns"]
