@@ -111,8 +111,8 @@ def _wait_for(what: str, check, timeout: float = 300) -> None:
 
 def _shape(snap: dict) -> dict:
     """What must not be duplicated, without the IDs and timestamps moto draws anew when it re-seeds."""
-    exact = {k: v for k, v in snap.items() if k.startswith(("iam:", "events:"))}
-    exact.update({k: dict(v, subnets=len(v["subnets"] or [])) for k, v in snap.items() if k.startswith("eks:")})
+    exact = {k: v for k, v in snap.items() if k.startswith(("iam:", "events:", "eks:")) and not k.startswith("eks:fargate/")}
+    exact.update({k: dict(v, subnets=len(v["subnets"] or [])) for k, v in snap.items() if k.startswith("eks:fargate/")})
     exact.update({k: {a: v for a, v in attrs.items() if "Timestamp" not in a}
                   for k, attrs in snap.items() if k.startswith("sqs:")})
     exact["tag-counts"] = sorted(len(v) for k, v in snap.items() if k.startswith(("ec2:tags/", "autoscaling:")))
