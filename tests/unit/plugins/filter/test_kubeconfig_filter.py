@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nodeless.eks.plugins.filter.kubeconfig import k8s_stale, kubeconfig_errors
+from ansible_collections.nodeless.eks.plugins.filter.k8s_stale import k8s_stale
+from ansible_collections.nodeless.eks.plugins.filter.kubeconfig import kubeconfig_errors
 
 # A token-mode run that passes every check: what the role's vars hand over after its preflight reads.
 GOOD = {
