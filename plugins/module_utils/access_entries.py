@@ -168,7 +168,9 @@ def plan(desired: list[dict], current: dict, owner: str) -> list[tuple]:
                                    "remove it or list it under that owner")
         if have["type"] != want["type"]:
             raise AccessEntryError(f"entries[{index}].type: {arn} is {have['type']}; the type of an access entry cannot change")
-        if sorted(have["kubernetes_groups"]) != want["kubernetes_groups"] or (want["username"] and have["username"] != want["username"]):
+        # EKS sets a node entry's groups (system:nodes) and username itself, and refuses to update them
+        if want["type"] == "STANDARD" and (sorted(have["kubernetes_groups"]) != want["kubernetes_groups"]
+                                           or (want["username"] and have["username"] != want["username"])):
             actions.append(("update", arn, want))
         for parn, scope in sorted(want["access_policies"].items()):
             if have["access_policies"].get(parn) != scope:

@@ -121,6 +121,7 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
     extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
     plan_file = None
     if plan:
+        PLAYBOOK_DIR.mkdir(parents=True, exist_ok=True)  # a playbook given by path writes its plan here too
         plan_file = PLAYBOOK_DIR / f"{path.stem}-{'check' if check else 'run'}-{uuid.uuid4().hex[:8]}.plan.json"
         extra.update(ANSIBLE_CALLBACKS_ENABLED="nodeless.eks.plan", NODELESS_EKS_PLAN_FILE=str(plan_file))
     extra.update(env_extra or {})

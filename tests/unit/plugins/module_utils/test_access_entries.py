@@ -106,3 +106,10 @@ def test_update_when_groups_change_and_type_cannot_change():
     assert ae.plan(ae.validate([{"principal_arn": ADMIN, "kubernetes_groups": ["b"]}]), current, "access")[0][0] == "update"
     with pytest.raises(ae.AccessEntryError, match=r"^entries\[0\].type:"):
         ae.plan(ae.validate([{"principal_arn": ADMIN, "type": "EC2_LINUX"}]), current, "access")
+
+
+def test_a_node_entry_as_eks_returns_it_is_not_updated():
+    """EKS gives an EC2_LINUX entry the group system:nodes and the node username, and refuses to update either."""
+    current = {ADMIN: {"owner": "karpenter", "type": "EC2_LINUX", "kubernetes_groups": ["system:nodes"],
+                       "username": "system:node:{{EC2PrivateDNSName}}", "access_policies": {}}}
+    assert ae.plan(ae.validate([{"principal_arn": ADMIN, "type": "EC2_LINUX"}]), current, "karpenter") == []
