@@ -15,9 +15,12 @@ from ansible_collections.nodeless.eks.plugins.module_utils import karpenter, yam
 def _documents(value):
     if isinstance(value, str):
         try:
-            return [d for d in yaml_text.load_all(value) if d], True
+            documents = [d for d in yaml_text.load_all(value) if d]
         except yaml_text.YamlTextError as exc:
             raise AnsibleFilterError(f"karpenter_v1: not valid YAML: {exc}") from exc
+        if len(documents) == 1 and isinstance(documents[0], list):  # one document holding a list of manifests
+            return list(documents[0]), True
+        return documents, True
     if isinstance(value, dict):
         return [value], False
     if isinstance(value, list):
@@ -27,13 +30,16 @@ def _documents(value):
 
 def karpenter_v1(value, node_role=None, strict=False):
     documents, many = _documents(value)
+    try:
+        if many:
+            results = karpenter.convert_set(documents, node_role=node_role)
+        else:
+            results = [(0, *karpenter.convert(documents[0], node_role=node_role))]
+    except karpenter.KarpenterError as exc:
+        raise AnsibleFilterError(f"karpenter_v1: {exc}") from exc
     converted = []
-    for index, manifest in enumerate(documents):
+    for index, obj, warnings in results:
         where = f"[{index}] " if many else ""
-        try:
-            obj, warnings = karpenter.convert(manifest, node_role=node_role)
-        except karpenter.KarpenterError as exc:
-            raise AnsibleFilterError(f"karpenter_v1: {where}{exc}") from exc
         errors = karpenter.validate(obj)
         if errors or (strict and warnings):
             raise AnsibleFilterError(f"karpenter_v1: {where}{obj['kind']}/{obj['metadata']['name']}: " + "; ".join(errors + warnings))

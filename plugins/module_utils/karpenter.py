@@ -12,6 +12,8 @@ and the v1beta1 objects, and returns a v1 object plus one warning per field that
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain
@@ -31,11 +33,21 @@ ALIAS_FAMILIES = {"al2": "AL2", "al2023": "AL2023", "bottlerocket": "Bottlerocke
 RESTRICTED_TAGS = ("eks:eks-cluster-name", "kubernetes.io/cluster/", "karpenter.sh/nodepool",
                    "karpenter.sh/nodeclaim", "karpenter.k8s.aws/ec2nodeclass")
 IMDS_DEFAULTS = {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"}
+# EC2NodeClass spec.kubelet (v1): its fields, and the keys its CEL rules allow in the maps
+KUBELET_FIELDS = ("clusterDNS", "maxPods", "podsPerCore", "systemReserved", "kubeReserved", "evictionHard", "evictionSoft",
+                  "evictionSoftGracePeriod", "evictionMaxPodGracePeriod", "imageGCHighThresholdPercent",
+                  "imageGCLowThresholdPercent", "cpuCFSQuota")
+RESERVED_KEYS = ("cpu", "memory", "ephemeral-storage", "pid")
+EVICTION_SIGNALS = ("memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree",
+                    "pid.available")
+# Karpenter v1.0's conversion webhook kept a v1beta1 NodePool's kubelet here (JSON); v1.1+ requires it gone
+KUBELET_CONVERSION_ANNOTATION = "compatibility.karpenter.sh/v1beta1-kubelet-conversion"
 
 _DURATION = re.compile(r"^([0-9]+(s|m|h))+$")
 _BUDGET_DURATION = re.compile(r"^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$")
 _BUDGET_NODES = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
 _QUANTITY = re.compile(r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+_PERCENT = re.compile(r"^(\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)%$")
 _CRON_MACRO = re.compile(r"^@(annually|yearly|monthly|weekly|daily|midnight|hourly)$")
 _CRON_FIELD = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?$")
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
@@ -295,6 +307,7 @@ def validate_ec2nodeclass(obj: dict) -> list[str]:
     for key in spec.get("tags") or {}:
         if not key or any(key == r or (r.endswith("/") and key.startswith(r)) for r in RESTRICTED_TAGS):
             errors.append(f"spec.tags.{key}: this tag is set by Karpenter itself and cannot be given")
+    errors += kubelet_errors("spec.kubelet", spec.get("kubelet"))
     devices = spec.get("blockDeviceMappings") or []
     if sum(1 for d in devices if (d or {}).get("rootVolume")) > 1:
         errors.append("spec.blockDeviceMappings: only one mapping may set rootVolume")
@@ -302,6 +315,83 @@ def validate_ec2nodeclass(obj: dict) -> list[str]:
         ebs = (device or {}).get("ebs") or {}
         if ebs and not (ebs.get("volumeSize") or ebs.get("snapshotID")):
             errors.append(f"spec.blockDeviceMappings[{i}].ebs: volumeSize or snapshotID is required")
+    return errors
+
+
+def _int_error(path: str, value, low: int | None = None, high: int | None = None) -> list[str]:
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low) or (high is not None and value > high):
+        bounds = f" from {low} to {high}" if high is not None else (f" >= {low}" if low is not None else "")
+        return [f"{path}: {value!r} must be an integer{bounds}"]
+    return []
+
+
+def _map_errors(path: str, value, keys: tuple, check) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{path}: must be a mapping"]
+    errors = []
+    for key, item in value.items():
+        if key not in keys:
+            errors.append(f"{path}.{key}: is not one of {', '.join(keys)}")
+        elif not isinstance(item, str):
+            errors.append(f"{path}.{key}: {item!r} must be a string")
+        else:
+            errors += check(f"{path}.{key}", item)
+    return errors
+
+
+def _reserved_value(path: str, value: str) -> list[str]:
+    if not _QUANTITY.match(value) or value.startswith("-"):
+        return [f"{path}: {value!r} is not a non-negative resource quantity (100m, 1Gi)"]
+    return []
+
+
+def _threshold_value(path: str, value: str) -> list[str]:
+    if not (_PERCENT.match(value) or _QUANTITY.match(value)):
+        return [f"{path}: {value!r} is not a percentage (10%) or a quantity (100Mi)"]
+    return []
+
+
+def _grace_value(path: str, value: str) -> list[str]:
+    return [] if is_duration(value) else [f"{path}: {value!r} must be a duration such as 1m30s"]
+
+
+def kubelet_errors(path: str, kubelet) -> list[str]:
+    """Every problem with an EC2NodeClass spec.kubelet, as the v1 CRD's schema and CEL rules see it."""
+    if kubelet is None:
+        return []
+    if not isinstance(kubelet, dict):
+        return [f"{path}: must be a mapping"]
+    errors = [f"{path}.{key}: is not a v1 kubelet setting (one of {', '.join(KUBELET_FIELDS)})"
+              for key in kubelet if key not in KUBELET_FIELDS]
+    dns = kubelet.get("clusterDNS")
+    if dns is not None and (not isinstance(dns, list) or not all(isinstance(a, str) for a in dns)):
+        errors.append(f"{path}.clusterDNS: must be a list of IP addresses (strings)")
+    for key in ("maxPods", "podsPerCore"):
+        if key in kubelet:
+            errors += _int_error(f"{path}.{key}", kubelet[key], 0)
+    if "evictionMaxPodGracePeriod" in kubelet:
+        errors += _int_error(f"{path}.evictionMaxPodGracePeriod", kubelet["evictionMaxPodGracePeriod"])
+    for key in ("imageGCHighThresholdPercent", "imageGCLowThresholdPercent"):
+        if key in kubelet:
+            errors += _int_error(f"{path}.{key}", kubelet[key], 0, 100)
+    high, low = kubelet.get("imageGCHighThresholdPercent"), kubelet.get("imageGCLowThresholdPercent")
+    if isinstance(high, int) and isinstance(low, int) and not high > low:
+        errors.append(f"{path}.imageGCHighThresholdPercent: {high} must be greater than imageGCLowThresholdPercent ({low})")
+    if "cpuCFSQuota" in kubelet and not isinstance(kubelet["cpuCFSQuota"], bool):
+        errors.append(f"{path}.cpuCFSQuota: {kubelet['cpuCFSQuota']!r} must be true or false")
+    for key in ("systemReserved", "kubeReserved"):
+        if key in kubelet:
+            errors += _map_errors(f"{path}.{key}", kubelet[key], RESERVED_KEYS, _reserved_value)
+    for key in ("evictionHard", "evictionSoft"):
+        if key in kubelet:
+            errors += _map_errors(f"{path}.{key}", kubelet[key], EVICTION_SIGNALS, _threshold_value)
+    if "evictionSoftGracePeriod" in kubelet:
+        errors += _map_errors(f"{path}.evictionSoftGracePeriod", kubelet["evictionSoftGracePeriod"], EVICTION_SIGNALS, _grace_value)
+    soft, grace = kubelet.get("evictionSoft"), kubelet.get("evictionSoftGracePeriod")
+    if isinstance(soft, dict) or isinstance(grace, dict):
+        soft, grace = soft if isinstance(soft, dict) else {}, grace if isinstance(grace, dict) else {}
+        errors += [f"{path}.evictionSoft.{k}: has no matching evictionSoftGracePeriod" for k in soft if k not in grace]
+        errors += [f"{path}.evictionSoftGracePeriod.{k}: has no matching evictionSoft" for k in grace if k not in soft]
     return errors
 
 
@@ -421,7 +511,7 @@ def _from_awsnodetemplate(manifest: dict, node_role: str | None) -> tuple[dict, 
     return dict(EC2NODECLASS, metadata={"name": manifest["metadata"]["name"]}, spec=out), warnings
 
 
-def _from_provisioner(manifest: dict) -> tuple[dict, list]:
+def _from_provisioner(manifest: dict) -> tuple[dict, list, dict | None]:
     spec = manifest.get("spec") or {}
     warnings: list[str] = []
     tspec: dict = {}
@@ -461,25 +551,25 @@ def _from_provisioner(manifest: dict) -> tuple[dict, list]:
         out["limits"] = {k: str(v) for k, v in spec["limits"]["resources"].items()}
     if spec.get("weight") is not None:
         out["weight"] = spec["weight"]
-    if spec.get("kubeletConfiguration"):
-        warnings.append("spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)")
+    kubelet = _legacy_kubelet("spec.kubeletConfiguration", spec.get("kubeletConfiguration"), warnings)
     if spec.get("provider"):
         warnings.append("spec.provider: inline AWS settings have no v1 meaning; write them as an EC2NodeClass (dropped)")
     known = {"providerRef", "requirements", "taints", "startupTaints", "ttlSecondsUntilExpired", "labels", "annotations",
              "consolidation", "ttlSecondsAfterEmpty", "limits", "weight", "kubeletConfiguration", "provider"}
     for key in sorted(set(spec) - known):
         warnings.append(f"spec.{key}: has no v1 meaning and was dropped")
-    return dict(NODEPOOL, metadata={"name": manifest["metadata"]["name"]}, spec=out), warnings
+    return dict(NODEPOOL, metadata={"name": manifest["metadata"]["name"]}, spec=out), warnings, kubelet
 
 
-def _from_v1beta1_nodepool(manifest: dict) -> tuple[dict, list]:
+def _from_v1beta1_nodepool(manifest: dict) -> tuple[dict, list, dict | None]:
     spec = copy.deepcopy(manifest.get("spec") or {})
     warnings: list[str] = []
     tspec = spec.setdefault("template", {}).setdefault("spec", {})
     ref = tspec.get("nodeClassRef") or {}
     tspec["nodeClassRef"] = {"group": NODECLASS_GROUP, "kind": ref.get("kind") or "EC2NodeClass", "name": ref.get("name") or "default"}
-    if tspec.pop("kubelet", None):
-        warnings.append("spec.template.spec.kubelet: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)")
+    kubelet = _legacy_kubelet("spec.template.spec.kubelet", tspec.pop("kubelet", None), warnings)
+    if kubelet is None:
+        kubelet = _annotated_kubelet(manifest, warnings)
     disruption = spec.setdefault("disruption", {})
     expire = disruption.pop("expireAfter", None)
     tspec["expireAfter"] = expire or "720h"
@@ -487,7 +577,7 @@ def _from_v1beta1_nodepool(manifest: dict) -> tuple[dict, list]:
         disruption["consolidationPolicy"] = "WhenEmptyOrUnderutilized"
         disruption.setdefault("consolidateAfter", "0s")
     disruption.setdefault("consolidateAfter", "0s")
-    return dict(NODEPOOL, metadata={"name": manifest["metadata"]["name"]}, spec=spec), warnings
+    return dict(NODEPOOL, metadata={"name": manifest["metadata"]["name"]}, spec=spec), warnings, kubelet
 
 
 def _from_v1beta1_nodeclass(manifest: dict) -> tuple[dict, list]:
@@ -500,13 +590,18 @@ def _from_v1beta1_nodeclass(manifest: dict) -> tuple[dict, list]:
     return dict(EC2NODECLASS, metadata={"name": manifest["metadata"]["name"]}, spec=spec), []
 
 
+def _from_v1_nodepool(manifest: dict) -> tuple[dict, list, dict | None]:
+    warnings: list[str] = []
+    return _strip(manifest), warnings, _annotated_kubelet(manifest, warnings)
+
+
 _CONVERTERS = {
     ("karpenter.sh/v1alpha5", "Provisioner"): lambda m, role: _from_provisioner(m),
-    ("karpenter.k8s.aws/v1alpha1", "AWSNodeTemplate"): _from_awsnodetemplate,
+    ("karpenter.k8s.aws/v1alpha1", "AWSNodeTemplate"): lambda m, role: (*_from_awsnodetemplate(m, role), None),
     ("karpenter.sh/v1beta1", "NodePool"): lambda m, role: _from_v1beta1_nodepool(m),
-    ("karpenter.k8s.aws/v1beta1", "EC2NodeClass"): lambda m, role: _from_v1beta1_nodeclass(m),
-    ("karpenter.sh/v1", "NodePool"): lambda m, role: (_strip(m), []),
-    ("karpenter.k8s.aws/v1", "EC2NodeClass"): lambda m, role: (_strip(m), []),
+    ("karpenter.k8s.aws/v1beta1", "EC2NodeClass"): lambda m, role: (*_from_v1beta1_nodeclass(m), None),
+    ("karpenter.sh/v1", "NodePool"): lambda m, role: _from_v1_nodepool(m),
+    ("karpenter.k8s.aws/v1", "EC2NodeClass"): lambda m, role: (_strip(m), [], None),
 }
 
 
@@ -515,8 +610,8 @@ def _strip(manifest: dict) -> dict:
             "spec": copy.deepcopy(manifest.get("spec") or {})}
 
 
-def convert(manifest, node_role: str | None = None) -> tuple[dict, list[str]]:
-    """A Provisioner / AWSNodeTemplate / v1beta1 / v1 manifest -> (v1 object, warnings). Raises KarpenterError."""
+def _convert(manifest, node_role: str | None) -> tuple[dict, list[str], dict | None]:
+    """(v1 object, warnings, the kubelet settings a NodePool's node class must carry or None)."""
     if not isinstance(manifest, dict):
         raise KarpenterError("legacy_definition: must be one Kubernetes manifest (a mapping with apiVersion, kind, metadata, spec)")
     key = (manifest.get("apiVersion"), manifest.get("kind"))
@@ -526,6 +621,157 @@ def convert(manifest, node_role: str | None = None) -> tuple[dict, list[str]]:
     if not (manifest.get("metadata") or {}).get("name"):
         raise KarpenterError("legacy_definition.metadata.name: is required")
     return _CONVERTERS[key](manifest, node_role)
+
+
+def convert(manifest, node_role: str | None = None) -> tuple[dict, list[str]]:
+    """A Provisioner / AWSNodeTemplate / v1beta1 / v1 manifest -> (v1 object, warnings). Raises KarpenterError.
+
+    Alone, a NodePool's kubelet settings have nowhere to go (v1 keeps them on the EC2NodeClass): they are
+    dropped with a warning; ``convert_set`` carries them to the node class."""
+    obj, warnings, kubelet = _convert(manifest, node_role)
+    if kubelet is not None:
+        source = _KUBELET_SOURCES[manifest["apiVersion"]](manifest)
+        warnings = [w for w in warnings if not w.startswith(f"{source}.")]  # all of it is dropped, not only those fields
+        warnings.append(f"{source}: moved to EC2NodeClass spec.kubelet in v1; "
+                        "convert this manifest in a list with its node class to carry it there (dropped here)")
+    return obj, warnings
+
+
+def _kubelet_source(manifest: dict) -> str:
+    if (((manifest.get("spec") or {}).get("template") or {}).get("spec") or {}).get("kubelet"):
+        return "spec.template.spec.kubelet"
+    return f"metadata.annotations.{KUBELET_CONVERSION_ANNOTATION}"
+
+
+_KUBELET_SOURCES = {"karpenter.sh/v1alpha5": lambda m: "spec.kubeletConfiguration", "karpenter.sh/v1beta1": _kubelet_source,
+                    "karpenter.sh/v1": _kubelet_source}
+
+
+def _legacy_kubelet(path: str, kubelet, warnings: list) -> dict | None:
+    """A v1alpha5 kubeletConfiguration / v1beta1 kubelet -> EC2NodeClass spec.kubelet (None when not set).
+    Resource quantities become strings (v1's maps hold strings); fields v1 does not have are dropped with a warning."""
+    if not kubelet:
+        return None
+    if not isinstance(kubelet, dict):
+        raise KarpenterError(f"{path}: must be a mapping")
+    out = {}
+    for key, value in kubelet.items():
+        if key not in KUBELET_FIELDS:
+            warnings.append(f"{path}.{key}: has no v1 meaning and was dropped")
+        elif isinstance(value, dict):
+            out[key] = {k: str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else copy.deepcopy(v)
+                        for k, v in value.items()}
+        else:
+            out[key] = copy.deepcopy(value)
+    return out or None
+
+
+def _annotated_kubelet(manifest: dict, warnings: list) -> dict | None:
+    """The kubelet settings Karpenter v1.0's conversion kept in a NodePool annotation (JSON), or None."""
+    text = ((manifest.get("metadata") or {}).get("annotations") or {}).get(KUBELET_CONVERSION_ANNOTATION)
+    if text is None:
+        return None
+    path = f"metadata.annotations.{KUBELET_CONVERSION_ANNOTATION}"
+    try:
+        kubelet = json.loads(text) if isinstance(text, str) else text
+    except ValueError as exc:
+        raise KarpenterError(f"{path}: not valid JSON ({exc})") from exc
+    return _legacy_kubelet(path, kubelet, warnings)
+
+
+def _class_ref(pool: dict) -> str | None:
+    ref = pool["spec"]["template"]["spec"].get("nodeClassRef") or {}
+    if ref.get("group") == NODECLASS_GROUP and ref.get("kind") == "EC2NodeClass":
+        return ref.get("name")
+    return None
+
+
+def split_name(name: str, pool: str) -> str:
+    """<class>-<pool>, shortened with a hash of the whole when the label value Karpenter writes would exceed 63."""
+    full = f"{name}-{pool}"
+    if len(full) <= 63:
+        return full
+    return f"{full[:54].rstrip('-.')}-{hashlib.sha256(full.encode()).hexdigest()[:8]}"
+
+
+def convert_set(manifests: list, node_role: str | None = None) -> list[tuple[int, dict, list[str]]]:
+    """Convert manifests that belong together: [(input index, v1 object, warnings)], in input order.
+
+    When the list holds node classes (AWSNodeTemplate / EC2NodeClass), every NodePool's class must be among them,
+    and the kubelet settings v1 moved from the NodePool (v1alpha5 ``kubeletConfiguration``, v1beta1 ``kubelet``,
+    Karpenter v1.0's ``compatibility.karpenter.sh/v1beta1-kubelet-conversion`` annotation) go onto that class's
+    ``spec.kubelet``, over the class's own. NodePools that share a class and disagree are given a class each:
+    those keeping the class's own settings keep its name, each other set of settings gets a copy named
+    ``<class>-<its first NodePool by name>`` and its NodePools point at it. Without any node class in the list,
+    each manifest converts alone (``convert``)."""
+    converted = []
+    for index, manifest in enumerate(manifests):
+        try:
+            converted.append((index, manifest, *_convert(manifest, node_role)))
+        except KarpenterError as exc:
+            raise KarpenterError(f"[{index}] {_label(manifest)}{exc}") from exc
+    classes = {obj["metadata"]["name"]: index for index, _m, obj, _w, _k in converted if obj["kind"] == "EC2NodeClass"}
+    if not classes:
+        return [(index, *convert(manifest, node_role)) for index, manifest, *_rest in converted]
+    members: dict[str, list] = {}
+    for index, manifest, obj, warnings, kubelet in converted:
+        if obj["kind"] != "NodePool":
+            continue
+        name = _class_ref(obj)
+        if name is None:
+            continue
+        if name not in classes:
+            field = "spec.providerRef.name" if manifest.get("kind") == "Provisioner" else "spec.template.spec.nodeClassRef.name"
+            wanted = "AWSNodeTemplate" if manifest.get("kind") == "Provisioner" else "EC2NodeClass"
+            raise KarpenterError(f"[{index}] {_label(manifest)}{field}: {wanted} {name!r} is not in the set (its node classes: "
+                                 f"{', '.join(sorted(classes))}); add it to the list or convert this manifest alone")
+        members.setdefault(name, []).append((obj, kubelet))
+    extra: dict[str, list] = {}  # class name -> split copies, placed after it
+    dropped = set()
+    for name, pools in members.items():
+        node_class = converted[classes[name]][2]
+        own = node_class["spec"].get("kubelet")
+        groups: dict[str, list] = {}
+        for pool, kubelet in pools:
+            effective = dict(own or {}, **kubelet) if kubelet else own
+            groups.setdefault(json.dumps(effective, sort_keys=True), []).append((pool, effective))
+        if len(groups) == 1:
+            effective = next(iter(groups.values()))[0][1]
+            if effective:
+                node_class["spec"]["kubelet"] = effective
+            continue
+        ordered = sorted(groups.values(), key=lambda g: min(p["metadata"]["name"] for p, _e in g))
+        if not any(g[0][1] == own for g in ordered):
+            dropped.add(name)
+        for group in ordered:
+            effective = group[0][1]
+            if effective == own:
+                continue
+            copy_name = split_name(name, min(p["metadata"]["name"] for p, _e in group))
+            split = copy.deepcopy(node_class)
+            split["metadata"]["name"] = copy_name
+            split["spec"]["kubelet"] = effective
+            extra.setdefault(name, []).append(split)
+            for pool, _effective in group:
+                pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = copy_name
+    out = []
+    for index, _manifest, obj, warnings, _kubelet in converted:
+        if obj["kind"] != "EC2NodeClass" or obj["metadata"]["name"] not in dropped:
+            out.append((index, obj, warnings))
+        if obj["kind"] == "EC2NodeClass":
+            out += [(index, split, list(warnings)) for split in extra.get(obj["metadata"]["name"], [])]
+    names = [obj["metadata"]["name"] for _i, obj, _w in out if obj["kind"] == "EC2NodeClass"]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise KarpenterError(f"EC2NodeClass names must be unique in a converted set, repeated: {', '.join(clash)} "
+                             "(a class split for NodePools with different kubelet settings takes <class>-<NodePool>)")
+    return out
+
+
+def _label(manifest) -> str:
+    if isinstance(manifest, dict) and isinstance(manifest.get("metadata"), dict) and manifest["metadata"].get("name"):
+        return f"{manifest.get('kind')}/{manifest['metadata']['name']}: "
+    return ""
 
 
 def target_kind(manifest) -> str | None:

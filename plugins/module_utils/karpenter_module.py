@@ -29,22 +29,36 @@ _WITH_LEGACY = ("name", "legacy_definition", "role")
 
 
 def _parse_manifest(value):
+    """One manifest (a mapping) or a set (a list; YAML text with several documents, or one holding a list)."""
     if isinstance(value, str):
         try:
-            return yaml_text.load(value)
+            documents = [d for d in yaml_text.load_all(value) if d is not None]
         except yaml_text.YamlTextError as exc:
             raise karpenter.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
+        return documents[0] if len(documents) == 1 else documents
     return value
 
 
-def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool = True) -> tuple[dict, list[str]]:
-    where = f"{prefix}." if prefix else ""
-    warnings: list[str] = []
-    if opts.get("legacy_definition") is not None:
-        extra = sorted(k for k, v in opts.items() if v is not None and k not in _WITH_LEGACY)
-        if extra:
-            raise karpenter.KarpenterError(f"{where}legacy_definition: cannot be combined with {', '.join(extra)}")
-        manifest = _parse_manifest(opts["legacy_definition"])
+def _legacy(where: str, opts: dict, kind: str, strict: bool) -> list[tuple[dict, list[str]]]:
+    """legacy_definition -> [(v1 object of KIND, warnings)]: one manifest, or those of a set that become a KIND."""
+    extra = sorted(k for k, v in opts.items() if v is not None and k not in _WITH_LEGACY)
+    if extra:
+        raise karpenter.KarpenterError(f"{where}legacy_definition: cannot be combined with {', '.join(extra)}")
+    manifest = _parse_manifest(opts["legacy_definition"])
+    if isinstance(manifest, list):
+        if opts.get("name"):
+            raise karpenter.KarpenterError(f"{where}name: cannot rename the objects of a set (legacy_definition is a list)")
+        # the NodePool module keeps no class of the set; a class without instanceProfile needs some role to convert
+        role = opts.get("role") or ("unused-by-nodepools" if kind == "NodePool" else None)
+        try:
+            converted = karpenter.convert_set(manifest, node_role=role)
+        except karpenter.KarpenterError as exc:
+            raise karpenter.KarpenterError(f"{where}legacy_definition{'' if str(exc).startswith('[') else ': '}{exc}") from exc
+        out = [(obj, [f"{where}legacy_definition[{index}] {kind}/{obj['metadata']['name']}: {w}" for w in warnings])
+               for index, obj, warnings in converted if obj["kind"] == kind]
+        if not out:
+            raise karpenter.KarpenterError(f"{where}legacy_definition: the set holds no manifest that becomes a {kind}")
+    else:
         if karpenter.target_kind(manifest) not in (None, kind):
             raise karpenter.KarpenterError(f"{where}legacy_definition: a {manifest.get('kind')} becomes a {karpenter.target_kind(manifest)}, "
                                            f"not a {kind}; use the other module")
@@ -54,20 +68,33 @@ def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool 
             raise karpenter.KarpenterError(f"{where}{exc}") from exc
         if opts.get("name"):
             obj["metadata"]["name"] = opts["name"]
-        if strict and warnings:
-            raise karpenter.KarpenterError(f"{where}legacy_definition: strict is set and {'; '.join(warnings)}")
+        out = [(obj, [f"{where}{kind}/{obj['metadata']['name']}: {w}" for w in warnings])]
+    notes = [w for _obj, warnings in out for w in warnings]
+    if strict and notes:
+        raise karpenter.KarpenterError(f"{where}legacy_definition: strict is set and {'; '.join(notes)}")
+    return out
+
+
+def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool = True) -> tuple[list[dict], list[str]]:
+    where = f"{prefix}." if prefix else ""
+    if opts.get("legacy_definition") is not None:
+        converted = _legacy(where, opts, kind, strict)
     else:
         if not opts.get("name"):
             raise karpenter.KarpenterError(f"{where}name: is required (or give legacy_definition)")
-        obj = builder({k: v for k, v in opts.items() if k != "legacy_definition"})
-    problem = karpenter.name_error(kind, obj["metadata"].get("name"))
-    if problem:
-        raise karpenter.KarpenterError(f"{where}name: {problem}")
-    errors = karpenter.validate(obj) if check else []
-    if errors:
-        name = obj["metadata"].get("name")
-        raise karpenter.KarpenterError(f"{where}{kind} {name!r} is not valid: " + "; ".join(errors))
-    return obj, [f"{where}{kind}/{obj['metadata']['name']}: {w}" for w in warnings]
+        converted = [(builder({k: v for k, v in opts.items() if k != "legacy_definition"}), [])]
+    objects, notes = [], []
+    for obj, warnings in converted:
+        problem = karpenter.name_error(kind, obj["metadata"].get("name"))
+        if problem:
+            raise karpenter.KarpenterError(f"{where}name: {problem}")
+        errors = karpenter.validate(obj) if check else []
+        if errors:
+            name = obj["metadata"].get("name")
+            raise karpenter.KarpenterError(f"{where}{kind} {name!r} is not valid: " + "; ".join(errors))
+        objects.append(obj)
+        notes += warnings
+    return objects, notes
 
 
 def desired_objects(params: dict, options_spec: dict, batch_key: str, kind: str, builder) -> tuple[list[dict], list[str]]:
@@ -82,12 +109,11 @@ def desired_objects(params: dict, options_spec: dict, batch_key: str, kind: str,
             if result.error_messages:
                 raise karpenter.KarpenterError(f"{batch_key}[{i}]: " + "; ".join(result.error_messages))
             opts = {k: result.validated_parameters.get(k) for k in options_spec}
-            obj, notes = _one(f"{batch_key}[{i}]", opts, kind, builder, strict, check)
-            objects.append(obj)
+            found, notes = _one(f"{batch_key}[{i}]", opts, kind, builder, strict, check)
+            objects += found
             warnings += notes
     else:
-        obj, warnings = _one("", {k: params.get(k) for k in options_spec}, kind, builder, strict, check)
-        objects.append(obj)
+        objects, warnings = _one("", {k: params.get(k) for k in options_spec}, kind, builder, strict, check)
     names = [o["metadata"]["name"] for o in objects]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

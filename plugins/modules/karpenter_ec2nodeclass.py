@@ -159,6 +159,12 @@ options:
     description:
       - A C(karpenter.k8s.aws/v1alpha1) C(AWSNodeTemplate) (or v1beta1 C(EC2NodeClass)) manifest, as a mapping or YAML text, converted
         to v1 with a warning for every field without a v1 meaning. Only O(name) and O(role) may be combined with it.
+      - A list of manifests (or YAML text with several documents) is converted as a set, as the C(nodeless.eks.karpenter_v1)
+        filter does, and its node classes are managed (O(role) for each; O(name) cannot be combined with a set). The
+        C(kubeletConfiguration) of the Provisioners in the set (a v1beta1 C(NodePool)'s C(kubelet), the
+        C(compatibility.karpenter.sh/v1beta1-kubelet-conversion) annotation) goes onto the C(spec.kubelet) of the class
+        each references; a class whose NodePools disagree is split into C(<class>-<first NodePool by name>) copies.
+        Give the same set to M(nodeless.eks.karpenter_nodepool) afterwards.
     type: raw
   ec2nodeclasses:
     description: Several EC2NodeClasses in one call; each element takes the same keys as this module's class options above.
@@ -207,6 +213,42 @@ EXAMPLES = r"""
           karpenter.sh/discovery: my-cluster
         securityGroupSelector:
           karpenter.sh/discovery: my-cluster
+
+- name: >-
+    Convert a set: the Provisioners' kubelet settings go on the class they reference (legacy-set for legacy-web, a
+    copy legacy-set-legacy-batch with maxPods 50 for legacy-batch); give karpenter_nodepool the same set
+  nodeless.eks.karpenter_ec2nodeclass:
+    role: KarpenterNodeRole-my-cluster
+    legacy_definition:
+      - apiVersion: karpenter.sh/v1alpha5
+        kind: Provisioner
+        metadata:
+          name: legacy-batch
+        spec:
+          providerRef:
+            name: legacy-set
+          kubeletConfiguration:
+            maxPods: 50
+            systemReserved:
+              cpu: 100m
+              memory: 256Mi
+      - apiVersion: karpenter.sh/v1alpha5
+        kind: Provisioner
+        metadata:
+          name: legacy-web
+        spec:
+          providerRef:
+            name: legacy-set
+      - apiVersion: karpenter.k8s.aws/v1alpha1
+        kind: AWSNodeTemplate
+        metadata:
+          name: legacy-set
+        spec:
+          amiFamily: AL2023
+          subnetSelector:
+            karpenter.sh/discovery: my-cluster
+          securityGroupSelector:
+            karpenter.sh/discovery: my-cluster
 
 - name: Remove a node class once no NodePool uses it
   nodeless.eks.karpenter_ec2nodeclass:

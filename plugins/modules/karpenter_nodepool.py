@@ -141,6 +141,12 @@ options:
       - A C(karpenter.sh/v1alpha5) C(Provisioner) (or C(karpenter.sh/v1beta1) C(NodePool)) manifest, as a mapping or YAML text.
         It is converted to v1 with a warning for every field without a v1 meaning; see the C(nodeless.eks.karpenter_v1) filter.
       - Only O(name) (to rename) may be combined with it.
+      - A list of manifests (or YAML text with several documents) is converted as a set, as the filter does, and its NodePools
+        are managed; give the same set to M(nodeless.eks.karpenter_ec2nodeclass) first, which manages its node classes. Each
+        Provisioner's C(kubeletConfiguration) (a v1beta1 C(kubelet), the C(compatibility.karpenter.sh/v1beta1-kubelet-conversion)
+        annotation) then lands on the C(spec.kubelet) of the EC2NodeClass it references, which must be in the set; NodePools
+        sharing a class with different kubelet settings point at a class of their own, C(<class>-<first NodePool by name>).
+        O(name) cannot be combined with a set.
     type: raw
   nodepools:
     description:
@@ -216,6 +222,41 @@ EXAMPLES = r"""
             cpu: 1000
         providerRef:
           name: default
+
+- name: >-
+    Convert a set: legacy-batch and legacy-web share the template legacy-set but not their kubelet settings, so legacy-batch
+    points at EC2NodeClass legacy-set-legacy-batch (the karpenter_ec2nodeclass example with the same set makes it)
+  nodeless.eks.karpenter_nodepool:
+    legacy_definition:
+      - apiVersion: karpenter.sh/v1alpha5
+        kind: Provisioner
+        metadata:
+          name: legacy-batch
+        spec:
+          providerRef:
+            name: legacy-set
+          kubeletConfiguration:
+            maxPods: 50
+            systemReserved:
+              cpu: 100m
+              memory: 256Mi
+      - apiVersion: karpenter.sh/v1alpha5
+        kind: Provisioner
+        metadata:
+          name: legacy-web
+        spec:
+          providerRef:
+            name: legacy-set
+      - apiVersion: karpenter.k8s.aws/v1alpha1
+        kind: AWSNodeTemplate
+        metadata:
+          name: legacy-set
+        spec:
+          amiFamily: AL2023
+          subnetSelector:
+            karpenter.sh/discovery: my-cluster
+          securityGroupSelector:
+            karpenter.sh/discovery: my-cluster
 
 - name: Several pools in one call
   nodeless.eks.karpenter_nodepool:

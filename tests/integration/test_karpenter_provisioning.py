@@ -57,7 +57,8 @@ def _converge_play(chart: str) -> list:
             "name": NO_SUBNET, "role": "KarpenterNodeRole-{{ nodeless_eks_cluster_name }}",
             "ami_selector_terms": [{"alias": "al2023@latest"}],
             "subnet_selector_terms": [{"tags": {"karpenter.sh/discovery": "no-such-cluster"}}],
-            "security_group_selector_terms": [{"tags": {"karpenter.sh/discovery": "{{ nodeless_eks_cluster_name }}"}}]}}],
+            "security_group_selector_terms": [{"tags": {"karpenter.sh/discovery": "{{ nodeless_eks_cluster_name }}"}}]}},
+            *_legacy_set_tasks()],
     }]
 
 
@@ -110,7 +111,7 @@ def _deployment(name: str, replicas: int, node_selector: dict) -> dict:
 
 
 def _initialized(claims: list[dict]) -> list[dict] | None:
-    done = all(any(c["type"] == "Initialized" and c["status"] == "True" for c in claim["status"].get("conditions", []))
+    done = all(any(c["type"] == "Initialized" and c["status"] == "True" for c in (claim.get("status") or {}).get("conditions", []))
                for claim in claims)
     return claims if claims and done else None
 
@@ -146,13 +147,13 @@ def controller(lab):
     yield {"log": log, "offset": offset, "node_class": node_class}
     core.delete_namespace(NAMESPACE)
     # NodePools and the class go while the controller runs: their finalizers are its to remove.
-    for name in (POOL, LIMITED, "default"):
+    for name in (POOL, LIMITED, "default", *LEGACY_POOLS):
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", name)
     _wait("this test's NodeClaims gone", lambda: not _nodeclaims(custom) and not _nodeclaims(custom, LIMITED))
-    for name in ("default", NO_SUBNET):
+    for name in ("default", NO_SUBNET, *LEGACY_CLASSES):
         custom.delete_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", name)
     _wait("this test's EC2NodeClasses gone", lambda: not any(
-        o["metadata"]["name"] in ("default", NO_SUBNET)
+        o["metadata"]["name"] in ("default", NO_SUBNET, *LEGACY_CLASSES)
         for o in custom.list_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses")["items"]))
     print(f"\n[karpenter] controller process CPU: {controllers.cpu_seconds(lab)}s (user + system)")
     controllers.stop_karpenter(lab)
@@ -338,3 +339,55 @@ def test_controller_log_has_no_error(controller, provisioned):
               and not (e.get("time", "")[:19] <= ready_at[:19] and "no subnets found" in e.get("error", ""))
               and not _provoked_by_the_limit(e)]
     assert entries and errors == [], "\n".join(json.dumps(e)[:400] for e in errors)
+
+
+# A legacy set (three v1alpha5 Provisioners sharing one AWSNodeTemplate, with kubelet settings that disagree),
+# converted by both modules' legacy_definition in the converge above: kc-batch's maxPods 20 lives on its own
+# class kc-shared-kc-batch, which Karpenter launches kc-batch's nodes with.
+LEGACY_SET = Path(__file__).resolve().parents[1] / "fixtures" / "karpenter" / "sets" / "provisioners-sharing-a-template.yaml"
+LEGACY_POOLS = ("kc-web", "kc-batch", "kc-general")
+LEGACY_CLASSES = ("kc-shared", "kc-shared-kc-batch", "kc-shared-kc-web")
+LEGACY_LABEL = {"nodeless.eks/test": "legacy-batch"}
+LEGACY_MAX_PODS = "20"
+
+
+def _legacy_set_tasks() -> list:
+    text = LEGACY_SET.read_text()
+    return [{"name": "A converted legacy set: its node classes, with the Provisioners' kubelet settings",
+             "nodeless.eks.karpenter_ec2nodeclass": {"role": "KarpenterNodeRole-{{ nodeless_eks_cluster_name }}", "legacy_definition": text}},
+            {"name": "A converted legacy set: its NodePools", "nodeless.eks.karpenter_nodepool": {"legacy_definition": text}}]
+
+
+def test_a_converted_legacy_set_provisions_a_node_with_its_class_s_kubelet_settings(controller):
+    del controller  # running
+    core, apps, custom = _api()
+    classes = {o["metadata"]["name"]: o for o in custom.list_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses")["items"]
+               if o["metadata"]["name"] in LEGACY_CLASSES}
+    assert sorted(classes) == sorted(LEGACY_CLASSES)
+    assert "kubelet" not in classes["kc-shared"]["spec"] and classes["kc-shared-kc-web"]["spec"]["kubelet"] == {"maxPods": 40}
+    assert classes["kc-shared-kc-batch"]["spec"]["kubelet"]["maxPods"] == int(LEGACY_MAX_PODS)
+    pools = {n: custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", n)["spec"]["template"]["spec"]["nodeClassRef"]["name"]
+             for n in LEGACY_POOLS}
+    assert pools == {"kc-web": "kc-shared-kc-web", "kc-batch": "kc-shared-kc-batch", "kc-general": "kc-shared"}
+    started = time.monotonic()
+    apps.create_namespaced_deployment(NAMESPACE, _deployment("legacy-batch", 2, LEGACY_LABEL))
+
+    def running():
+        pods = core.list_namespaced_pod(NAMESPACE, label_selector="app=legacy-batch").items
+        return pods if len(pods) == 2 and all(p.status.phase == "Running" for p in pods) else None
+
+    pods = _wait("2 pods of the converted NodePool kc-batch Running", running)
+    seconds = time.monotonic() - started
+    claims = _wait("kc-batch's NodeClaims Initialized", lambda: _initialized(_nodeclaims(custom, "kc-batch")))
+    nodes = {n.metadata.name: n for n in core.list_node(label_selector="karpenter.sh/nodepool=kc-batch").items}
+    assert {p.spec.node_name for p in pods} <= set(nodes) and len(nodes) == len(claims)
+    for claim in claims:
+        assert claim["spec"]["nodeClassRef"]["name"] == "kc-shared-kc-batch"
+        assert claim["status"]["capacity"]["pods"] == LEGACY_MAX_PODS  # Karpenter's figure from the class's kubelet
+    for node in nodes.values():
+        assert node.status.capacity["pods"] == LEGACY_MAX_PODS and node.metadata.labels["nodeless.eks/test"] == "legacy-batch"
+    print(f"\n[karpenter] converted legacy set: 2 pods of NodePool kc-batch Running in {seconds:.1f}s on "
+          + ", ".join(f"{n} ({node.metadata.labels['node.kubernetes.io/instance-type']}, pods {node.status.capacity['pods']})"
+                      for n, node in nodes.items()) + " from EC2NodeClass kc-shared-kc-batch")
+    apps.patch_namespaced_deployment_scale("legacy-batch", NAMESPACE, {"spec": {"replicas": 0}})
+    _wait("kc-batch's nodes consolidated", lambda: not _nodeclaims(custom, "kc-batch"))

@@ -38,3 +38,17 @@ def test_unknown_kind_and_bad_types_fail_clearly():
         convert({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}})
     with pytest.raises(AnsibleFilterError, match="expected a manifest"):
         convert(42)
+
+
+def test_a_list_with_node_classes_is_a_set_kubelet_on_the_class_and_a_missing_template_named():
+    sets = FIXTURES.parent / "sets"
+    objs = convert((sets / "provisioners-sharing-a-template.yaml").read_text(), node_role="KarpenterNodeRole-lab")
+    assert [(o["kind"], o["metadata"]["name"]) for o in objs][-3:] == [
+        ("EC2NodeClass", "kc-shared"), ("EC2NodeClass", "kc-shared-kc-batch"), ("EC2NodeClass", "kc-shared-kc-web")]
+    assert objs[-2]["spec"]["kubelet"]["maxPods"] == 20
+    import yaml
+
+    gpu, default = (yaml.safe_load((FIXTURES / n).read_text()) for n in ("provisioner-gpu.yaml", "awsnodetemplate-discovery.yaml"))
+    with pytest.raises(AnsibleFilterError, match=r"^karpenter_v1: \[0\] Provisioner/gpu: spec\.providerRef\.name: AWSNodeTemplate 'gpu' "
+                                                 r"is not in the set \(its node classes: default\)"):
+        convert([gpu, default], node_role="r")

@@ -196,7 +196,8 @@ def test_fields_without_v1_meaning_are_warnings_one_each():
     assert [w.split(":")[0] for w in warnings] == ["spec.providerRef", "spec.requirements[0]", "spec.provider"]
     assert [r["key"] for r in obj["spec"]["template"]["spec"]["requirements"]] == ["topology.kubernetes.io/zone"]
     _obj, warnings = k.convert(load("provisioner-gpu.yaml"))
-    assert warnings == ["spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)"]
+    assert warnings == ["spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; convert this manifest in a list with its "
+                        "node class to carry it there (dropped here)"]
 
 
 def test_consolidation_with_empty_ttl_is_refused_like_v1alpha5_did():

@@ -41,7 +41,8 @@ def test_duplicate_names_in_a_batch_are_refused():
 def test_legacy_warnings_carry_the_object_and_strict_refuses_them():
     objs, warnings = build(params(legacy_definition=PROVISIONER, name="renamed"))
     assert objs[0]["metadata"]["name"] == "renamed"
-    assert warnings == ["NodePool/renamed: spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; set it there (dropped here)"]
+    assert warnings == ["NodePool/renamed: spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; convert this manifest "
+                        "in a list with its node class to carry it there (dropped here)"]
     with pytest.raises(karpenter.KarpenterError, match="strict is set"):
         build(params(legacy_definition=PROVISIONER, strict=True))
 
@@ -86,3 +87,33 @@ def test_a_converted_legacy_name_is_checked_too():
 def test_name_error_names_the_label_of_each_kind(kind, label):
     assert karpenter.name_error(kind, "a" * 63) == ""
     assert label in karpenter.name_error(kind, "a" * 64)
+
+
+def test_a_set_gives_each_module_its_own_kind_with_the_kubelet_folded_and_split():
+    from pathlib import Path
+
+    import yaml
+
+    from ansible_collections.nodeless.eks.plugins.modules.karpenter_ec2nodeclass import EC2NODECLASS_OPTIONS
+
+    text = (Path(__file__).resolve().parents[3] / "fixtures" / "karpenter" / "sets" / "provisioners-sharing-a-template.yaml").read_text()
+    pools, warnings = build(params(legacy_definition=text))
+    assert {p["metadata"]["name"]: p["spec"]["template"]["spec"]["nodeClassRef"]["name"] for p in pools} == {
+        "kc-web": "kc-shared-kc-web", "kc-batch": "kc-shared-kc-batch", "kc-general": "kc-shared"}
+    assert warnings == ["legacy_definition[0] NodePool/kc-web: spec.kubeletConfiguration.containerRuntime: has no v1 meaning and was dropped"]
+    class_params = dict({k: None for k in EC2NODECLASS_OPTIONS}, state="present", strict=False, ec2nodeclasses=None,
+                        legacy_definition=text, role="KarpenterNodeRole-lab")
+    classes, warnings = karpenter_module.desired_objects(class_params, EC2NODECLASS_OPTIONS, "ec2nodeclasses", "EC2NodeClass",
+                                                         karpenter.ec2nodeclass_from_options)
+    assert [(c["metadata"]["name"], c["spec"].get("kubelet", {}).get("maxPods")) for c in classes] == [
+        ("kc-shared", None), ("kc-shared-kc-batch", 20), ("kc-shared-kc-web", 40)]
+    assert {c["spec"]["role"] for c in classes} == {"KarpenterNodeRole-lab"} and warnings == []
+    with pytest.raises(karpenter.KarpenterError, match=r"^nodepools\[0\]\.name: cannot rename the objects of a set"):
+        build(params(nodepools=[{"legacy_definition": text, "name": "x"}]))
+    manifests = yaml.safe_load(text)
+    manifests[1]["spec"]["providerRef"]["name"] = "kc-other"
+    with pytest.raises(karpenter.KarpenterError, match=r"^legacy_definition\[1\] Provisioner/kc-batch: spec\.providerRef\.name: "
+                                                       r"AWSNodeTemplate 'kc-other' is not in the set"):
+        build(params(legacy_definition=manifests))
+    with pytest.raises(karpenter.KarpenterError, match="the set holds no manifest that becomes a NodePool"):
+        build(params(legacy_definition=[{"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "x"}, "spec": {}}]))
