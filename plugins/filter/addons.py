@@ -1,26 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters the add-on roles (Fargate, ExternalDNS, the EKS managed add-ons of ``addons``) use; the logic lives in
-module_utils."""
+"""Filters ``addons_request``, ``addons_names`` and ``addons_errors`` of the ``addons`` role (EKS managed add-ons); the
+logic lives in module_utils/addons_role.py."""
 
 from __future__ import annotations
 
 import json
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
-from ansible_collections.nodeless.eks.plugins.module_utils.route53_zones import resolve_zones
-from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import private_subnets
-from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import subnet_exposure
-
-
-def hosted_zone_ids(zones, domains, zone_type="", field="domains"):
-    try:
-        return resolve_zones(zones, domains, zone_type, field)
-    except ValueError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
 
 
 def _plain(value):
@@ -43,9 +31,6 @@ def addons_errors(settings):
 class FilterModule:
     def filters(self):
         return {
-            "subnet_exposure": subnet_exposure,
-            "private_subnets": private_subnets,
-            "hosted_zone_ids": hosted_zone_ids,
             "addons_request": addons_request,
             "addons_errors": addons_errors,
             "addons_names": addons_names,

@@ -88,29 +88,15 @@ _raw:
 """
 
 import json
-from pathlib import Path
 
 from ansible.errors import AnsibleLookupError
-from ansible.module_utils.common.yaml import yaml_load
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import policy_values
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import render_document
+from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 _PARAMETERS = ("cluster_name", "partition", "account_id", "region", "hosted_zone_ids", "node_role_name", "interruption_queue_name")
-
-
-def available() -> list[str]:
-    return sorted(p.stem for p in POLICY_DIR.glob("*.yml"))
-
-
-def load(name: str) -> dict:
-    """The policy file's data: description, upstream, document (with ${parameters})."""
-    path = POLICY_DIR / f"{name}.yml"
-    if not path.is_file():
-        raise AnsibleLookupError(f"iam_policy: unknown policy {name!r}; known: {', '.join(available())}")
-    return yaml_load(path.read_text(encoding="utf-8"))
 
 
 class LookupModule(LookupBase):

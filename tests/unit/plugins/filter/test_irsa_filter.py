@@ -1,7 +1,7 @@
 """irsa_plan_errors: the irsa role's input refused with a message that starts with the field."""
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.filter.irsa import FilterModule
+from ansible_collections.nodeless.eks.plugins.filter.irsa_plan import FilterModule
 
 FILTERS = FilterModule().filters()
 CLUSTER = {"name": "lab", "partition": "aws", "account_id": "123456789012",

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from ansible_collections.nodeless.eks.plugins.lookup import iam_policy
+from ansible_collections.nodeless.eks.plugins.plugin_utils import iam_policy_files as iam_policy
 from ansible_collections.nodeless.eks.plugins.module_utils import iam
 
 CLUSTER = {"name": "production-eu-west-1-primary", "partition": "aws", "account_id": "111122223333", "region": "eu-west-1"}

@@ -66,7 +66,7 @@ def test_a_definition_of_several_objects_gives_one_entry_per_changed_object():
 
 
 def test_plan_entries_filter_names_objects_like_the_callback():
-    from ansible_collections.nodeless.eks.plugins.filter.plan import plan_entries
+    from ansible_collections.nodeless.eks.plugins.filter.plan_entries import plan_entries
 
     objs = [{"kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "p"}}, {"kind": "ClusterRoleBinding", "metadata": {"name": "b"}}]
     assert plan_entries(objs) == [{"resource": "k8s:ServiceAccount/p/a", "action": "add"},

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nodeless.eks.plugins.lookup.iam_policy import available
-from ansible_collections.nodeless.eks.plugins.lookup.iam_policy import load
+from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
+from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import irsa_plan
 
 
