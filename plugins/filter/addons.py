@@ -6,26 +6,20 @@ logic lives in module_utils/addons_role.py."""
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
-
-
-def _plain(value):
-    # Tagged str / dict subclasses from Ansible's templating, as plain JSON types.
-    return json.loads(json.dumps(value))
+from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def addons_request(settings, step):
-    return addons_role.request(_plain(dict(settings or {})), str(step))
+    return addons_role.request(plain(dict(settings or {})), str(step))
 
 
 def addons_names(settings):
-    return addons_role.names(_plain(dict(settings or {})))
+    return addons_role.names(plain(dict(settings or {})))
 
 
 def addons_errors(settings):
-    return addons_role.errors(_plain(dict(settings or {})))
+    return addons_role.errors(plain(dict(settings or {})))
 
 
 class FilterModule:

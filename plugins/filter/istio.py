@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import desired_policies
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import missing_namespaces
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import namespace_writes
+from ansible_collections.nodeless.eks.plugins.module_utils.istio import role_errors
 from ansible_collections.nodeless.eks.plugins.module_utils.istio import validate
 
 
@@ -19,6 +20,12 @@ def istio_mtls_errors(mode, exceptions, workload_exceptions, root_namespace, all
     if known_namespaces is not None:
         errors += missing_namespaces(exceptions, workload_exceptions, set(known_namespaces))
     return errors
+
+
+def istio_errors(settings):
+    """Every broken setting of the istio role (module_utils/istio.py role_errors); values as given, so each message
+    shows them as the user wrote them."""
+    return role_errors(dict(settings or {}))
 
 
 def istio_peer_authentications(mode, root_namespace, exceptions=None, workload_exceptions=None):
@@ -35,6 +42,7 @@ def istio_namespace_writes(namespaces, enroll, labels, exceptions=None):
 class FilterModule:
     def filters(self):
         return {
+            "istio_errors": istio_errors,
             "istio_mtls_errors": istio_mtls_errors,
             "istio_peer_authentications": istio_peer_authentications,
             "istio_namespace_writes": istio_namespace_writes,

@@ -6,14 +6,12 @@
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
+from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def k8s_stale(reads):
-    # Tagged str / dict subclasses from Ansible's templating, as plain JSON types.
-    return k8s.stale(json.loads(json.dumps(list(reads or []))))
+    return k8s.stale(plain(list(reads or [])))
 
 
 class FilterModule:

@@ -6,22 +6,16 @@
 
 from __future__ import annotations
 
-import json
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
 from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
-
-
-def _plain(value):
-    # Ansible hands over tagged str / dict subclasses that yaml.safe_dump refuses; JSON gives plain types.
-    return json.loads(json.dumps(value))
+from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def _kubeconfig(settings):
     try:
-        return kc.render(kc.build(_plain(dict(settings or {}))))
+        return kc.render(kc.build(plain(dict(settings or {}))))
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from exc
 
@@ -34,7 +28,7 @@ def _kubeconfig_token(text):
 
 
 def kubeconfig_errors(settings):
-    return kc.settings_errors(_plain(dict(settings or {})))
+    return kc.settings_errors(plain(dict(settings or {})))
 
 
 class FilterModule:

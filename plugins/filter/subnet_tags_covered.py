@@ -5,14 +5,12 @@
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.nodeless.eks.plugins.module_utils.tags import subnet_pass_covered
+from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def subnet_tags_covered(request, done):
-    # Plain types: Ansible's tagged values compare and hash like their plain counterparts, lists of them too.
-    return subnet_pass_covered(json.loads(json.dumps(list(done or []))), json.loads(json.dumps(dict(request))))
+    return subnet_pass_covered(plain(list(done or [])), plain(dict(request)))
 
 
 class FilterModule:

@@ -13,7 +13,11 @@ the oldest wins.
 
 from __future__ import annotations
 
+import json
+import re
+
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label
+from ansible_collections.nodeless.eks.plugins.module_utils.role_values import as_int
 
 MODES = ("STRICT", "PERMISSIVE", "DISABLE", "UNSET")
 API_VERSION = "security.istio.io/v1"
@@ -103,6 +107,51 @@ def missing_namespaces(exceptions, workload_exceptions, known, fields=None) -> l
             + (f"{fields['workload_exceptions']}: namespace {', '.join(missing_workload)} does not exist. "
                if missing_workload else "")
             + "Create the namespace first, or set create: true on a namespace exception."]
+
+
+_ISTIO_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+
+
+def istioctl_version(result: dict) -> str | None:
+    """The version ``istioctl version --remote=false --output json`` reports (a command result), None if it failed."""
+    if result.get("rc", 1) != 0:
+        return None
+    return json.loads(result["stdout"])["clientVersion"]["version"]
+
+
+def role_errors(settings: dict) -> list[str]:
+    """Every broken setting of the ``istio`` role at once: the mTLS mode and exceptions (validate, and the namespaces
+    they name must exist: ``namespaces`` read, ``injection_namespaces`` enrolled, or ``create: true``), the install
+    settings, and istioctl's version.
+
+    ``settings``: the role's variables without the ``istio_`` prefix (``mtls_mode``, ``mtls_exceptions``,
+    ``mtls_workload_exceptions``, ``allow_disable_mesh_wide`` as a boolean, ``injection_namespaces``, ``version``,
+    ``revision``, ``namespace``, ``profile``, ``readiness_timeout``, ``istioctl``), ``root_namespace``, ``namespaces``
+    (the names of the cluster's namespaces) and ``istioctl_result`` (the result of asking istioctl its version).
+    """
+    exceptions, workload_exceptions = settings.get("mtls_exceptions"), settings.get("mtls_workload_exceptions")
+    injection = list(settings.get("injection_namespaces") or [])
+    created = [e.get("namespace") for e in exceptions or [] if isinstance(e, dict) and e.get("create")]
+    known = set(list(settings.get("namespaces") or []) + injection + created)
+    errors = validate(settings.get("mtls_mode"), exceptions, workload_exceptions, settings.get("root_namespace"),
+                      settings.get("allow_disable_mesh_wide"))
+    errors += missing_namespaces(exceptions, workload_exceptions, known)
+    version, revision, namespace = settings.get("version"), settings.get("revision"), settings.get("namespace")
+    bad_injection = [n for n in injection if not is_dns1123_label(n)]
+    if (not _ISTIO_VERSION.match(str(version)) or (revision and not is_dns1123_label(revision))
+            or not is_dns1123_label(namespace) or not settings.get("profile") or as_int(settings.get("readiness_timeout")) <= 0
+            or bad_injection):
+        errors.append(f"Istio settings: istio_version ({version}) must be X.Y.Z; istio_revision ({revision}) must be empty "
+                      "or a DNS-1123 label (lower case letters, digits and '-', at most 63); istio_namespace "
+                      f"({namespace}) a DNS-1123 label; istio_profile non-empty; istio_readiness_timeout > 0; "
+                      f"istio_injection_namespaces names ({', '.join(map(str, bad_injection))}) DNS-1123 labels.")
+    result = settings.get("istioctl_result") or {}
+    reports = istioctl_version(result)
+    if reports != version:
+        ran = f"is version {reports}" if reports is not None else f"did not run: {result.get('msg', result.get('stderr', ''))}"
+        errors.append(f"istio_version: {version} was asked for, but istio_istioctl ({settings.get('istioctl')}) {ran}. "
+                      f"Point istio_istioctl at istioctl {version}.")
+    return errors
 
 
 def _policy(name: str, namespace: str, spec: dict, reason: str | None = None) -> dict:

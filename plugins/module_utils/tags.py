@@ -310,3 +310,39 @@ def subnet_pass_covered(done: list, request: dict) -> bool:
             continue
         return True
     return False
+
+
+# --- the discovery_tags role's preflight -----------------------------------------------------------
+
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]+$")
+_SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]+$")
+
+
+def role_errors(settings: dict, cluster: dict) -> list[str]:
+    """Every broken setting of the ``discovery_tags`` role at once, each naming its variable.
+
+    ``settings``: the role's variables without the ``discovery_tags_`` prefix: ``subnets``, ``asgs``,
+    ``nodegroups`` (booleans), ``nodegroups_given`` (``discovery_tags_nodegroups`` as given, for the message),
+    ``subnet_ids`` and ``security_group_ids`` (as the role resolved them, the cluster's by default),
+    ``asg_names``, ``asg_filters``. ``cluster``: ``nodeless_eks_cluster`` (``name``, ``nodegroups``).
+    """
+    subnet_ids = list(settings.get("subnet_ids") or [])
+    bad_ids = ([i for i in subnet_ids if not _SUBNET_ID.match(str(i))]
+               + [i for i in settings.get("security_group_ids") or [] if not _SECURITY_GROUP_ID.match(str(i))])
+    nodegroup_count = len(cluster.get("nodegroups") or [])
+    asg_names = list(settings.get("asg_names") or [])
+    errors = []
+    if settings.get("subnets") and bad_ids:
+        errors.append("discovery_tags_subnet_ids must hold subnet IDs (subnet-...) and discovery_tags_security_group_ids "
+                      f"security group IDs (sg-...); not: {bad_ids}.")
+    if settings.get("subnets") and not subnet_ids:
+        errors.append(f"discovery_tags_subnet_ids is empty and cluster {cluster.get('name')} reports no subnets; "
+                      "give the subnets, or set discovery_tags_subnets to false.")
+    if settings.get("asgs") and not ((settings.get("nodegroups") and nodegroup_count > 0)
+                                     or asg_names or settings.get("asg_filters")):
+        errors.append(f"discovery_tags_nodegroups: cluster {cluster.get('name')} has {nodegroup_count} managed node groups "
+                      f"(discovery_tags_nodegroups={settings.get('nodegroups_given')}) and neither discovery_tags_asg_names "
+                      "nor discovery_tags_asg_filters is set: there is no ASG to tag. Set one of them, or discovery_tags_asgs to false.")
+    if settings.get("asgs") and "" in asg_names:
+        errors.append("discovery_tags_asg_names holds an empty name.")
+    return errors

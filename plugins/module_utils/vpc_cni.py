@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ansible.module_utils.compat.version import LooseVersion
+
 # The aws-node variables the role owns, each from its own role variable (None: not owned).
 OWNED = ("ENABLE_PREFIX_DELEGATION", "WARM_PREFIX_TARGET", "WARM_IP_TARGET", "MINIMUM_IP_TARGET", "WARM_ENI_TARGET")
 _NUMBERS = ("warm_prefix_target", "warm_ip_target", "minimum_ip_target", "warm_eni_target")
@@ -53,3 +55,24 @@ def settings_errors(settings: dict) -> list[str]:
         errors.append(f"vpc_cni_extra_env must map upper-case variable names to quoted strings and must not set "
                       f"{', '.join(OWNED)} (use their own variables); got {extra}")
     return errors
+
+
+# Lowest VPC CNI version that supports prefix delegation.
+PREFIX_DELEGATION_SINCE = "1.9.0"
+_IMAGE_VERSION = re.compile(r":v?([0-9]+[.][0-9]+[.][0-9]+)")
+
+
+def installed_errors(daemonsets: list, where: dict, prefix_delegation: bool) -> list[str]:
+    """What the installed VPC CNI refuses: no DaemonSet with the container, or prefix delegation on a version before
+    PREFIX_DELEGATION_SINCE. ``daemonsets``: what preflight read (0 or 1); ``where``: ``namespace``, ``daemonset``,
+    ``container`` (the role's variables) and ``cluster`` (its name)."""
+    containers = [c for d in daemonsets or [] for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []]
+    container = next((c for c in containers if c.get("name") == where.get("container")), None)
+    if len(daemonsets or []) != 1 or container is None:
+        return [f"vpc_cni_daemonset: no DaemonSet {where.get('namespace')}/{where.get('daemonset')} with a container named "
+                f"{where.get('container')} in cluster {where.get('cluster')}; is the Amazon VPC CNI installed?"]
+    match = _IMAGE_VERSION.search(container.get("image") or "")
+    if prefix_delegation and match and LooseVersion(match.group(1)) < LooseVersion(PREFIX_DELEGATION_SINCE):
+        return [f"vpc_cni_prefix_delegation needs VPC CNI {PREFIX_DELEGATION_SINCE} or later; the cluster runs "
+                f"{container.get('image')}. Upgrade the vpc-cni add-on first."]
+    return []

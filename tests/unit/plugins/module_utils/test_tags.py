@@ -225,3 +225,23 @@ def test_a_tag_family_or_purge_the_earlier_pass_left_out_is_not_covered(family):
 def test_nothing_done_covers_nothing_and_an_absent_pass_covers_nothing():
     assert not T.subnet_pass_covered([], SITE_PASS)
     assert not T.subnet_pass_covered([dict(SITE_PASS, state="absent")], SITE_PASS)
+
+
+def test_discovery_tags_role_errors_name_their_variables():
+    from ansible_collections.nodeless.eks.plugins.filter.discovery_tags_errors import discovery_tags_errors
+
+    settings = {"subnets": True, "asgs": True, "nodegroups": True, "nodegroups_given": True, "subnet_ids": ["subnet-0a"],
+                "security_group_ids": ["sg-0b"], "asg_names": [], "asg_filters": {}}
+    cluster = {"name": "lab", "nodegroups": [{"name": "system"}]}
+    assert discovery_tags_errors(settings, cluster) == []
+    assert discovery_tags_errors(dict(settings, subnet_ids=["not-a-subnet"], security_group_ids=["sg-X"]), cluster) == [
+        "discovery_tags_subnet_ids must hold subnet IDs (subnet-...) and discovery_tags_security_group_ids security group "
+        "IDs (sg-...); not: ['not-a-subnet', 'sg-X']."]
+    assert discovery_tags_errors(dict(settings, subnet_ids=[]), dict(cluster, nodegroups=[])) == [
+        "discovery_tags_subnet_ids is empty and cluster lab reports no subnets; give the subnets, or set "
+        "discovery_tags_subnets to false.",
+        "discovery_tags_nodegroups: cluster lab has 0 managed node groups (discovery_tags_nodegroups=True) and neither "
+        "discovery_tags_asg_names nor discovery_tags_asg_filters is set: there is no ASG to tag. Set one of them, or "
+        "discovery_tags_asgs to false."]
+    assert discovery_tags_errors(dict(settings, asg_names=[""]), cluster) == ["discovery_tags_asg_names holds an empty name."]
+    assert discovery_tags_errors(dict(settings, subnets=False, asgs=False, subnet_ids=["x"], asg_names=[""]), cluster) == []

@@ -44,3 +44,23 @@ def test_zero_prefix_target_is_fine_without_prefix_delegation():
 def test_filters_take_templated_values():
     assert vpc_cni_env(DEFAULTS) == env(DEFAULTS)
     assert vpc_cni_errors(dict(DEFAULTS, warm_prefix_target=0)) == settings_errors(dict(DEFAULTS, warm_prefix_target=0))
+
+
+def _daemonset(image, container="aws-node"):
+    return [{"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}]
+
+
+def test_installed_errors_need_the_daemonset_and_prefix_delegation_since_1_9():
+    from ansible_collections.nodeless.eks.plugins.filter.vpc_cni import vpc_cni_installed_errors
+
+    where = {"namespace": "kube-system", "daemonset": "aws-node", "container": "aws-node", "cluster": "lab"}
+    assert vpc_cni_installed_errors(_daemonset("r/amazon-k8s-cni:v1.20.4-eksbuild.1"), where, True) == []
+    assert vpc_cni_installed_errors(_daemonset("r/amazon-k8s-cni:v1.8.9"), where, True) == [
+        "vpc_cni_prefix_delegation needs VPC CNI 1.9.0 or later; the cluster runs r/amazon-k8s-cni:v1.8.9. Upgrade the "
+        "vpc-cni add-on first."]
+    assert vpc_cni_installed_errors(_daemonset("r/amazon-k8s-cni:v1.8.9"), where, False) == []
+    assert vpc_cni_installed_errors(_daemonset("r/amazon-k8s-cni:latest"), where, True) == []
+    missing = ["vpc_cni_daemonset: no DaemonSet kube-system/aws-node with a container named aws-node in cluster lab; is the "
+               "Amazon VPC CNI installed?"]
+    assert vpc_cni_installed_errors([], where, True) == missing
+    assert vpc_cni_installed_errors(_daemonset("x:v1.20.0", container="other"), where, True) == missing
