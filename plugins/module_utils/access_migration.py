@@ -130,15 +130,30 @@ def classify(mapping: dict, partition: str = "aws") -> dict:
                             "kubernetes_groups": sorted(groups - {"system:masters"})})
 
 
-def plan(data: dict | None, current: dict, managed: dict, owner: str, partition: str = "aws") -> dict:
+def owners_of(annotation: str | None) -> dict:
+    """principal ARN -> the nodeless.eks owner that mapped it in aws-auth (the ``nodeless.eks/aws-auth-owners`` annotation)."""
+    out = {}
+    for name, maps in sorted(aws_auth.parse_owners(annotation).items()):
+        maps = maps if isinstance(maps, dict) else {}
+        for key, _arn_key, _kind in _MAPS:
+            for arn in maps.get(key) if isinstance(maps.get(key), list) else []:
+                out.setdefault(str(arn), str(name))
+    return out
+
+
+def plan(data: dict | None, current: dict, managed: dict, owner: str, partition: str = "aws", owners: str | None = None) -> dict:
     """What the migration does for aws-auth ``data``.
 
     ``current``: the cluster's access entries (``access_entries.read``; empty in CONFIG_MAP); ``managed``: principal ARN
-    -> entry type of the roles EKS makes entries for (managed node groups EC2_LINUX, Fargate profiles FARGATE_LINUX).
-    Returns {"rows", "desired" (entries for ``access_entries.plan`` under ``owner``), "eks" ({arn: type} EKS makes,
-    or the migration if EKS did not), "blocking" (rows that keep the cluster out of API)}.
+    -> entry type of the roles EKS makes entries for (managed node groups EC2_LINUX, Fargate profiles FARGATE_LINUX);
+    ``owners``: the aws-auth owner annotation. An entry is made under the owner that mapped its principal in aws-auth
+    (the access role's ``access_owner``, ``karpenter``), so that owner, moved to access entries, finds it as its own;
+    ``owner`` otherwise, and only entries tagged ``owner`` are updated later.
+    Returns {"rows", "desired" (entries for ``access_entries.plan``, with ``owner`` where it is another), "eks"
+    ({arn: type} EKS makes, or the migration if EKS did not), "blocking" (rows that keep the cluster out of API)}.
     """
     rows, desired, eks, seen = [], [], {}, {}
+    mapped_by = owners_of(owners)
     for mapping in parse(data):
         row = classify(mapping, partition)
         arn = row["principal_arn"]
@@ -168,6 +183,8 @@ def plan(data: dict | None, current: dict, managed: dict, owner: str, partition:
                 who = f"owner {have['owner']}" if have.get("owner") else "EKS, by hand or another tool"
                 row = dict(row, outcome="exists", reason=f"it already has a {have['type']} access entry, made by {who}; left as is")
             else:
+                if have is None and mapped_by.get(arn, owner) != owner:
+                    row = dict(row, entry=dict(row["entry"], owner=mapped_by[arn]))
                 desired.append(row["entry"])
         rows.append(row)
     return {"rows": rows, "desired": desired, "eks": eks, "blocking": [r for r in rows if r["outcome"] == "unmigrated"]}
@@ -183,6 +200,8 @@ def describe(row: dict) -> str:
         if entry["username"]:
             parts.append(f"username {entry['username']}")
         parts += [f"access policy {arn.rsplit('/', 1)[-1]} ({scope['type']})" for arn, scope in sorted(entry["access_policies"].items())]
+        if entry.get("owner"):
+            parts.append(f"owner {entry['owner']} (as in aws-auth)")
         return f"{row['source']} {row['principal_arn']} -> " + ", ".join(parts)
     label = {"exists": "kept", "inert": "not migrated", "duplicate": "not migrated", "unmigrated": "NOT MIGRATED (blocks API)"}
     return f"{row['source']} {row['principal_arn']} -> {label[row['outcome']]}: {row['reason']}"

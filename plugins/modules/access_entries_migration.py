@@ -38,6 +38,13 @@ options:
     description: The C(data) of the C(kube-system/aws-auth) ConfigMap (C(mapRoles), C(mapUsers), C(mapAccounts) as YAML text).
     type: dict
     required: true
+  aws_auth_owners:
+    description:
+      - The ConfigMap's C(nodeless.eks/aws-auth-owners) annotation (JSON), which records the owner that mapped each ARN
+        (the access role's C(access_owner), C(karpenter)). An entry is made under that owner's tag, so that owner, moved to
+        access entries mode, finds the entry as its own; other entries get O(owner).
+    type: str
+    default: ""
   authentication_mode:
     description:
       - The mode to end in. C(API_AND_CONFIG_MAP) keeps aws-auth working beside the entries (the step to take first; it can
@@ -47,7 +54,7 @@ options:
     choices: [API_AND_CONFIG_MAP, API]
     default: API_AND_CONFIG_MAP
   owner:
-    description: Owner tag value of the entries this migration makes.
+    description: Owner tag value of the entries this migration makes (and later updates) for mappings no nodeless.eks owner recorded.
     type: str
     default: aws-auth-migration
   partition:
@@ -72,6 +79,7 @@ EXAMPLES = r"""
   nodeless.eks.access_entries_migration:
     cluster_name: prod-eu
     aws_auth: "{{ aws_auth_cm.resources[0].data | default({}) if aws_auth_cm.resources else {} }}"
+    aws_auth_owners: "{{ aws_auth_cm.resources[0].metadata.annotations['nodeless.eks/aws-auth-owners'] | default('') if aws_auth_cm.resources else '' }}"
   register: migration
 
 - name: Say what each mapping became
@@ -140,9 +148,14 @@ def _managed_roles(client, cluster: str) -> dict:
 
 
 def _actions(result: dict, current: dict, owner: str) -> list:
-    """access_entries.plan for the entries to make, without deletes: the migration never removes an entry."""
-    mine = {arn: e for arn, e in current.items() if e.get("owner") == owner}
-    return [a for a in ae.plan(result["desired"], mine, owner) if a[0] != "delete"]
+    """[(owner, access_entries.plan actions)] for the entries to make, per owner tag, without deletes: the migration never
+    removes an entry."""
+    out = []
+    for tag in sorted({d.get("owner") or owner for d in result["desired"]}):
+        mine = {arn: e for arn, e in current.items() if e.get("owner") == tag}
+        wanted = [d for d in result["desired"] if (d.get("owner") or owner) == tag]
+        out.append((tag, [a for a in ae.plan(wanted, mine, tag) if a[0] != "delete"]))
+    return out
 
 
 def _entry_changes(actions: list) -> list:
@@ -169,7 +182,7 @@ def migrate(module, client) -> dict:
     managed = _managed_roles(client, cluster)
     current = {} if mode == "CONFIG_MAP" else ae.read(client, cluster)
     before = {arn: e for arn, e in current.items() if e.get("owner") == owner}
-    result = am.plan(params["aws_auth"], current, managed, owner, params["partition"])
+    result = am.plan(params["aws_auth"], current, managed, owner, params["partition"], params["aws_auth_owners"])
     if wanted == "API" and mode != "API" and result["blocking"]:
         raise ae.AccessEntryError(am.blocking_message(result["blocking"]))
     step = "API_AND_CONFIG_MAP" if mode == "CONFIG_MAP" else None
@@ -179,18 +192,21 @@ def migrate(module, client) -> dict:
     if step and not module.check_mode:
         ae.set_mode(client, cluster, step)
         current = ae.read(client, cluster)  # now with the entries EKS made for node groups and Fargate profiles
-        result = am.plan(params["aws_auth"], current, managed, owner, params["partition"])
+        result = am.plan(params["aws_auth"], current, managed, owner, params["partition"], params["aws_auth_owners"])
     actions = _actions(result, current, owner)
-    changes += _entry_changes(actions)
+    for _tag, acts in actions:
+        changes += _entry_changes(acts)
     if not module.check_mode:
-        ae.apply(client, cluster, owner, _node_entries(result["eks"]) + actions)  # after a mode change: those EKS did not make
+        ae.apply(client, cluster, owner, _node_entries(result["eks"]))  # after a mode change: those EKS did not make
+        for tag, acts in actions:
+            ae.apply(client, cluster, tag, acts)
     final = step or mode
     if wanted == "API" and final != "API":
         changes.append(change("aws", "eks-authentication-mode", cluster, "change", detail=f"{final} -> API"))
         if not module.check_mode:
             ae.set_mode(client, cluster, "API")
         final = "API"
-    after = dict(before, **{d["principal_arn"]: dict(d, owner=owner) for d in result["desired"]})
+    after = dict(before, **{d["principal_arn"]: dict(d, owner=d.get("owner") or owner) for d in result["desired"]})
     rows = [dict(r, plan=am.describe(r)) for r in result["rows"]]
     blocked = am.blocking_message(result["blocking"]) if result["blocking"] and final != "API" else ""
     return {"changed": bool(changes), "changes": changes, "mappings": rows, "authentication_mode": final, "blocked": blocked,
@@ -201,6 +217,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True), aws_auth=dict(type="dict", required=True),
                            authentication_mode=dict(type="str", choices=["API_AND_CONFIG_MAP", "API"], default="API_AND_CONFIG_MAP"),
+                           aws_auth_owners=dict(type="str", default=""),
                            owner=dict(type="str", default="aws-auth-migration"), partition=dict(type="str", default="aws")),
         supports_check_mode=True,
     )

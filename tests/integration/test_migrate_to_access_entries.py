@@ -3,11 +3,12 @@
 One migration converge shared by every assertion: a cluster of the test's own in moto (its mode moves only forward) with
 a managed node group and a Fargate profile; aws-auth (the lab's one ConfigMap, replaced for the test and put back
 after) maps an admin user (system:masters), a reader user (a group bound to ``view``), a deployer role
-(``deployer:{{SessionName}}``, a group bound to ``edit`` in ``default``), a Karpenter-style node role (no node
-group), the node group's role and the Fargate profile's role. Real requests with each principal's IAM token before the
-migration (CONFIG_MAP, through aws-auth); then ``--check --diff`` (no write, a plan), the real run to API, the same
-requests again (now through access entries, aws-auth ignored), and a re-run with a task asking the mode back, which
-together write nothing. The cluster, the IAM principals, the bindings and aws-auth are put back at the end.
+(``deployer:{{SessionName}}``, a group bound to ``edit`` in ``default``), a Karpenter node role (no node group;
+owner ``karpenter``'s in aws-auth's owner annotation), the node group's role and the Fargate profile's role. Real
+requests with each principal's IAM token before the migration (CONFIG_MAP, through aws-auth); then ``--check --diff``
+(no write, a plan), the real run to API, the same requests again (now through access entries, aws-auth ignored), and
+a re-run with a task asking the mode back, which together write nothing. The cluster, the IAM principals, the
+bindings and aws-auth are put back at the end.
 """
 from __future__ import annotations
 
@@ -132,11 +133,13 @@ def migrated(lab):
         rbac.create_namespaced_role_binding("default", {"metadata": {"name": deployers}, "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": deployers}]})
+        # the karpenter role mapped its node role (nodeless.eks.aws_auth's owner record): its entry is made under that owner
+        meta = {"name": "aws-auth", "annotations": {"nodeless.eks/aws-auth-owners": json.dumps({"karpenter": {"mapRoles": [roles["karpenter-node"]]}})}}
         if saved is None:
-            core.create_namespaced_config_map("kube-system", {"metadata": {"name": "aws-auth"}, "data": aws_auth})
+            core.create_namespaced_config_map("kube-system", {"metadata": meta, "data": aws_auth})
         else:
-            core.replace_namespaced_config_map("aws-auth", "kube-system", {"metadata": {
-                "name": "aws-auth", "resourceVersion": saved.metadata.resource_version}, "data": aws_auth})
+            core.replace_namespaced_config_map("aws-auth", "kube-system", {"metadata": dict(meta, resourceVersion=saved.metadata.resource_version),
+                                                                           "data": aws_auth})
         out["before"] = probes()
         with untouched():
             out["check"] = runner.run(PLAYBOOK, extravars=extravars, check=True, diff=True, plan=True)
@@ -201,7 +204,7 @@ def test_each_mapping_is_said_and_becomes_its_entry(migrated):
     assert lines == [
         f"aws_auth.mapRoles[0] {roles['deployer']} -> STANDARD access entry, Kubernetes groups ['{prefix}-deployers'], "
         "username deployer:{{SessionName}}",
-        f"aws_auth.mapRoles[1] {roles['karpenter-node']} -> EC2_LINUX access entry",
+        f"aws_auth.mapRoles[1] {roles['karpenter-node']} -> EC2_LINUX access entry, owner karpenter (as in aws-auth)",
         f"aws_auth.mapRoles[2] {roles['ng']} -> EC2_LINUX access entry (made by EKS)",
         f"aws_auth.mapRoles[3] {roles['fargate']} -> FARGATE_LINUX access entry (made by EKS)",
         f"aws_auth.mapUsers[0] {users['admin']} -> STANDARD access entry, username {prefix}-admin, "
@@ -212,7 +215,7 @@ def test_each_mapping_is_said_and_becomes_its_entry(migrated):
     assert migrated["mode"] == "API"
     assert migrated["entries"] == {
         roles["deployer"]: ("STANDARD", [f"{prefix}-deployers"], "deployer:{{SessionName}}", owner, {}),
-        roles["karpenter-node"]: ("EC2_LINUX", ["system:nodes"], "system:node:{{EC2PrivateDNSName}}", owner, {}),
+        roles["karpenter-node"]: ("EC2_LINUX", ["system:nodes"], "system:node:{{EC2PrivateDNSName}}", "karpenter", {}),
         roles["ng"]: ("EC2_LINUX", ["system:nodes"], "system:node:{{EC2PrivateDNSName}}", None, {}),  # EKS's, untagged
         roles["fargate"]: ("FARGATE_LINUX", ["system:nodes"], "system:node:{{SessionName}}", None, {}),
         users["admin"]: ("STANDARD", [], f"{prefix}-admin", owner, {"AmazonEKSClusterAdminPolicy": "cluster"}),

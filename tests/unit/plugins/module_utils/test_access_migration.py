@@ -148,3 +148,16 @@ def test_a_configmap_that_cannot_be_read_names_the_field(data, field):
 def test_an_empty_or_absent_configmap_plans_nothing():
     assert am.plan({}, {}, {}, "mig") == {"rows": [], "desired": [], "eks": {}, "blocking": []}
     assert am.plan(None, {}, {}, "mig")["rows"] == []
+
+
+def test_an_entry_is_made_under_the_owner_that_mapped_it_in_aws_auth():
+    karpenter = {"rolearn": _role("karpenter-node"), "username": "system:node:{{EC2PrivateDNSName}}", "groups": sorted(am.NODE_GROUPS)}
+    data = _data(roles=[karpenter, {"rolearn": _role("ci"), "groups": ["g"]}])
+    owners = '{"karpenter": {"mapRoles": ["%s"]}, "broken": "x"}' % _role("karpenter-node")
+    result = am.plan(data, {}, {}, "mig", owners=owners)
+    assert [d.get("owner") for d in result["desired"]] == ["karpenter", None]  # None: the migration's own owner
+    assert am.describe(result["rows"][0]).endswith("EC2_LINUX access entry, owner karpenter (as in aws-auth)")
+    made = {_role("karpenter-node"): {"owner": "karpenter", "type": "EC2_LINUX"}}
+    again = am.plan(data, made, {}, "mig", owners=owners)  # that owner's entry now: left to it
+    assert again["rows"][0]["outcome"] == "exists" and "made by owner karpenter" in again["rows"][0]["reason"]
+    assert am.owners_of("not json") == {} and am.owners_of(None) == {}
