@@ -126,6 +126,21 @@ def compatible(version_infos: list[dict], minor: str) -> tuple[list[str], str | 
     return sorted(set(versions), key=version_key, reverse=True), default
 
 
+def compatible_by_minor(version_infos: list[dict], minors: list[str]) -> dict:
+    """{minor: {versions: newest first, default}} for each of MINORS, from DescribeAddonVersions' addonVersions."""
+    out = {}
+    for minor in minors:
+        versions, default = compatible(version_infos, minor)
+        out[minor] = {"versions": versions, "default": default}
+    return out
+
+
+def minors_errors(minors, field: str) -> list[str]:
+    """Messages naming each entry of FIELD that is not a Kubernetes minor such as 1.36."""
+    return [f"{field}[{index}]: must be a Kubernetes minor such as 1.36, got {minor!r}"
+            for index, minor in enumerate(minors or []) if not re.match(r"^1\.\d{1,3}$", str(minor))]
+
+
 def resolve_version(want: dict, minor: str, version_infos: list[dict], current: dict | None) -> str:
     """The exact version WANT asks for on a cluster of MINOR: latest, default, exact, or (None) the current one / default.
 
@@ -326,9 +341,10 @@ def _paged(client, operation: str, key: str, **kwargs) -> list:
     return _all()
 
 
-def addon_versions(client, name: str, minor: str) -> list[dict]:
-    """DescribeAddonVersions' addonVersions of NAME for Kubernetes MINOR ([] when EKS has no such add-on)."""
-    found = _paged(client, "describe_addon_versions", "addons", addonName=name, kubernetesVersion=minor)
+def addon_versions(client, name: str, minor: str | None) -> list[dict]:
+    """DescribeAddonVersions' addonVersions of NAME for Kubernetes MINOR, every minor's when None ([] when EKS has no
+    such add-on)."""
+    found = _paged(client, "describe_addon_versions", "addons", addonName=name, **({"kubernetesVersion": minor} if minor else {}))
     return [v for item in found if item.get("addonName") == name for v in item.get("addonVersions") or []]
 
 

@@ -267,6 +267,79 @@ def disruption_budgets(pdbs: list) -> tuple:
     return blocked, findings
 
 
+def _addon_row(addon: dict, now: str, then: str) -> tuple:
+    """One add-on against the versions EKS lists for the cluster's minor (NOW) and the target's (THEN): (row, finding)."""
+    name, version = addon["name"], addon["version"]
+    compatible = addon.get("compatible_versions") or {}
+    current_versions = (compatible.get(now) or {}).get("versions") or []
+    target = compatible.get(then) or {}
+    target_versions, default = target.get("versions") or [], target.get("default")
+    both = [v for v in target_versions if v in current_versions]  # newest first, as eks_addon_info lists them
+    row = {"name": name, "version": version, "cluster_version": now, "target_version": then,
+           "target_versions": list(target_versions), "target_default": default, "update_to": None}
+    subject = f"add-on {name}"
+    if version in target_versions:
+        return dict(row, action="none", status=f"compatible with {then}"), None
+    if both:
+        pick = default if default in both else both[0]
+        row.update(action="update_before_upgrade", update_to=pick, status=f"update to {pick} before the upgrade")
+        return row, finding("addon_versions", "critical", subject,
+                            f"{name} {version} is not compatible with Kubernetes {then}: update the add-on to {pick} "
+                            f"(compatible with {now} and {then}) before the control plane upgrade", **row)
+    if target_versions:
+        pick = default or target_versions[0]
+        row.update(action="update_after_upgrade", update_to=pick, status=f"update to {pick} right after the upgrade")
+        return row, finding("addon_versions", "info", subject,
+                            f"no version of {name} EKS lists runs on both {now} and {then} (released per Kubernetes minor, "
+                            f"as kube-proxy is): update it to {pick} right after the control plane upgrade", **row)
+    row.update(action="no_version", status=f"EKS lists no version for {then}")
+    return row, finding("addon_versions", "warning", subject,
+                        f"EKS lists no version of {name} for Kubernetes {then}: is {then} offered in this region yet? "
+                        "Do not upgrade the control plane before it is", **row)
+
+
+def addon_versions(addons: list, cluster_version: str, target: str | None) -> tuple:
+    """Upgrade readiness of EKS managed add-ons: each installed version against the versions EKS lists for the target
+    minor. ``addons``: nodeless.eks.eks_addon_info's ``addons`` read with ``kubernetes_versions`` [cluster minor, target]
+    (``compatible_versions``: {minor: {versions: newest first, default}}).
+
+    - compatible with the target: nothing to do;
+    - not, but a version runs on both minors: critical, update the add-on to it (the target's default when it runs on
+      both, else the newest that does) before the control plane upgrade;
+    - no version runs on both (kube-proxy, one release per minor, may lag the control plane): info, update it right
+      after the upgrade;
+    - no version at all for the target: warning, the target is not offered for it yet.
+    """
+    now, then = minor(cluster_version), minor(target or "")
+    if now is None or then is None:
+        return [], []
+    rows, findings = [], []
+    for addon in sorted(addons or [], key=lambda a: a["name"]):
+        row, found = _addon_row(addon, _fmt(now), _fmt(then))
+        rows.append(row)
+        if found:
+            findings.append(found)
+    return rows, findings
+
+
+def addons_errors(addons) -> list:
+    """Messages naming each malformed entry of the module's ``addons`` option (eks_addon_info's shape)."""
+    errors = []
+    for index, addon in enumerate(addons or []):
+        where = f"addons[{index}]"
+        for key in ("name", "version"):
+            if not isinstance(addon.get(key), str) or not addon.get(key):
+                errors.append(f"{where}.{key}: must be the add-on's {key} as eks_addon_info returns it, got {addon.get(key)!r}")
+        compatible = addon.get("compatible_versions")
+        if compatible is None:
+            errors.append(f"{where}.compatible_versions: missing; read the add-ons with eks_addon_info's kubernetes_versions")
+            continue
+        if not isinstance(compatible, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("versions") or [], list) for v in compatible.values()):
+            errors.append(f"{where}.compatible_versions: must map a Kubernetes minor to {{versions, default}}, got {compatible!r}")
+    return errors
+
+
 def next_minor(version: str) -> str | None:
     ver = minor(version)
     return f"{ver[0]}.{ver[1] + 1}" if ver else None
@@ -301,7 +374,7 @@ def validate_thresholds(params: dict) -> list:
     target = params.get("target_version")
     if target and not re.match(r"^1\.\d+$", str(target)):
         errors.append(f"target_version: must be a Kubernetes minor such as 1.36, got {target!r}")
-    return errors
+    return errors + addons_errors(params.get("addons"))
 
 
 METRIC_FAMILIES = ("apiserver_request_total", "apiserver_requested_deprecated_apis", "apiserver_storage_size_bytes",
@@ -325,9 +398,10 @@ def assess(inputs: dict, params: dict) -> dict:
     skew, f_skew = version_skew(server, inputs.get("nodes") or [])
     images, f_images = addon_images(inputs.get("workloads") or [], server, tuple(params.get("addon_images") or ()))
     pdbs, f_pdbs = disruption_budgets(inputs.get("pdbs") or [])
-    findings = f_requests + f_storage + f_deprecated + f_hooks + f_skew + f_images + f_pdbs
+    addons, f_addons = addon_versions(params.get("addons") or [], server, target)
+    findings = f_requests + f_storage + f_deprecated + f_hooks + f_skew + f_images + f_pdbs + f_addons
     findings.sort(key=lambda f: (-SEVERITIES.index(f["severity"]), f["check"], f["subject"]))
     health = {"server_version": server, "target_version": target, "request_errors": requests, "storage": size,
               "deprecated_apis": deprecated, "admission_webhooks": hooks, "version_skew": skew,
-              "addon_images": images, "disruption_budgets": pdbs}
+              "addon_images": images, "disruption_budgets": pdbs, "addon_versions": addons}
     return {"health": health, "findings": findings, "summary": summary(findings)}

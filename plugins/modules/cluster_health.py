@@ -18,7 +18,8 @@ description:
     deprecated APIs requested since the API server started; admission webhooks that catch every resource
     with C(failurePolicy: Fail) (and whether they exclude kube-system); kubelet to control-plane version skew;
     add-on images (cluster-autoscaler, kube-proxy) whose minor differs from the cluster's;
-    PodDisruptionBudgets that allow zero disruptions."
+    PodDisruptionBudgets that allow zero disruptions; with O(addons), EKS managed add-ons whose version is not
+    compatible with the target minor."
   - Read-only; safe in check mode. It never fails because of a finding; the
     M(nodeless.eks.cluster_health) role turns findings into a gate.
   - Counters in C(/metrics) are per API server since it started; on EKS each request is answered by
@@ -61,6 +62,19 @@ options:
     type: list
     elements: str
     default: [cluster-autoscaler, kube-proxy]
+  addons:
+    description:
+      - The cluster's EKS managed add-ons as M(nodeless.eks.eks_addon_info) returns them when read with
+        its option C(kubernetes_versions) set to the cluster's minor and the target minor (C(name), C(version)
+        and C(compatible_versions) are read).
+      - Each installed version is compared with the versions EKS lists for the target minor. Not compatible, while
+        a version compatible with both minors exists, is critical (update the add-on before the control plane
+        upgrade); no version runs on both minors (kube-proxy, released per minor) is info (update it right after);
+        no version listed for the target at all is a warning.
+      - When omitted, add-on versions are not checked (the module makes no AWS call; the M(nodeless.eks.cluster_health)
+        role reads them).
+    type: list
+    elements: dict
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 requirements:
@@ -110,6 +124,23 @@ health:
     version_skew: {description: Control-plane version and node count per kubelet version., type: dict, returned: always}
     addon_images: {description: Add-on containers checked against the cluster minor., type: list, elements: dict, returned: always}
     disruption_budgets: {description: PodDisruptionBudgets that allow zero disruptions., type: list, elements: dict, returned: always}
+    addon_versions:
+      description:
+        - "One entry per add-on of O(addons): name, version, cluster_version, target_version, target_versions, target_default,
+          action (none, update_before_upgrade, update_after_upgrade, no_version), update_to and status (one line)."
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - name: vpc-cni
+          version: v1.20.4-eksbuild.1
+          cluster_version: "1.35"
+          target_version: "1.36"
+          target_versions: [v1.21.1-eksbuild.1]
+          target_default: v1.21.1-eksbuild.1
+          action: update_before_upgrade
+          update_to: v1.21.1-eksbuild.1
+          status: update to v1.21.1-eksbuild.1 before the upgrade
 changes:
   description: Always empty; the module only reads.
   returned: always
@@ -152,6 +183,7 @@ def argument_spec() -> dict:
         storage_critical_ratio=dict(type="float", default=0.8),
         target_version=dict(type="str"),
         addon_images=dict(type="list", elements="str", default=list(DEFAULT_ADDON_IMAGES)),
+        addons=dict(type="list", elements="dict"),
     )
     return spec
 

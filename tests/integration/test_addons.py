@@ -1,13 +1,18 @@
 """nodeless.eks.addons through site.yml (capabilities addons and vpc_cni) against the lab's EKS add-on emulation.
 
 One converge shared by every assertion: check mode first (no write; its plan table), the real run (its plan table),
-then a re-run that must change nothing and write nothing. Afterwards the shared lab is put back: the add-ons are
+then a re-run that must change nothing and write nothing, with cluster_health added (read-only): its upgrade readiness
+of the five add-ons against the next Kubernetes minor. Afterwards the shared lab is put back: the add-ons are
 removed (vpc-cni and CoreDNS keeping their workload, the others not), aws-node and CoreDNS get back the pod templates
 the lab made, and the EBS CSI controller's IAM role is deleted.
+
+An EKS Auto Mode cluster of the test's own (CreateCluster with computeConfig, storageConfig and load balancing, as
+the lab's AWS keeps them) gets one site.yml run: the Karpenter, load balancer controller and EBS CSI steps skip.
 """
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -19,6 +24,8 @@ pytestmark = pytest.mark.lab
 
 SITE = str(labenv.REPO / "playbooks" / "site.yml")
 EXTRAVARS = {"nodeless_eks_capabilities": ["addons", "vpc_cni"]}
+# The re-run also reports upgrade readiness (cluster_health only reads: the re-run must still change and write nothing).
+RERUN_EXTRAVARS = {"nodeless_eks_capabilities": ["addons", "vpc_cni", "cluster_health"]}
 NAMES = ["aws-ebs-csi-driver", "coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
 EBS_ROLE = "lab-kube-system-ebs-csi-controller-sa"
 EBS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
@@ -68,7 +75,7 @@ def converged(lab):
         out["ebs_policies"] = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=EBS_ROLE)["AttachedPolicies"]]
         out["ebs_role_arn"] = iam.get_role(RoleName=EBS_ROLE)["Role"]["Arn"]
         offset = labenv.k8s_writes()[0]
-        out["again"], out["again_writes"], _calls = run_counting_aws(runner.run, SITE, extravars=EXTRAVARS)
+        out["again"], out["again_writes"], _calls = run_counting_aws(runner.run, SITE, extravars=RERUN_EXTRAVARS)
         out["again_k8s_writes"] = write_names(labenv.k8s_writes(offset)[1])
     finally:  # the lab is shared: the next test finds no add-on, and aws-node / CoreDNS as the lab made them
         _put_back(eks, iam, apps, templates)
@@ -120,22 +127,72 @@ def test_the_shared_lab_is_left_as_it_was(converged):
     assert labenv.boto3_client("eks").list_addons(clusterName="lab")["addons"] == []
 
 
-def test_auto_mode_skips_karpenter_the_load_balancer_controller_and_ebs_csi_with_their_reason(lab):
-    """EKS Auto Mode (computeConfig enabled). The lab cannot create such a cluster yet (moto keeps no computeConfig),
-    so the cluster's facts are given as the common role would read them from one: nothing is installed or written,
-    each skipped step says why in one line, and cluster_health reports the mode."""
-    from ansible_collections.nodeless.eks.plugins.module_utils import eks as eks_utils
+def _health_report(run) -> dict:
+    return next(res for name, _host, res in run.tasks() if name.startswith("nodeless.eks.cluster_health : Read the API server"))
 
-    facts = eks_utils.cluster_facts(dict(labenv.boto3_client("eks").describe_cluster(name="lab")["cluster"],
-                                         computeConfig={"enabled": True, "nodePools": ["general-purpose", "system"]}))
-    assert facts["auto_mode"] is True
-    extravars = {"nodeless_eks_cluster": dict(facts, nodegroups=[]),
+
+def test_cluster_health_lists_each_addon_against_the_next_minor(converged):
+    """The lab's catalogue has Kubernetes 1.36 data: the 1.35 defaults of vpc-cni and CoreDNS do not run on 1.36 (update
+    before the control plane upgrade, to a version that runs on both), kube-proxy has one release per minor (update
+    right after), the EBS CSI driver and the Pod Identity agent are compatible already."""
+    report = _health_report(converged["again"])
+    assert report["health"]["target_version"] == "1.36"
+    rows = {r["name"]: (r["version"], r["action"], r["update_to"]) for r in report["health"]["addon_versions"]}
+    assert rows == {
+        "aws-ebs-csi-driver": ("v1.51.1-eksbuild.1", "none", None),
+        "coredns": ("v1.12.1-eksbuild.2", "update_before_upgrade", "v1.12.4-eksbuild.1"),
+        "eks-pod-identity-agent": ("v1.3.9-eksbuild.3", "none", None),
+        "kube-proxy": ("v1.35.0-eksbuild.2", "update_after_upgrade", "v1.36.0-eksbuild.1"),
+        "vpc-cni": ("v1.20.4-eksbuild.1", "update_before_upgrade", "v1.21.1-eksbuild.1"),
+    }
+    found = sorted((f["severity"], f["subject"]) for f in report["findings"] if f["check"] == "addon_versions")
+    assert found == [("critical", "add-on coredns"), ("critical", "add-on vpc-cni"), ("info", "add-on kube-proxy")]
+    text = " ".join(converged["again"].stdout.split())
+    assert ("add-ons against Kubernetes 1.36: aws-ebs-csi-driver v1.51.1-eksbuild.1 compatible with 1.36; coredns "
+            "v1.12.1-eksbuild.2 update to v1.12.4-eksbuild.1 before the upgrade;") in text
+
+
+@pytest.fixture(scope="module")
+def auto_mode(lab):
+    """A cluster of the test's own created with EKS Auto Mode on, then one site.yml run of the capabilities that would
+    install Karpenter, the load balancer controller and the EBS CSI driver, plus cluster_health; the cluster goes after."""
+    eks = labenv.boto3_client("eks")
+    base = eks.describe_cluster(name="lab")["cluster"]
+    name = f"auto-{uuid.uuid4().hex[:6]}"
+    eks.create_cluster(
+        name=name, version=base["version"], roleArn=base["roleArn"],
+        resourcesVpcConfig={"subnetIds": base["resourcesVpcConfig"]["subnetIds"]},
+        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
+        computeConfig={"enabled": True, "nodePools": ["general-purpose", "system"],
+                       "nodeRoleArn": base["roleArn"].replace("lab-cluster-role", "lab-node-role")},
+        storageConfig={"blockStorage": {"enabled": True}},
+        kubernetesNetworkConfig={"elasticLoadBalancing": {"enabled": True}})
+    extravars = {"nodeless_eks_cluster_name": name,
                  "nodeless_eks_capabilities": ["addons", "aws_load_balancer_controller", "karpenter", "cluster_health"],
                  "addons_vpc_cni": False, "addons_kube_proxy": False, "addons_pod_identity_agent": False, "addons_coredns": False}
-    with untouched():
-        run = runner.run(SITE, extravars=extravars)
+    try:
+        described = eks.describe_cluster(name=name)["cluster"]
+        with untouched():
+            run = runner.run(SITE, extravars=extravars)
+    finally:
+        eks.delete_cluster(name=name)
+    return {"name": name, "described": described, "run": run}
+
+
+def test_the_lab_creates_an_auto_mode_cluster(auto_mode):
+    cluster = auto_mode["described"]
+    assert cluster["computeConfig"]["enabled"] is True and cluster["computeConfig"]["nodePools"] == ["general-purpose", "system"]
+    assert cluster["storageConfig"] == {"blockStorage": {"enabled": True}}
+    assert cluster["kubernetesNetworkConfig"]["elasticLoadBalancing"] == {"enabled": True}
+
+
+def test_auto_mode_skips_karpenter_the_load_balancer_controller_and_ebs_csi_with_their_reason(auto_mode):
+    """Nothing is installed or written (untouched: no AWS or API server write, same state after), each skipped step
+    says why in one line, and cluster_health reports the mode (read by eks_cluster_info from DescribeCluster)."""
+    run = auto_mode["run"]
     assert run.rc == 0, run.failure_text()
     text = " ".join(run.stdout.split())
     for what in ("EKS runs the load balancer controller itself", "EKS runs Karpenter itself", "EKS runs the EBS CSI driver itself",
-                 "compute: EKS Auto Mode"):
+                 "compute: EKS Auto Mode", "add-ons against Kubernetes 1.36: no EKS managed add-on"):
         assert what in text, what
+    assert run.total_changed() == 0, run.changed()

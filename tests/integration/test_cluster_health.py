@@ -111,7 +111,7 @@ def test_storage_size_and_versions_present(playbook, lab):
 
 
 def _role_report(result) -> dict:
-    return next(res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read"))
+    return next(res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read the API server"))
 
 
 def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
@@ -130,3 +130,5 @@ def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
     # The lab's control plane uses core/v1 Endpoints (deprecated since Kubernetes 1.33): reported once, as one resource.
     assert [a["resource"] for a in report["health"]["deprecated_apis"]].count("endpoints") == 1, report["health"]["deprecated_apis"]
     assert sorted(report["summary"]) == ["critical", "info", "warning"] and report["summary"]["critical"] == 0
+    # upgrade readiness of EKS managed add-ons: the shared lab holds none (test_addons reads five against 1.36)
+    assert report["health"]["addon_versions"] == [] and "no EKS managed add-on" in again.stdout

@@ -10,6 +10,11 @@
   VPC's default security group, ignoring the launch template's network interface groups. AWS launches
   the cheapest offering (Karpenter sends each override's price as its ``Priority``; the lab takes the
   lowest) with the launch template's security groups, which Karpenter checks for drift.
+- EKS CreateCluster with EKS Auto Mode: moto drops ``computeConfig`` and ``storageConfig`` and keeps a
+  ``kubernetesNetworkConfig`` without the service CIDR it otherwise defaults. The lab keeps all three as botocore's
+  model has them (CreateCluster's answer and DescribeCluster return them), and refuses before creating anything what
+  the EKS user guide says Auto Mode needs: compute, block storage and load balancing enabled together, node pools
+  among ``general-purpose`` / ``system`` and a ``nodeRoleArn`` when there are node pools.
 """
 from __future__ import annotations
 
@@ -108,12 +113,60 @@ def _fleet_instances(fleet, with_spec: bool = False) -> list:
     return out if with_spec else [i for i, _spec in out]
 
 
+AUTO_MODE_NODE_POOLS = ("general-purpose", "system")
+
+
+def auto_mode_problem(compute: dict | None, storage: dict | None, network: dict | None) -> str | None:
+    """What EKS refuses in CreateCluster's Auto Mode settings (the message), or None."""
+    flags = {"computeConfig.enabled": (compute or {}).get("enabled"),
+             "storageConfig.blockStorage.enabled": ((storage or {}).get("blockStorage") or {}).get("enabled"),
+             "kubernetesNetworkConfig.elasticLoadBalancing.enabled": ((network or {}).get("elasticLoadBalancing") or {}).get("enabled")}
+    if any(flags.values()) and not all(flags.values()):
+        return ("EKS Auto Mode needs compute, block storage and load balancing enabled together: "
+                + ", ".join(f"{k}={bool(v)}" for k, v in flags.items()))
+    pools = (compute or {}).get("nodePools") or []
+    unknown = [p for p in pools if p not in AUTO_MODE_NODE_POOLS]
+    if unknown:
+        return f"computeConfig.nodePools: {unknown} are not EKS Auto Mode node pools ({', '.join(AUTO_MODE_NODE_POOLS)})"
+    if pools and not (compute or {}).get("nodeRoleArn"):
+        return "computeConfig.nodeRoleArn is required when computeConfig.nodePools is not empty"
+    return None
+
+
+def _eks_auto_mode() -> None:
+    from moto.eks.exceptions import InvalidParameterException
+    from moto.eks.models import DEFAULT_KUBERNETES_NETWORK_CONFIG
+    from moto.eks.responses import EKSResponse
+
+    original = EKSResponse.create_cluster
+
+    def create_cluster(self):
+        compute, storage = self._get_param("computeConfig"), self._get_param("storageConfig")
+        network = self._get_param("kubernetesNetworkConfig")
+        problem = auto_mode_problem(compute, storage, network)
+        if problem:
+            raise InvalidParameterException(clusterName=self._get_param("name"), message=problem)
+        result = original(self)
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        if compute is not None:
+            cluster.compute_config = {"enabled": bool(compute.get("enabled")), "nodePools": list(compute.get("nodePools") or []),
+                                      **({"nodeRoleArn": compute["nodeRoleArn"]} if compute.get("nodeRoleArn") else {})}
+        if storage is not None:
+            cluster.storage_config = {"blockStorage": {"enabled": bool((storage.get("blockStorage") or {}).get("enabled"))}}
+        if network:
+            cluster.kubernetes_network_config = {**DEFAULT_KUBERNETES_NETWORK_CONFIG, "ipFamily": "ipv4", **network}
+        return result
+
+    EKSResponse.create_cluster = create_cluster
+
+
 def apply() -> None:
     from moto.eks.models import EKSBackend
 
     _keep_sqs_policy()
     _unique_policy_names()
     _fleet_like_ec2()
+    _eks_auto_mode()
 
     originals = {name: getattr(EKSBackend, name) for name in ("tag_resource", "untag_resource", "list_tags_for_resource")}
 

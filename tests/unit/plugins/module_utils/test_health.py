@@ -199,3 +199,74 @@ def test_validate_thresholds_names_the_field(override, field):
 def test_validate_thresholds_accepts_defaults():
     assert health.validate_thresholds(PARAMS) == []
     assert health.next_minor("v1.35.4-eks-1") == "1.36" and health.next_minor("") is None
+
+
+def _addon(name, version, now, then, then_default=None):
+    """An add-on as eks_addon_info returns it with kubernetes_versions [1.35, 1.36] (versions newest first)."""
+    return {"name": name, "version": version, "compatible_versions": {
+        "1.35": {"versions": now, "default": now[-1] if now else None}, "1.36": {"versions": then, "default": then_default}}}
+
+
+UPGRADE_ADDONS = [
+    # compatible with 1.36 already
+    _addon("aws-ebs-csi-driver", "v1.51.1-eksbuild.1", ["v1.53.0-eksbuild.1", "v1.51.1-eksbuild.1"],
+           ["v1.53.0-eksbuild.1", "v1.51.1-eksbuild.1"], "v1.53.0-eksbuild.1"),
+    # not compatible; the 1.36 default runs on 1.35 too: update to it before
+    _addon("vpc-cni", "v1.20.4-eksbuild.1", ["v1.21.1-eksbuild.1", "v1.20.4-eksbuild.1"], ["v1.21.1-eksbuild.1"], "v1.21.1-eksbuild.1"),
+    # not compatible; the 1.36 default does not run on 1.35: the newest version that runs on both
+    _addon("coredns", "v1.12.1-eksbuild.2", ["v1.12.4-eksbuild.1", "v1.12.3-eksbuild.1", "v1.12.1-eksbuild.2"],
+           ["v1.13.0-eksbuild.1", "v1.12.4-eksbuild.1", "v1.12.3-eksbuild.1"], "v1.13.0-eksbuild.1"),
+    # one release per minor: no version spans both, update right after
+    _addon("kube-proxy", "v1.35.0-eksbuild.2", ["v1.35.0-eksbuild.2"], ["v1.36.0-eksbuild.1"], "v1.36.0-eksbuild.1"),
+    # EKS lists nothing for 1.36
+    _addon("example-addon", "v0.1.0-eksbuild.1", ["v0.1.0-eksbuild.1"], []),
+]
+
+
+def test_addon_versions_decide_what_to_update_before_and_after_the_upgrade():
+    rows, findings = health.addon_versions(UPGRADE_ADDONS, "v1.35.4", "1.36")
+    assert [(r["name"], r["action"], r["update_to"]) for r in rows] == [
+        ("aws-ebs-csi-driver", "none", None),
+        ("coredns", "update_before_upgrade", "v1.12.4-eksbuild.1"),
+        ("example-addon", "no_version", None),
+        ("kube-proxy", "update_after_upgrade", "v1.36.0-eksbuild.1"),
+        ("vpc-cni", "update_before_upgrade", "v1.21.1-eksbuild.1"),
+    ]
+    assert {(f["subject"], f["severity"]) for f in findings} == {
+        ("add-on coredns", "critical"), ("add-on vpc-cni", "critical"), ("add-on kube-proxy", "info"),
+        ("add-on example-addon", "warning")}
+    vpc_cni = next(f for f in findings if f["subject"] == "add-on vpc-cni")
+    assert vpc_cni["check"] == "addon_versions"
+    assert vpc_cni["message"] == ("vpc-cni v1.20.4-eksbuild.1 is not compatible with Kubernetes 1.36: update the add-on to "
+                                  "v1.21.1-eksbuild.1 (compatible with 1.35 and 1.36) before the control plane upgrade")
+    assert vpc_cni["detail"]["target_versions"] == ["v1.21.1-eksbuild.1"]
+    assert rows[0]["status"] == "compatible with 1.36" and rows[0]["target_default"] == "v1.53.0-eksbuild.1"
+
+
+def test_addon_versions_need_both_minors_and_an_empty_list_finds_nothing():
+    assert health.addon_versions(UPGRADE_ADDONS, "", "1.36") == ([], [])
+    assert health.addon_versions(UPGRADE_ADDONS, "v1.35.4", None) == ([], [])
+    assert health.addon_versions([], "v1.35.4", "1.36") == ([], [])
+    # a target minor the add-ons were not read for: no version listed (a warning each), never a crash
+    rows, findings = health.addon_versions(UPGRADE_ADDONS[:1], "v1.35.4", "1.37")
+    assert rows[0]["action"] == "no_version" and findings[0]["severity"] == "warning"
+
+
+def test_assess_adds_the_addon_findings_to_the_gate():
+    inputs = {"metrics_text": "", "server_version": "v1.35.4", "nodes": [], "webhook_configurations": [],
+              "kube_system_labels": KUBE_SYSTEM, "workloads": [], "pdbs": []}
+    result = health.assess(inputs, dict(PARAMS, addons=UPGRADE_ADDONS))
+    assert [r["name"] for r in result["health"]["addon_versions"]] == sorted(a["name"] for a in UPGRADE_ADDONS)
+    assert [f["subject"] for f in health.at_or_above(result["findings"], "critical")] == ["add-on coredns", "add-on vpc-cni"]
+    assert health.assess(inputs, PARAMS)["health"]["addon_versions"] == []
+
+
+@pytest.mark.parametrize("addon,field", [
+    ({"name": "", "version": "v1", "compatible_versions": {}}, "addons[0].name"),
+    ({"name": "x", "version": 3, "compatible_versions": {}}, "addons[0].version"),
+    ({"name": "x", "version": "v1"}, "addons[0].compatible_versions: missing"),
+    ({"name": "x", "version": "v1", "compatible_versions": {"1.36": ["v1"]}}, "addons[0].compatible_versions: must map"),
+])
+def test_validate_thresholds_names_a_malformed_addon(addon, field):
+    errors = health.validate_thresholds(dict(PARAMS, addons=[addon]))
+    assert len(errors) == 1 and errors[0].startswith(field), errors
