@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters the cluster_health role uses; the logic lives in module_utils/health.py."""
+"""Filter ``next_minor`` (documented in next_minor.yml); the logic lives in module_utils/health.py."""
 
 from __future__ import annotations
 
