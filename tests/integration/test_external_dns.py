@@ -1,16 +1,34 @@
-"""ExternalDNS role against the lab: exact flags, Available Deployment, policy limited to the zone's ARN."""
+"""ExternalDNS role against the lab: exact flags, Available Deployment, policy limited to the zone's ARN; then the upstream
+ExternalDNS (v0.19.0, the role's version, built by the lab) run with the args of the Deployment the role wrote, as its
+ServiceAccount with its IRSA role, against moto's Route 53 (``nodeless_lab.controllers``).
+
+One converge (module fixture) serves both: the role's own checks, and the controller's run."""
 from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
 
 import pytest
 
 from support import labenv
+from support.playbook import run as run_playbook
 from support.snapshots import aws_write_calls, untouched, write_names
 
 pytestmark = pytest.mark.lab
 
+DOMAIN = "internal.lab.example.com"
+OWNER = "lab-it"
 PLAY = [{"hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks.external_dns", "vars": {
-    "external_dns_domains": ["internal.lab.example.com"], "external_dns_zone_type": "private",
-    "external_dns_policy": "sync", "external_dns_txt_owner_id": "lab-it"}}]}]
+    "external_dns_domains": [DOMAIN], "external_dns_zone_type": "private",
+    "external_dns_policy": "sync", "external_dns_txt_owner_id": OWNER,
+    # Sync on a Service / Ingress change (at most every 5 s) instead of only once a minute.
+    "external_dns_extra_args": ["--events"]}}]}]
+NAMESPACE = "external-dns-it"
+TIMEOUT = 60
+# Another cluster's record in our zone, with its TXT ownership record (registry format of ExternalDNS 0.19).
+FOREIGN = {"name": f"taken.{DOMAIN}.", "ip": "192.0.2.99",
+           "txt": '"heritage=external-dns,external-dns/owner=another-cluster,external-dns/resource=service/other/taken"'}
 
 
 def _delete_k8s_objects():
@@ -27,25 +45,32 @@ def _delete_k8s_objects():
             assert exc.status == 404
 
 
-def test_external_dns_check_then_converge_then_nothing(playbook):
-    _delete_k8s_objects()
-    r53 = labenv.boto3_client("route53")
-    zone = next(z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "internal.lab.example.com.")
-    zone_id = zone["Id"].rsplit("/", 1)[1]
+def _zone_id(name: str, private: bool) -> str:
+    zones = labenv.boto3_client("route53").list_hosted_zones()["HostedZones"]
+    return next(z["Id"].rsplit("/", 1)[1] for z in zones if z["Name"] == f"{name}." and z["Config"]["PrivateZone"] == private)
 
+
+@pytest.fixture(scope="module")
+def converged(lab):  # noqa: ARG001 - the lab must be up
+    """Check mode first (writes nothing), then the one real converge."""
+    _delete_k8s_objects()
     with untouched():
-        check = playbook(PLAY, check=True, diff=True)
+        check = run_playbook(PLAY, check=True, diff=True)
+    run = run_playbook(PLAY)
+    return {"check": check, "run": run, "zone_id": _zone_id(DOMAIN, private=True)}
+
+
+def test_external_dns_check_then_converge_then_nothing(converged, playbook):
+    check, run, zone_id = converged["check"], converged["run"], converged["zone_id"]
     assert check.rc == 0, check.stdout[-3000:]
     assert any("RBAC and Deployment" in t for t in check.changed()), check.changed()
-
-    run = playbook(PLAY)
     assert run.rc == 0, run.stdout[-3000:]
 
     from kubernetes import client
     dep = client.AppsV1Api(labenv.k8s_client()).read_namespaced_deployment("external-dns", "kube-system")
     assert dep.spec.template.spec.containers[0].args == [
-        "--source=service", "--source=ingress", "--provider=aws", "--registry=txt", "--txt-owner-id=lab-it",
-        "--policy=sync", "--domain-filter=internal.lab.example.com", "--aws-zone-type=private", f"--zone-id-filter={zone_id}"]
+        "--source=service", "--source=ingress", "--provider=aws", "--registry=txt", f"--txt-owner-id={OWNER}",
+        "--policy=sync", f"--domain-filter={DOMAIN}", "--aws-zone-type=private", f"--zone-id-filter={zone_id}", "--events"]
     assert [c.status for c in dep.status.conditions if c.type == "Available"] == ["True"]
 
     iam = labenv.boto3_client("iam")
@@ -65,3 +90,116 @@ def test_external_dns_check_then_converge_then_nothing(playbook):
     assert aws_write_calls(labenv.aws_calls()) == []
     # Every write counts, the irsa role's ServiceAccount apply included: a re-run writes nothing.
     assert write_names(labenv.k8s_writes(offset)[1]) == []
+
+
+# --- the upstream controller on what the role deployed ----------------------------------------------------------------
+
+def _records(zone_id: str) -> dict[tuple[str, str], list[str]]:
+    sets = labenv.boto3_client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {(s["Name"], s["Type"]): sorted(r["Value"] for r in s.get("ResourceRecords", [])) for s in sets
+            if s["Type"] not in ("SOA", "NS")}
+
+
+def _wait(what: str, check, timeout: float = TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"still waiting for {what} after {timeout:.0f}s; see the lab's logs/external-dns.log")
+
+
+def _foreign(zone_id: str, action: str) -> None:
+    r53 = labenv.boto3_client("route53")
+    changes = [{"Action": action, "ResourceRecordSet": {"Name": FOREIGN["name"], "Type": "A", "TTL": 300,
+                                                        "ResourceRecords": [{"Value": FOREIGN["ip"]}]}},
+               {"Action": action, "ResourceRecordSet": {"Name": f"a-{FOREIGN['name']}", "Type": "TXT", "TTL": 300,
+                                                        "ResourceRecords": [{"Value": FOREIGN["txt"]}]}}]
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+
+
+def _service(name: str, hostname: str) -> dict:
+    return {"metadata": {"name": name, "annotations": {"external-dns.alpha.kubernetes.io/hostname": hostname}},
+            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]}}
+
+
+@pytest.fixture
+def controller(converged, lab):
+    """ExternalDNS running with the Deployment's args, in a namespace of this test; stopped and cleaned after."""
+    from kubernetes import client
+
+    from nodeless_lab import controllers
+
+    assert converged["run"].rc == 0, converged["run"].failure_text()
+    api = labenv.k8s_client()
+    core = client.CoreV1Api(api)
+    log = Path(lab["dir"]) / "logs" / "external-dns.log"
+    offset = log.stat().st_size if log.exists() else 0
+    labenv.aws_calls(reset=True)
+    started = time.monotonic()
+    controllers.start_external_dns(lab)
+    print(f"\n[external-dns] controller up, first sync done in {time.monotonic() - started:.1f}s")
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    _foreign(converged["zone_id"], "CREATE")
+    try:
+        yield {"core": core, "net": client.NetworkingV1Api(api), "log": log, "offset": offset}
+    finally:
+        print(f"\n[external-dns] controller process CPU: {controllers.cpu_seconds(lab, controllers.EXTERNAL_DNS)}s (user + system)")
+        controllers.stop_external_dns(lab)
+        _foreign(converged["zone_id"], "DELETE")
+        core.delete_namespace(NAMESPACE)
+        # Namespace deletion finishes in the background: the next test's snapshot must not see it go.
+        _wait(f"namespace {NAMESPACE} gone", lambda: NAMESPACE not in {n.metadata.name for n in core.list_namespace().items})
+
+
+def test_records_follow_services_and_ingresses_in_our_zone_only(controller, converged):
+    core, net, zone_id = controller["core"], controller["net"], converged["zone_id"]
+    public_id = _zone_id("lab.example.com", private=False)
+    public_before = _records(public_id)
+    # Created first, so every sync that sees a later object has seen these: outside the domain filter (in a zone
+    # of the account, not ours), and a name another cluster owns.
+    for name, hostname, ip in (("outside", "outside.lab.example.com", "192.0.2.30"), ("taken", FOREIGN["name"].rstrip("."), "192.0.2.20"),
+                               ("web", f"web.{DOMAIN}", "192.0.2.10")):
+        core.create_namespaced_service(NAMESPACE, _service(name, hostname))
+        # No load balancer controller in the lab: the status it would write.
+        core.patch_namespaced_service_status(name, NAMESPACE, {"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+    net.create_namespaced_ingress(NAMESPACE, {
+        "metadata": {"name": "app", "annotations": {"external-dns.alpha.kubernetes.io/hostname": f"app.{DOMAIN}"}},
+        "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}})
+    net.patch_namespaced_ingress_status("app", NAMESPACE, {"status": {"loadBalancer": {"ingress": [{"hostname": "lb-app.example.net"}]}}})
+
+    ours = {(f"web.{DOMAIN}.", "A"), (f"a-web.{DOMAIN}.", "TXT"), (f"app.{DOMAIN}.", "CNAME"), (f"cname-app.{DOMAIN}.", "TXT")}
+    theirs = {(FOREIGN["name"], "A"), (f"a-{FOREIGN['name']}", "TXT")}
+
+    def published():
+        records = _records(zone_id)
+        return records if ours <= set(records) else None
+
+    records = _wait("the records of web and app", published)
+    assert set(records) == ours | theirs, records  # nothing else written in our zone
+    assert records[(f"web.{DOMAIN}.", "A")] == ["192.0.2.10"]
+    assert records[(f"app.{DOMAIN}.", "CNAME")] == ["lb-app.example.net"]
+    for key in ((f"a-web.{DOMAIN}.", "TXT"), (f"cname-app.{DOMAIN}.", "TXT")):  # ownership: our owner id, the source object
+        assert [v for v in records[key] if f"external-dns/owner={OWNER}," in v and f"/{NAMESPACE}/" in v] == records[key], key
+    # Another cluster's record is left as it was (owner id honoured).
+    assert records[(FOREIGN["name"], "A")] == [FOREIGN["ip"]]
+    # A hostname outside the domain filter gets nothing, even with a zone for it in the account.
+    assert _records(public_id) == public_before
+    assert [c for c in labenv.aws_calls() if c[1] == "AssumeRoleWithWebIdentity"], "ExternalDNS must call AWS as its IRSA role"
+
+    # Policy sync: deleting the sources deletes their records, and only ours.
+    core.delete_namespaced_service("web", NAMESPACE)
+    net.delete_namespaced_ingress("app", NAMESPACE)
+    core.delete_namespaced_service("taken", NAMESPACE)
+
+    def withdrawn():
+        records = _records(zone_id)
+        return records if not ours & set(records) else None
+
+    left = _wait("web's and app's records deleted", withdrawn)
+    assert left == {(FOREIGN["name"], "A"): [FOREIGN["ip"]], (f"a-{FOREIGN['name']}", "TXT"): [FOREIGN["txt"]]}, left
+
+    text = controller["log"].read_bytes()[controller["offset"]:].decode(errors="replace")
+    errors = [line for line in text.splitlines() if re.search(r"level=(error|fatal|panic)", line)]
+    assert errors == [], errors

@@ -26,10 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     calls = sub.add_parser("calls", help="AWS calls served by moto since the last reset")
     calls.add_argument("--reset", action="store_true")
     ctl = sub.add_parser("controller", help="run an upstream controller on the host with the settings its role deployed")
-    ctl.add_argument("controller", choices=["karpenter"])
+    ctl.add_argument("controller", choices=["karpenter", "external-dns"])
     ctl.add_argument("action", choices=["start", "stop"])
-    ctl.add_argument("--namespace", default="karpenter", help="namespace of the Deployment the role installed")
-    ctl.add_argument("--deployment", default="karpenter", help="the Deployment whose settings the controller takes")
+    ctl.add_argument("--namespace", help="namespace of the Deployment the role installed (karpenter; external-dns: kube-system)")
+    ctl.add_argument("--deployment", help="the Deployment whose settings the controller takes (default: the controller's name)")
     args = parser.parse_args(argv)
     lab_dir = (args.dir or lab.default_dir(args.name)).resolve()
     try:
@@ -65,7 +65,10 @@ def _run(args, lab_dir: Path) -> int:
         else:
             print("\n".join(f"export {k}={shlex.quote(v)}" for k, v in values.items()))
         return 0
+    if args.command == "controller" and args.controller == "external-dns":
+        return _external_dns(args, state, lab_dir)
     if args.command == "controller":
+        args.namespace, args.deployment = args.namespace or "karpenter", args.deployment or "karpenter"
         if args.action == "stop":
             stopped = controllers.stop_karpenter(state)
             print(f"[lab] karpenter {'stopped' if stopped else 'was not running'}")
@@ -78,6 +81,17 @@ def _run(args, lab_dir: Path) -> int:
         print(json.dumps(lab.calls(state, reset=args.reset)))
         return 0
     return 2
+
+
+def _external_dns(args, state: dict, lab_dir: Path) -> int:
+    if args.action == "stop":
+        print(f"[lab] external-dns {'stopped' if controllers.stop_external_dns(state) else 'was not running'}")
+        return 0
+    namespace, deployment = args.namespace or "kube-system", args.deployment or controllers.EXTERNAL_DNS
+    pid = controllers.start_external_dns(state, namespace, deployment)
+    print(f"[lab] external-dns running (pid {pid}) with the args of Deployment {namespace}/{deployment}, first sync done; "
+          f"log: {lab_dir / 'logs' / 'external-dns.log'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -151,3 +151,101 @@ def cpu_seconds(state: dict, name: str = KARPENTER) -> float | None:
     except (OSError, IndexError, TypeError):
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ExternalDNS: the upstream binary (the ``externaldns`` tool, the version the external_dns role deploys) run with the
+# args of the Deployment the role wrote, as its ServiceAccount, with that account's IRSA role, against moto's Route 53.
+# What differs from a pod, and why: the API server is reached through a kubeconfig holding the account's token
+# (--kubeconfig; a pod reads the same token in-cluster) and metrics / health listen on a free loopback port
+# (--metrics-address; several labs share the host); a value the Deployment gives for either flag is replaced.
+EXTERNAL_DNS = "external-dns"
+EXTERNAL_DNS_HOST_FLAGS = ("--kubeconfig", "--metrics-address")
+EXTERNAL_DNS_SYNC_METRIC = "external_dns_controller_last_sync_timestamp_seconds"
+
+
+def host_identity(state: dict, namespace: str, account: str, home: Path) -> tuple[Path, dict[str, str]]:
+    """What a pod running as namespace/account gets: a kubeconfig with a TokenRequest token of the account (so its
+    RBAC is what the process gets) and, for an IRSA-annotated account, the web identity token file and role ARN that
+    EKS's pod identity webhook injects. AWS calls go to the lab (moto, its STS included)."""
+    _apps, core, client = _clients(state)
+    home.mkdir(parents=True, exist_ok=True)
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "lab",
+        "clusters": [{"name": "lab", "cluster": {"server": state["api_endpoint"], "certificate-authority": state["pki"]["ca"]}}],
+        "users": [{"name": account, "user": {"token": _token(core, client, namespace, account, None)}}],
+        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": account, "namespace": namespace}}],
+    }
+    path = home / "kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    path.chmod(0o600)
+    aws = {"AWS_ENDPOINT_URL": state["aws_endpoint"], "AWS_EC2_METADATA_DISABLED": "true",
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    role_arn = (core.read_namespaced_service_account(account, namespace).metadata.annotations or {}).get("eks.amazonaws.com/role-arn")
+    if role_arn:
+        token_file = home / "token"
+        token_file.write_text(_token(core, client, namespace, account, "sts.amazonaws.com"))
+        token_file.chmod(0o600)
+        aws.update(AWS_ROLE_ARN=role_arn, AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), AWS_STS_REGIONAL_ENDPOINTS="regional",
+                   AWS_ENDPOINT_URL_STS=state["aws_endpoint"])
+    return path, aws
+
+
+def external_dns_argv(binary: str, args: list[str], kubeconfig: Path, metrics_port: int) -> list[str]:
+    """The Deployment container's args, less the flags the host process sets itself (either form, ``--flag=value`` or
+    ``--flag value``), followed by those."""
+    kept: list[str] = []
+    skip_value = False
+    for arg in args:
+        if skip_value:
+            skip_value = False
+            continue
+        if arg.split("=", 1)[0] in EXTERNAL_DNS_HOST_FLAGS:
+            skip_value = "=" not in arg
+            continue
+        kept.append(arg)
+    return [binary, *kept, f"--kubeconfig={kubeconfig}", f"--metrics-address=127.0.0.1:{metrics_port}"]
+
+
+def external_dns_process(state: dict, namespace: str = "kube-system", deployment: str = EXTERNAL_DNS) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the host process, from the Deployment the external_dns role wrote."""
+    apps, _core, _client = _clients(state)
+    dep = apps.read_namespaced_deployment(deployment, namespace)
+    pod = dep.spec.template.spec
+    container = pod.containers[0]
+    home = Path(state["dir"]) / "controllers" / EXTERNAL_DNS
+    kubeconfig, aws = host_identity(state, namespace, pod.service_account_name or "default", home)
+    port = procs.free_port()
+    (home / "metrics-port").write_text(str(port))
+    argv = external_dns_argv(str(tools.binaries()["external-dns"]), list(container.args or []), kubeconfig, port)
+    # The webhook's region goes in only where the pod does not set one (the role sets AWS_DEFAULT_REGION).
+    env = {"AWS_REGION": state["region"], "AWS_DEFAULT_REGION": state["region"], **deployment_env(container, namespace), **aws,
+           "HOME": str(home), "PATH": "/usr/bin:/bin"}
+    return argv, env
+
+
+def external_dns_last_sync(state: dict) -> float:
+    """When the running controller last finished a sync with Route 53 (its own metric; 0 before the first)."""
+    port = (Path(state["dir"]) / "controllers" / EXTERNAL_DNS / "metrics-port").read_text().strip()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:  # noqa: S310 - loopback
+        for line in resp.read().decode().splitlines():
+            if line.startswith(EXTERNAL_DNS_SYNC_METRIC + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def start_external_dns(state: dict, namespace: str = "kube-system", deployment: str = EXTERNAL_DNS, timeout: float = 90) -> int:
+    """Start (or restart) ExternalDNS with the Deployment's args; wait until its first sync with Route 53 is done
+    (so its IRSA credentials, its RBAC and the zone filters worked). Logs go to logs/external-dns.log; `lab down`
+    stops it with the rest of the lab."""
+    lab = Path(state["dir"])
+    stop_external_dns(state)
+    argv, env = external_dns_process(state, namespace, deployment)
+    pid = procs.start(EXTERNAL_DNS, argv, lab, env)
+    procs.wait_for("external-dns first sync", lambda: external_dns_last_sync(state) > 0, timeout,
+                   lab / "logs" / f"{EXTERNAL_DNS}.log", pid)
+    return pid
+
+
+def stop_external_dns(state: dict) -> bool:
+    """Stop ExternalDNS (it holds no long poll: once it has exited, no call of it reaches the lab)."""
+    return procs.stop(Path(state["dir"]), EXTERNAL_DNS)

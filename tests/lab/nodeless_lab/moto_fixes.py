@@ -15,6 +15,10 @@
   model has them (CreateCluster's answer and DescribeCluster return them), and refuses before creating anything what
   the EKS user guide says Auto Mode needs: compute, block storage and load balancing enabled together, node pools
   among ``general-purpose`` / ``system`` and a ``nodeRoleArn`` when there are node pools.
+- Route 53 ChangeResourceRecordSets CREATE: moto refuses a CREATE identical to one in the zone's change journal
+  whenever any record sorts after it, even once that record was deleted (so ExternalDNS cannot publish a name
+  again after withdrawing it), and accepts a CREATE of a record set that exists with other values. AWS refuses a
+  CREATE exactly when the record set (name, type, set identifier) exists at that point of the batch.
 """
 from __future__ import annotations
 
@@ -160,10 +164,40 @@ def _eks_auto_mode() -> None:
     EKSResponse.create_cluster = create_cluster
 
 
+def _rrset_key(name: str, kind: str, set_identifier: str | None) -> tuple:
+    return name.rstrip(".").lower(), kind, set_identifier
+
+
+def _route53_create_like_aws() -> None:
+    from moto.route53.exceptions import ResourceRecordAlreadyExists
+    from moto.route53.models import ChangeList, Route53Backend
+
+    original = Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(self, zoneid, change_list):
+        zone = self.get_hosted_zone(zoneid)
+        existing = {_rrset_key(r.name, r.type, r.set_identifier) for r in zone.rrsets}
+        for change in change_list:  # in order: a batch may delete a record set and create it again
+            rrset = change["ResourceRecordSet"]
+            key = _rrset_key(rrset["Name"], rrset["Type"], rrset.get("SetIdentifier"))
+            if change["Action"] == "CREATE" and key in existing:
+                raise ResourceRecordAlreadyExists(name=rrset["Name"].rstrip(".") + ".", _type=rrset["Type"])
+            if change["Action"] == "DELETE":
+                existing.discard(key)
+            else:
+                existing.add(key)
+        return original(self, zoneid, change_list)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
+    # The journal lookup is moto's only use of `in` on a ChangeList; the check above replaces it.
+    ChangeList.__contains__ = lambda self, item: False
+
+
 def apply() -> None:
     from moto.eks.models import EKSBackend
 
     _keep_sqs_policy()
+    _route53_create_like_aws()
     _unique_policy_names()
     _fleet_like_ec2()
     _eks_auto_mode()

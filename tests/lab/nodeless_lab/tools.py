@@ -25,6 +25,8 @@ KUBE_VERSION = "v1.35.4"
 ISTIO_VERSION = "1.30.3"
 HELM_VERSION = "v3.19.5"
 KARPENTER_VERSION = "1.14.1"
+# The version the external_dns role deploys (external_dns_image); a unit test keeps the two equal.
+EXTERNAL_DNS_VERSION = "0.19.0"
 
 
 def _kube_ldflags() -> list[str]:
@@ -67,6 +69,9 @@ TOOLS = (
          (f"-X istio.io/istio/pkg/version.buildVersion={ISTIO_VERSION}",
           f"-X istio.io/istio/pkg/version.buildTag={ISTIO_VERSION}",
           "-X istio.io/istio/pkg/version.buildStatus=Clean"), 15),
+    Tool("externaldns", ("sigs.k8s.io/external-dns",), ("external-dns",),
+         f"sigs.k8s.io/external-dns v{EXTERNAL_DNS_VERSION} (vbom.ml/util replaced by github.com/fvbommel/util)",
+         (f"-X sigs.k8s.io/external-dns/pkg/apis/externaldns.Version=v{EXTERNAL_DNS_VERSION}",), 8),
 )
 
 
