@@ -1,7 +1,8 @@
 """`make demo`: site.yml with every capability against a fresh lab cluster (`.lab/demo`) — check mode
 first (the plan), the real run, then a re-run that must change nothing — then the figures (wall
-times, changes, write calls counted) and the lab's state summary. `make tools` (run before this)
-builds what is missing; the shared test lab is left alone.
+times, changes, write calls counted), Karpenter provisioning nodes for pending pods (the upstream
+controller, run with the settings the role deployed, then stopped) and the lab's state summary.
+`make tools` (run before this) builds what is missing; the shared test lab is left alone.
 
 `--name NAME` keeps the lab in `.lab/NAME` and the run's files in `.build/NAME` (default: demo); the
 oldest-platform smoke of `make test` runs this file with `.venv-oldest`'s python under `--name`.
@@ -21,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
 
-from nodeless_lab import lab  # noqa: E402
+from nodeless_lab import controllers, lab  # noqa: E402
 from support import demo_env, labenv, toolchain  # noqa: E402
 from support.snapshots import aws_write_calls  # noqa: E402
 
@@ -66,6 +67,81 @@ def run(label: str, *flags: str) -> dict:
             "plan": plan["hosts"]}
 
 
+PROVISIONING_NAMESPACE = "demo-provisioning"
+PROVISIONING_PODS = 3
+PROVISIONING_TIMEOUT = 180
+
+
+def _wait(what: str, check, timeout: float = PROVISIONING_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(1)
+    raise TimeoutError(f"still waiting for {what} after {timeout:.0f}s")
+
+
+def provision(state: dict) -> bool:
+    """Pods that only Karpenter's nodes of the role's NodePool `default` can hold: pending -> NodeClaims -> nodes ->
+    Running, printed; the controller is stopped after, the pods and nodes are left for a look."""
+    from kubernetes import client  # noqa: PLC0415
+
+    api = labenv.k8s_client()
+    core, apps, custom = client.CoreV1Api(api), client.AppsV1Api(api), client.CustomObjectsApi(api)
+    print("\n===== provisioning: the upstream Karpenter controller with the settings the role deployed =====", flush=True)
+    started = time.monotonic()
+    controllers.start_karpenter(state)
+    log = Path(state["dir"]) / "logs" / "karpenter.log"
+    try:
+        _wait("EC2NodeClass default Ready", lambda: any(
+            c["type"] == "Ready" and c["status"] == "True" for c in (custom.get_cluster_custom_object(
+                "karpenter.k8s.aws", "v1", "ec2nodeclasses", "default").get("status") or {}).get("conditions", [])))
+        print(f"[demo] controller up, EC2NodeClass default Ready in {time.monotonic() - started:.1f}s", flush=True)
+        core.create_namespace({"metadata": {"name": PROVISIONING_NAMESPACE}})
+        selector = {"karpenter.sh/nodepool": "default", "karpenter.sh/capacity-type": "on-demand", "kubernetes.io/arch": "amd64"}
+        apps.create_namespaced_deployment(PROVISIONING_NAMESPACE, {
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "inflate"},
+            "spec": {"replicas": PROVISIONING_PODS, "selector": {"matchLabels": {"app": "inflate"}}, "template": {
+                "metadata": {"labels": {"app": "inflate"}},
+                "spec": {"nodeSelector": selector, "containers": [{
+                    "name": "pause", "image": "public.ecr.aws/eks-distro/kubernetes/pause:3.10",
+                    "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]}}}})
+        pending_at = time.monotonic()
+        print(f"[demo] {PROVISIONING_PODS} pods (1 CPU, 1 GiB each) created in namespace {PROVISIONING_NAMESPACE}, "
+              f"nodeSelector {selector}: no node of the lab matches, they are pending", flush=True)
+
+        def running():
+            pods = core.list_namespaced_pod(PROVISIONING_NAMESPACE, label_selector="app=inflate").items
+            return pods if len(pods) == PROVISIONING_PODS and all(p.status.phase == "Running" for p in pods) else None
+
+        pods = _wait(f"{PROVISIONING_PODS} pods Running", running)
+        seconds = time.monotonic() - pending_at
+        nodes = {n.metadata.name: n for n in core.list_node(label_selector="karpenter.sh/nodepool=default").items}
+        claims = custom.list_cluster_custom_object("karpenter.sh", "v1", "nodeclaims",
+                                                   label_selector="karpenter.sh/nodepool=default")["items"]
+    except TimeoutError as exc:
+        print(f"[demo] provisioning FAILED: {exc}; the controller's log ends with:", flush=True)
+        print("\n".join(log.read_text(errors="replace").splitlines()[-20:]))
+        return False
+    finally:
+        controllers.stop_karpenter(state)
+    print("\n===== provisioning summary =====")
+    print(f"{len(pods)} pods pending -> Running in {seconds:.1f}s, on {len(nodes)} node(s) from {len(claims)} NodeClaim(s) "
+          f"of NodePool default:")
+    for claim in claims:
+        status = claim.get("status") or {}
+        print(f"  NodeClaim {claim['metadata']['name']}: {status.get('providerID', '')} -> node {status.get('nodeName', '')}")
+    for name, node in sorted(nodes.items()):
+        labels = node.metadata.labels
+        print(f"  node {name}: {labels['node.kubernetes.io/instance-type']} {labels['karpenter.sh/capacity-type']} "
+              f"in {labels['topology.kubernetes.io/zone']}, {node.status.capacity['cpu']} vCPU")
+    for pod in sorted(pods, key=lambda p: p.metadata.name):
+        print(f"  pod {PROVISIONING_NAMESPACE}/{pod.metadata.name}: Running on {pod.spec.node_name}")
+    print(f"the controller is stopped (its log: {log}); the pods and nodes are left for `kubectl get nodes,nodeclaims,pods -A`")
+    return True
+
+
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="site.yml check -> first run -> re-run on a fresh lab")
     parser.add_argument("--name", default="demo", help="lab in .lab/NAME, run files in .build/NAME")
@@ -99,10 +175,12 @@ def main(argv: list[str]) -> int:
     print(f"re-run / first run wall time: {ratio:.0%} (goal <= 25%: {'met' if ratio <= 0.25 else 'NOT met'})")
     ok = again["changed"] == 0 and again["aws_writes"] == 0 and again["k8s_writes"] == 0
     print(f"re-run changed nothing and wrote nothing: {'yes' if ok else 'NO'}")
+    provisioned = provision(state)
     print("\n" + lab.summary(state))
     # It fails when a run failed, the re-run changed or wrote something, or the plan of the check run
-    # was not exactly what the real run did (issue #9: the plan must be trustworthy).
-    return 0 if ok and same else 1
+    # was not exactly what the real run did (issue #9: the plan must be trustworthy), or Karpenter did not
+    # run the pending pods on nodes it launched.
+    return 0 if ok and same and provisioned else 1
 
 
 if __name__ == "__main__":
