@@ -19,7 +19,10 @@ description:
     with C(failurePolicy: Fail) (and whether they exclude kube-system); kubelet to control-plane version skew;
     add-on images (cluster-autoscaler, kube-proxy) whose minor differs from the cluster's;
     PodDisruptionBudgets that allow zero disruptions; with O(addons), EKS managed add-ons whose version is not
-    compatible with the target minor."
+    compatible with the target minor; where Karpenter is installed, why it does not provision, in its
+    own words: EC2NodeClasses that are NotReady (each failing condition's reason and message, such as C(SubnetsNotFound)),
+    and NodePools with pending pods Karpenter cannot place (its C(FailedScheduling) message), its warnings on the
+    NodePool (such as C(NoCompatibleInstanceTypes)) and the failing conditions of the NodePool and its NodeClaims."
   - Read-only; safe in check mode. It never fails because of a finding; the
     M(nodeless.eks.cluster_health) role turns findings into a gate.
   - Counters in C(/metrics) are per API server since it started; on EKS each request is answered by
@@ -141,6 +144,13 @@ health:
           action: update_before_upgrade
           update_to: v1.21.1-eksbuild.1
           status: update to v1.21.1-eksbuild.1 before the upgrade
+    karpenter:
+      description:
+        - "C(installed): whether the Karpenter CRDs are served; C(node_classes): each EC2NodeClass's Ready status (null before
+          Karpenter reconciled it) and failing conditions; C(node_pools): each NodePool's Ready status, failing conditions,
+          NodeClaims, failing NodeClaims, pending pods Karpenter cannot place and its latest warning event."
+      type: dict
+      returned: always
 changes:
   description: Always empty; the module only reads.
   returned: always
@@ -160,6 +170,7 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 from ansible_collections.nodeless.eks.plugins.module_utils.health import DEFAULT_ADDON_IMAGES, assess, validate_thresholds
+from ansible_collections.nodeless.eks.plugins.module_utils.provisioning import merge as merge_karpenter
 
 # (api_version, kind, what the error message calls it)
 _LISTS = (
@@ -169,6 +180,12 @@ _LISTS = (
     ("policy/v1", "PodDisruptionBudget", "PodDisruptionBudgets"),
     ("apps/v1", "Deployment", "Deployments"),
     ("apps/v1", "DaemonSet", "DaemonSets"),
+)
+# Karpenter's kinds, read where its CRDs are served: (api_version, kind, key in the inputs)
+_KARPENTER = (
+    ("karpenter.k8s.aws/v1", "EC2NodeClass", "ec2nodeclasses"),
+    ("karpenter.sh/v1", "NodePool", "nodepools"),
+    ("karpenter.sh/v1", "NodeClaim", "nodeclaims"),
 )
 
 
@@ -215,6 +232,8 @@ def read_inputs(k8s) -> dict:
             items[kind] = k8s.resource(kind, api_version).get().to_dict().get("items", [])
         step = "namespace kube-system"
         kube_system = k8s.resource("Namespace", "v1").get(name="kube-system").to_dict()
+        step = "Karpenter's EC2NodeClasses, NodePools, NodeClaims, pending pods and warning events"
+        inputs.update(_karpenter_inputs(k8s))
     except Exception as exc:  # pylint: disable=broad-except
         raise RuntimeError(f"reading {step} from the API server failed: {exc}") from exc
     inputs.update(
@@ -226,6 +245,21 @@ def read_inputs(k8s) -> dict:
     return inputs
 
 
+def _karpenter_inputs(k8s) -> dict:
+    """Karpenter's objects, pending pods and warning events; only ``karpenter_installed: False`` without its CRDs."""
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    out = {"karpenter_installed": True}
+    for api_version, kind, key in _KARPENTER:
+        try:
+            out[key] = k8s.resource(kind, api_version).get().to_dict().get("items", [])
+        except ResourceNotFoundError:
+            return {"karpenter_installed": False}
+    out["pending_pods"] = k8s.resource("Pod", "v1").get(field_selector="status.phase=Pending").to_dict().get("items", [])
+    out["warning_events"] = k8s.resource("Event", "v1").get(field_selector="type=Warning").to_dict().get("items", [])
+    return out
+
+
 def main():
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True)
     errors = validate_thresholds(module.params)
@@ -234,7 +268,8 @@ def main():
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 
     try:
-        result = assess(read_inputs(get_api_client(module=module)), module.params)
+        inputs = read_inputs(get_api_client(module=module))
+        result = merge_karpenter(assess(inputs, module.params), inputs)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, changes=[], diff={"before": {}, "after": {}}, **result)

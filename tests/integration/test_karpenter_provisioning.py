@@ -27,6 +27,8 @@ LIMITED = "it-limited"  # a second pool whose cpu limit holds fewer pods than as
 LIMITED_LABEL = {"nodeless.eks/test": "limited"}
 LIMITED_CPU = 4
 NO_SUBNET = "it-no-subnet"  # an EC2NodeClass whose subnet selector finds nothing
+IMPOSSIBLE = "it-impossible"  # a NodePool whose requirements no instance type satisfies
+IMPOSSIBLE_LABEL = {"nodeless.eks/test": "impossible"}
 REPLICAS = 4
 TIMEOUT = 120
 
@@ -53,6 +55,10 @@ def _converge_play(chart: str) -> list:
              "limits": {"cpu": "64"}, "disruption": DISRUPTION},
             {"name": LIMITED, "node_class_ref": {"name": "default"}, "labels": LIMITED_LABEL, "requirements": REQUIREMENTS,
              "limits": {"cpu": str(LIMITED_CPU)}, "disruption": DISRUPTION},
+            # no instance type has more than 4096 vCPUs
+            {"name": IMPOSSIBLE, "node_class_ref": {"name": "default"}, "labels": IMPOSSIBLE_LABEL,
+             "requirements": REQUIREMENTS + [{"key": "karpenter.k8s.aws/instance-cpu", "operator": "Gt", "values": ["4096"]}],
+             "limits": {"cpu": "16"}, "disruption": DISRUPTION},
         ]}}, {"name": "EC2NodeClass whose subnet selector matches no subnet", "nodeless.eks.karpenter_ec2nodeclass": {
             "name": NO_SUBNET, "role": "KarpenterNodeRole-{{ nodeless_eks_cluster_name }}",
             "ami_selector_terms": [{"alias": "al2023@latest"}],
@@ -117,10 +123,12 @@ def _initialized(claims: list[dict]) -> list[dict] | None:
 
 
 def _provoked_by_the_limit(entry: dict) -> bool:
-    """Karpenter's error for a pod of the limited pool that no instance type within the limit can hold."""
+    """Karpenter's error for a pod of the limited pool that no instance type within the limit can hold, or for the
+    pod of the pool that no instance type satisfies."""
     pod = entry.get("Pod") or {}
     return (entry.get("message") == "could not schedule pod" and pod.get("namespace") == NAMESPACE
-            and pod.get("name", "").startswith("limited-") and "limits" in entry.get("error", ""))
+            and (pod.get("name", "").startswith("limited-") and "limits" in entry.get("error", "")
+                 or pod.get("name", "").startswith("impossible-")))
 
 
 def _ready_since(node_class: dict) -> str:
@@ -147,7 +155,7 @@ def controller(lab):
     yield {"log": log, "offset": offset, "node_class": node_class}
     core.delete_namespace(NAMESPACE)
     # NodePools and the class go while the controller runs: their finalizers are its to remove.
-    for name in (POOL, LIMITED, "default", *LEGACY_POOLS):
+    for name in (POOL, LIMITED, IMPOSSIBLE, "default", *LEGACY_POOLS):
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", name)
     _wait("this test's NodeClaims gone", lambda: not _nodeclaims(custom) and not _nodeclaims(custom, LIMITED))
     for name in ("default", NO_SUBNET, *LEGACY_CLASSES):
@@ -190,6 +198,38 @@ def test_node_class_selecting_no_subnet_is_not_ready_with_karpenter_reason(contr
         f"{t}={c['status']} ({c.get('reason')}: {c.get('message', '')})" for t, c in found.items() if c["status"] != "True"))
     assert found["Ready"]["status"] == "False"
     assert found["SubnetsReady"]["reason"] == "SubnetsNotFound", found["SubnetsReady"]
+
+
+def test_cluster_health_reports_karpenter_reasons_for_a_class_and_a_pool_that_cannot_provision(controller):
+    """The report (module nodeless.eks.cluster_health, read by the cluster_health role's gate) says why, in
+    Karpenter's words: the NotReady class's conditions and the impossible pool's pending pod and events."""
+    core, apps, _custom = _api()
+    apps.create_namespaced_deployment(NAMESPACE, _deployment("impossible", 1, IMPOSSIBLE_LABEL))
+
+    def karpenter_said():  # Karpenter's event on the pending pod; the class's NotReady status
+        events = core.list_namespaced_event(NAMESPACE, field_selector="reason=FailedScheduling").items
+        pods = [e for e in events if e.involved_object.name.startswith("impossible-") and e.message.startswith("Failed to schedule pod")]
+        found = _api()[2].get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", NO_SUBNET)
+        return pods if pods and any(c["type"] == "Ready" and c["status"] == "False"
+                                    for c in (found.get("status") or {}).get("conditions", [])) else None
+
+    _wait("Karpenter's FailedScheduling event on the pod of the impossible pool", karpenter_said)
+    result = run_playbook([{"name": "health", "hosts": "lab", "gather_facts": False,
+                            "tasks": [{"name": "read health", "nodeless.eks.cluster_health": {}, "register": "health"}]}])
+    assert result.rc == 0, result.failure_text()
+    report = next(res for name, _host, res in result.tasks() if name == "read health")
+    findings = {f["subject"]: f for f in report["findings"] if f["check"] == "karpenter"}
+    print("\n[karpenter] cluster_health: " + "\n  ".join(f"{s}: {f['message'][:300]}" for s, f in sorted(findings.items())))
+    no_subnet = findings[f"EC2NodeClass/{NO_SUBNET}"]
+    assert no_subnet["severity"] == "warning" and "SubnetsReady=False (SubnetsNotFound" in no_subnet["message"], no_subnet
+    impossible = findings[f"NodePool/{IMPOSSIBLE}"]
+    pending = impossible["detail"]["pending_pods"]
+    assert len(pending) == 1 and pending[0].startswith(f"{NAMESPACE}/impossible-"), impossible
+    assert "Failed to schedule pod" in impossible["message"], impossible
+    assert f"NodePool/{POOL}" not in findings and "EC2NodeClass/default" not in findings, findings
+    facts = {p["name"]: p for p in report["health"]["karpenter"]["node_pools"]}
+    assert facts[IMPOSSIBLE]["nodeclaims"] == 0  # Karpenter launched nothing for it
+    apps.delete_namespaced_deployment("impossible", NAMESPACE)
 
 
 @pytest.fixture(scope="module")
@@ -318,8 +358,8 @@ def test_spot_interruption_on_the_role_queue_replaces_the_node(controller):
     counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=counts)["Attributes"]
     assert attributes == dict.fromkeys(counts, "0")  # consumed: deleted, not merely in flight
-    handled = [json.loads(line) for line in controller["log"].read_text(errors="replace").splitlines()
-               if "initiating delete from interruption message" in line]
+    lines = controller["log"].read_bytes()[controller["offset"]:].decode(errors="replace").splitlines()  # this run's
+    handled = [json.loads(line) for line in lines if "initiating delete from interruption message" in line]
     assert [(e["queue"], e["messageKind"], e["action"], e["NodeClaim"]["name"]) for e in handled] == [
         (queue, "spot_interrupted", "CordonAndDrain", claim["metadata"]["name"])]
     print(f"\n[karpenter] spot interruption for {instance_id} ({node}) on queue {queue}: pods on "
