@@ -27,6 +27,9 @@ HELM_VERSION = "v3.19.5"
 KARPENTER_VERSION = "1.14.1"
 # The version the external_dns role deploys (external_dns_image); a unit test keeps the two equal.
 EXTERNAL_DNS_VERSION = "0.19.0"
+# Upstream's charts/karpenter/crds/ holds links to pkg/apis/crds/ (the published chart carries the files);
+# module zips drop links, so the build copies the CRDs from pkg/apis/crds into the chart's crds/.
+KARPENTER_CRDS = "pkg/apis/crds"
 
 
 def _kube_ldflags() -> list[str]:
@@ -46,8 +49,9 @@ class Tool:
     pin: str
     ldflags: tuple[str, ...] = field(default=())
     expected_minutes: int = 3
-    # (module@version, chart directory in its zip): charts copied from the module into the tool's cache dir
-    charts: tuple[tuple[str, str], ...] = field(default=())
+    # (module@version, chart directory in its zip, its crds/ directory in the zip or ""): charts copied from the
+    # module into the tool's cache dir
+    charts: tuple[tuple[str, str, str], ...] = field(default=())
 
 
 TOOLS = (
@@ -61,7 +65,7 @@ TOOLS = (
     Tool("karpenter", ("github.com/aws/karpenter-provider-aws/cmd/controller",), ("karpenter",),
          f"github.com/aws/karpenter-provider-aws v{KARPENTER_VERSION} (sigs.k8s.io/karpenter replaced by its v{KARPENTER_VERSION} tag)",
          (f"-X sigs.k8s.io/karpenter/pkg/operator.Version={KARPENTER_VERSION}",), 4,
-         ((f"github.com/aws/karpenter-provider-aws@v{KARPENTER_VERSION}", "charts/karpenter"),)),
+         ((f"github.com/aws/karpenter-provider-aws@v{KARPENTER_VERSION}", "charts/karpenter", KARPENTER_CRDS),)),
     Tool("helm", ("helm.sh/helm/v3/cmd/helm",), ("helm",), f"helm.sh/helm/v3 {HELM_VERSION}",
          (f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",), 6),
     Tool("istioctl", ("istio.io/istio/istioctl/cmd/istioctl",), ("istioctl",),
@@ -128,7 +132,7 @@ def _copy_charts(tool: Tool, final: Path, env: dict) -> None:
 
     Upstream's release job sets the chart's version, appVersion and image tag when it publishes the
     chart; in the module zip they still name the previous release (karpenter v1.14.1's says 1.13.0)."""
-    for module, path in tool.charts:
+    for module, path, crds in tool.charts:
         proc = subprocess.run(["go", "mod", "download", "-json", module], cwd=GO_DIR / tool.name, env=env,
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -139,6 +143,10 @@ def _copy_charts(tool: Tool, final: Path, env: dict) -> None:
         work = dest.with_name(f".{dest.name}.tmp")
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(Path(json.loads(proc.stdout)["Dir"]) / path, work)
+        if crds:
+            (work / "crds").mkdir(exist_ok=True)
+            for crd in sorted((Path(json.loads(proc.stdout)["Dir"]) / crds).glob("*.yaml")):
+                shutil.copy(crd, work / "crds" / crd.name)
         for item in (work, *work.rglob("*")):  # the module cache is read-only
             item.chmod(0o755 if item.is_dir() else 0o644)
         chart, values = work / "Chart.yaml", work / "values.yaml"
@@ -163,7 +171,7 @@ def build(tool: Tool, go_version: str, out=sys.stdout) -> Path:
     final = tool_dir(tool, go_version)
     env = dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local", GOFLAGS="-mod=readonly")
     if all((final / "bin" / b).exists() for b in tool.binaries):
-        if not all((final / "charts" / Path(p).name / "Chart.yaml").exists() for _m, p in tool.charts):
+        if not all((final / "charts" / Path(p).name / ("crds" if c else "Chart.yaml")).exists() for _m, p, c in tool.charts):
             _copy_charts(tool, final, env)
         return final / "bin"
     final.parent.mkdir(parents=True, exist_ok=True)
