@@ -16,12 +16,14 @@ import pytest
 import yaml
 
 from support import playbook as runner
+from support import role_fuzz
 from support.snapshots import untouched
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "bad_inputs"
 CASES = [case for path in sorted(CATALOGUE.glob("*.yml")) for case in yaml.safe_load(path.read_text()) or []]
 LAB_INVENTORY = Path(__file__).resolve().parents[1] / "inventory" / "lab.yml"
 ONE_BY_ONE = os.environ.get("NODELESS_BAD_INPUTS_ONE_BY_ONE") == "1"
+GENERATED = role_fuzz.cases()  # not catalogue cases: bad role variables drawn from the roles' argument specs
 
 
 def _tasks(case: dict) -> list:
@@ -65,7 +67,7 @@ def batch(lab, request, tmp_path_factory) -> dict:
     outcome = {}
     with untouched():
         for check in (True, False):
-            cases = [c for c in CASES if bool(c.get("check")) == check and c["id"] in selected]
+            cases = [c for c in CASES + GENERATED if bool(c.get("check")) == check and c["id"] in selected]
             if not cases:
                 continue
             result = _run_batch(cases, check, workdir)
@@ -81,18 +83,34 @@ def test_catalogue_ids_are_unique():
     assert all(c.get("expect") for c in CASES), "every case must say what the message names"
 
 
-@pytest.mark.lab
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_bad_input_fails_clearly_and_writes_nothing(lab, batch, case):
+def _judge(case: dict, batch: dict, how: str = "") -> None:
+    """CASE failed, its message names every `expect` string and none of `not_expect`, no stack trace (HOW: how to
+    reproduce it, for generated cases)."""
     if ONE_BY_ONE:
         with untouched():
             result = runner.run(_play(case), check=bool(case.get("check")))
         failed, text = result.rc != 0, result.failure_text()
     else:
         failed, text = batch[case["id"]]
-    assert failed, f"{case['id']}: the run succeeded but should have failed"
+    assert failed, f"{case['id']}: the run succeeded but should have failed{how}"
     missing = [e for e in case["expect"] if e not in text]
-    assert not missing, f"{case['id']}: failure text lacks {missing}:\n{text}"
+    assert not missing, f"{case['id']}: failure text lacks {missing}{how}:\n{text}"
     misleading = [e for e in case.get("not_expect", []) if e in text]
     assert not misleading, f"{case['id']}: failure text holds {misleading}, which misleads:\n{text}"
-    assert "Traceback" not in text, f"{case['id']}: a stack trace reached the user:\n{text}"
+    assert "Traceback" not in text, f"{case['id']}: a stack trace reached the user{how}:\n{text}"
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_bad_input_fails_clearly_and_writes_nothing(lab, batch, case):
+    _judge(case, batch)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("case", GENERATED, ids=[c["id"] for c in GENERATED])
+def test_generated_bad_role_variable_fails_naming_it_and_writes_nothing(lab, batch, case):
+    """A value the role's argument spec refuses (support/role_fuzz.py), in check mode and in a real run: refused
+    naming the variable; the batch as a whole wrote nothing to AWS or the cluster (the fixture's untouched())."""
+    picked = case["generated"]
+    _judge(case, batch, f" ({case['role']} {picked['option']}={picked['value']!r}, seed {picked['seed']}; again: "
+                        f"NODELESS_ROLE_FUZZ_SEED={picked['seed']} pytest tests/integration/test_bad_inputs.py -k {case['id']})")

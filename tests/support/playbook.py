@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
+import time
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -83,6 +86,19 @@ class Result:
         return sum(h.get("changed", 0) for h in self.stats.values())
 
 
+def _log_cost(path: Path, cmd: list, before, started: float) -> None:
+    """One line per playbook run in .build/playbook-runs-<layer>.jsonl (test, playbook, options, CPU, wall): where
+    a layer's CPU goes, by run rather than by test."""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    row = {"test": os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0], "playbook": path.name,
+           "args": [arg for arg in cmd[3:] if arg.startswith("--")], "cpu": round(cpu, 2),
+           "wall": round(time.monotonic() - started, 2)}
+    out = labenv.REPO / ".build" / f"playbook-runs-{os.environ.get('NODELESS_TEST_LAYER', 'pytest')}.jsonl"
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
 def write_playbook(content: str | list) -> Path:
     """Playbooks given as text or data are written under .build/playbooks (ignored by git)."""
     PLAYBOOK_DIR.mkdir(parents=True, exist_ok=True)
@@ -125,8 +141,10 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
         plan_file = PLAYBOOK_DIR / f"{path.stem}-{'check' if check else 'run'}-{uuid.uuid4().hex[:8]}.plan.json"
         extra.update(ANSIBLE_CALLBACKS_ENABLED="nodeless.eks.plan", NODELESS_EKS_PLAN_FILE=str(plan_file))
     extra.update(env_extra or {})
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.env(extra), timeout=timeout,
                           cwd=labenv.REPO, check=False)
+    _log_cost(path, cmd, before, started)
     data = {}
     if json_output:
         start = proc.stdout.find("{")
