@@ -61,7 +61,7 @@ def _wait(what: str, check, timeout: float = TIMEOUT, every: float = 0.5):
 
 def _quantity(text: str) -> float:
     """cpu in cores / memory in bytes, for the units these pods and nodes use."""
-    units = {"m": 1e-3, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30}
+    units = {"m": 1e-3, "k": 1e3, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30}
     for suffix, factor in units.items():
         if text.endswith(suffix):
             return float(text[:-len(suffix)]) * factor
@@ -130,15 +130,20 @@ def _run_pods(state: dict, deployments: list[dict], pods: int) -> tuple[float, l
     return time.monotonic() - started, running
 
 
-def _per_node(core, node) -> int:
-    """Pods of POD_REQUESTS one node of the group holds: its allocatable less its DaemonSet pods' requests."""
+def _per_node(core, state: dict, node) -> int:
+    """Pods of POD_REQUESTS one node of the group holds: the allocatable a node of the group registers with (its
+    instance type's, as the joined nodes get it; not the live Node's, which kwok may have filled with its defaults)
+    less the requests of the DaemonSet pods on the group's node."""
+    _template, status = next(n for n in bootstrap.nodes(state["region"], state["kube_version"])
+                             if n[0]["metadata"]["labels"]["eks.amazonaws.com/nodegroup"] == GROUP)
+    allocatable = status["status"]["allocatable"]
     daemons = [p for p in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node.metadata.name}").items
                if any(o.kind == "DaemonSet" for o in p.metadata.owner_references or [])]
     fits = []
     for resource in ("cpu", "memory"):
         used = sum(_quantity((c.resources.requests or {}).get(resource, "0")) for p in daemons for c in p.spec.containers)
-        fits.append(int((_quantity(node.status.allocatable[resource]) - used) // _quantity(POD_REQUESTS[resource])))
-    fits.append(int(node.status.allocatable["pods"]) - len(daemons))
+        fits.append(int((_quantity(allocatable[resource]) - used) // _quantity(POD_REQUESTS[resource])))
+    fits.append(int(allocatable["pods"]) - len(daemons))
     return min(fits)
 
 
@@ -164,7 +169,7 @@ def by_hand(state: dict, pods: int, groups: int) -> dict:
     ec2 = C.boto3_client(state, "ec2")
     _fresh_namespace(core)
     group_nodes = core.list_node(label_selector=f"eks.amazonaws.com/nodegroup={GROUP}").items
-    per_node = _per_node(core, group_nodes[0])
+    per_node = _per_node(core, state, group_nodes[0])
     need = math.ceil(pods / per_node)
     deployments = _deployments(pods, groups, lambda i: {"role": "workers"},
                                [{"key": "dedicated", "operator": "Equal", "value": "workers", "effect": "NoSchedule"}])
