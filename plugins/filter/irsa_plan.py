@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters ``irsa_plan_errors`` and ``irsa_plan``: why the irsa role's input is refused (the role checks this
 first, so its message starts with the field rather than with Ansible's filter-failure preamble), then the
-validated plan (names, ARNs, trust, policies) before any write."""
+validated plan (names, ARNs, trust, policies) before any write; under EKS Pod Identity, ``irsa_associations`` (the
+plan's associations) and ``irsa_annotation_removal`` (the JSON patch taking the IRSA annotations off a ServiceAccount)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
+from ansible_collections.nodeless.eks.plugins.module_utils.iam import associations
 from ansible_collections.nodeless.eks.plugins.module_utils.iam import irsa_plan
+from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import annotation_removal
 
 
 def _irsa_plan(service_accounts, cluster, **defaults):
@@ -31,4 +34,5 @@ def _irsa_plan_errors(service_accounts, cluster, **defaults) -> list:
 
 class FilterModule:
     def filters(self):
-        return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors}
+        return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors, "irsa_associations": associations,
+                "irsa_annotation_removal": annotation_removal}

@@ -7,7 +7,7 @@ which configuration values, and the checks of its variables (before any write). 
 SETTINGS is the role's variables without their ``addons_`` prefix (``vpc_cni``, ``vpc_cni_version``,
 ``vpc_cni_values``, ... ``remove``, ``allow_critical_removal``), plus ``vpc_cni_env`` (the aws-node environment
 decided by module_utils/vpc_cni.py from the vpc_cni role's settings), ``coredns_fargate`` (resolved to a bool) and
-``ebs_csi_driver_role_arn``.
+``ebs_csi_driver_role_arn`` and ``ebs_csi_driver_identity`` (irsa or pod_identity).
 
 Steps follow what EKS needs: ``before_capacity`` (vpc-cni, so nodes join with its settings; kube-proxy; the Pod
 Identity agent: DaemonSets that run on whatever nodes come) and ``after_capacity`` (CoreDNS and the EBS CSI
@@ -27,6 +27,7 @@ ADDONS = {
 STEPS = ("before_capacity", "after_capacity")
 # Add-ons whose workload the cluster cannot do without (DNS, pod networking, Services).
 CRITICAL = {"coredns": "the cluster's DNS", "vpc-cni": "pod networking", "kube-proxy": "Service routing"}
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 FARGATE_TAINT = {"key": "eks.amazonaws.com/compute-type", "operator": "Equal", "value": "fargate", "effect": "NoSchedule"}
 
 
@@ -66,12 +67,21 @@ def request(settings: dict, step: str) -> list[dict]:
         if settings.get(f"{key}_version"):
             item["version"] = settings[f"{key}_version"]
         if key == "ebs_csi_driver" and settings.get("ebs_csi_driver_role_arn"):
-            item["service_account_role_arn"] = settings["ebs_csi_driver_role_arn"]
+            item.update(ebs_csi_identity(settings))
         out.append(item)
     for entry in settings.get("remove") or []:
         if isinstance(entry, dict) and _step_of(entry.get("name")) == step:
             out.append({"name": entry["name"], "state": "absent", "preserve": entry.get("preserve", True) is not False})
     return out
+
+
+def ebs_csi_identity(settings: dict) -> dict:
+    """How the EBS CSI add-on gets its role: IRSA (the add-on's serviceAccountRoleArn) or EKS Pod Identity (the add-on's
+    own podIdentityAssociations, as EKS requires for an add-on's service account; no serviceAccountRoleArn is sent)."""
+    role = settings["ebs_csi_driver_role_arn"]
+    if settings.get("ebs_csi_driver_identity") == "pod_identity":
+        return {"pod_identity_associations": [{"service_account": EBS_CSI_SERVICE_ACCOUNT, "role_arn": role}]}
+    return {"service_account_role_arn": role}
 
 
 def errors(settings: dict) -> list[str]:

@@ -17,11 +17,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_p
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_label, is_dns1123_subdomain
+from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import trust_policy as pod_identity_trust
 
 STS_AUDIENCE = "sts.amazonaws.com"
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace excluded (IAM quota, not adjustable)
 TRUST_POLICY_LIMIT = 2048  # characters, the default role trust policy quota (adjustable to 4096)
 ROLE_NAME_MAX = 64
+# How pods get the role's credentials: IRSA (OIDC web identity, the ServiceAccount annotated) or EKS Pod Identity
+# (an association, the Pod Identity agent; no annotation).
+IDENTITIES = ("irsa", "pod_identity")
 
 _PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\}")
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]+$")
@@ -363,18 +367,22 @@ def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, know
     """Validate every entry (errors name the field) and compute names, ARNs, trust and policies, before any write."""
     if not isinstance(service_accounts, list):
         raise ValueError("irsa_service_accounts: must be a list of {namespace, service_account, policies}")
+    identity = defaults.get("identity") or "irsa"
+    if identity not in IDENTITIES:
+        raise ValueError(f"irsa_mode: {identity!r} is not one of {', '.join(IDENTITIES)}")
     issuer = cluster.get("oidc_issuer")
-    if not issuer:
-        raise ValueError(f"nodeless_eks_cluster_name: EKS cluster {cluster.get('name')!r} has no OIDC issuer; IRSA needs one")
+    if identity == "irsa" and not issuer:
+        raise ValueError(f"nodeless_eks_cluster_name: EKS cluster {cluster.get('name')!r} has no OIDC issuer; IRSA needs one "
+                         "(EKS Pod Identity does not: irsa_mode pod_identity)")
     partition, account = cluster.get("partition") or "aws", cluster.get("account_id")
-    provider = provider_arn(partition, account, issuer)
+    provider = provider_arn(partition, account, issuer) if identity == "irsa" else None
     limit = int(defaults.get("trust_policy_size_limit") or TRUST_POLICY_LIMIT)
     plan, seen = [], {}
     for index, entry in enumerate(service_accounts):
         if not isinstance(entry, dict):
             raise ValueError(f"{_field(index)}: must be a dictionary with namespace, service_account and policies")
         unknown = sorted(set(entry) - {"namespace", "service_account", "policies", "role_name", "path", "permissions_boundary",
-                                       "max_session_duration", "create_service_account"})
+                                       "max_session_duration", "create_service_account", "associate"})
         if unknown:
             raise ValueError(f"{_field(index, unknown[0])}: unknown key")
         namespace, sa = entry.get("namespace"), entry.get("service_account")
@@ -398,7 +406,13 @@ def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, know
         duration = entry.get("max_session_duration") or defaults.get("max_session_duration") or 3600
         if not str(duration).isdigit() or not 3600 <= int(duration) <= 43200:
             raise ValueError(f"{_field(index, 'max_session_duration')}: {duration!r} must be 3600 to 43200 seconds")
-        trust = trust_policy(provider, issuer, namespace, sa, defaults.get("audience") or STS_AUDIENCE)
+        if identity == "irsa":
+            trust = trust_policy(provider, issuer, namespace, sa, defaults.get("audience") or STS_AUDIENCE)
+        else:
+            try:
+                trust = pod_identity_trust(account, cluster.get("arn"))
+            except ValueError as exc:
+                raise ValueError(f"nodeless_eks_cluster.{exc}") from exc
         size = document_size(trust)
         if size > limit:
             raise ValueError(f"{_field(index)}: the trust policy for {key} is {size} characters, over the account's limit of {limit}")
@@ -415,5 +429,18 @@ def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, know
             "policy_arns": sorted({prefix + m["name"] for m in managed} | {a["arn"] for a in attach}),
             "permissions_boundary": boundary, "max_session_duration": int(duration),
             "create_service_account": entry.get("create_service_account", True) not in (False, "false", "no"),
+            "identity": identity,
+            # pod_identity: the role makes the association, unless the caller has it made another way (an EKS add-on's
+            # own podIdentityAssociations, which EKS requires for the add-on's service account)
+            "associate": identity == "pod_identity" and entry.get("associate", True) not in (False, "false", "no"),
         })
+        plan[-1]["fact"]["identity"] = identity
     return plan
+
+
+# --- EKS Pod Identity through the irsa role ------------------------------------------------------
+
+def associations(plan: list[dict]) -> list[dict]:
+    """The Pod Identity associations of an irsa plan (entries with ``associate``), as pod_identity_association takes them."""
+    return [{"namespace": e["namespace"], "service_account": e["service_account"], "role_arn": e["role_arn"]}
+            for e in plan if e.get("associate")]

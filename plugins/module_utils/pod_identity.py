@@ -108,9 +108,9 @@ def view(record: dict | None) -> dict | None:
             "association_arn": record.get("associationArn"), "owner_arn": record.get("ownerArn")}
 
 
-def read(client, cluster: str, wanted: list[dict]) -> dict:
+def read(client, cluster: str, wanted: list[dict] | None) -> dict:
     """{namespace/service_account: association as EKS describes it} for the listed service accounts that have one
-    (one paginated list of the cluster's associations, then a describe of each listed one)."""
+    (one paginated list of the cluster's associations, then a describe of each listed one; WANTED None: all)."""
     from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
     @AWSRetry.jittered_backoff()
@@ -118,14 +118,19 @@ def read(client, cluster: str, wanted: list[dict]) -> dict:
         pages = client.get_paginator("list_pod_identity_associations").paginate(clusterName=cluster)
         return pages.build_full_result().get("associations", [])
 
-    keys = {w["key"] for w in wanted}
+    keys = None if wanted is None else {w["key"] for w in wanted}
     current = {}
     for summary in _all():
         key = f"{summary['namespace']}/{summary['serviceAccount']}"
-        if key in keys:
+        if keys is None or key in keys:
             current[key] = client.describe_pod_identity_association(
                 clusterName=cluster, associationId=summary["associationId"], aws_retry=True)["association"]
     return current
+
+
+def read_all(client, cluster: str) -> dict:
+    """{namespace/service_account: association as EKS describes it} for every association of the cluster."""
+    return read(client, cluster, None)
 
 
 def plan(wanted: list[dict], current: dict) -> list[tuple]:
@@ -180,3 +185,126 @@ def apply(client, cluster: str, steps: list[tuple], current: dict) -> dict:
 
 def diff_view(item: dict | None) -> dict | None:
     return None if not item else {"role_arn": item["role_arn"], "disable_session_tags": item["disable_session_tags"]}
+
+
+# --- migration from IRSA ---------------------------------------------------------------------------
+
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+# The annotations EKS's pod identity webhook reads for IRSA; none may stay on a service account under Pod Identity
+# (with the role ARN there, pods still get the web identity token, which the SDKs' credential chains try first).
+IRSA_ANNOTATIONS = (IRSA_ROLE_ANNOTATION, "eks.amazonaws.com/sts-regional-endpoints", "eks.amazonaws.com/audience",
+                    "eks.amazonaws.com/token-expiration")
+_FARGATE_SCHEDULER = "fargate-scheduler"
+
+
+def annotation_removal(metadata: dict | None) -> list[dict]:
+    """JSON patch operations removing the IRSA annotations a ServiceAccount's METADATA holds (empty: none)."""
+    held = (metadata or {}).get("annotations") or {}
+    return [{"op": "remove", "path": "/metadata/annotations/" + name.replace("~", "~0").replace("/", "~1")}
+            for name in IRSA_ANNOTATIONS if name in held]
+
+
+def _role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def on_fargate(pod: dict) -> bool:
+    """Whether EKS runs (or will run) POD on Fargate: the Fargate scheduler, its profile annotation, or a Fargate node."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    return (spec.get("schedulerName") == _FARGATE_SCHEDULER or "eks.amazonaws.com/fargate-profile" in (meta.get("annotations") or {})
+            or str(spec.get("nodeName") or "").startswith("fargate-"))
+
+
+def migration_plan(service_accounts, pods, addons, associations, selected=None) -> dict:
+    """What moving the cluster's IRSA service accounts to EKS Pod Identity takes, before any write.
+
+    SERVICE_ACCOUNTS: ServiceAccount metadata (namespace, name, annotations); PODS: Pod objects (metadata, spec); ADDONS:
+    the cluster's managed add-ons as eks_addon_info returns them; ASSOCIATIONS: the cluster's Pod Identity associations
+    ({namespace, service_account, role_arn, owner_arn}); SELECTED: the namespace/name keys to move (None: every
+    service account with an IRSA role annotation), each listed once.
+
+    Returns {associations: [{namespace, service_account, role_arn}] to make with pod_identity_association, trust:
+    [{role_name, role_arn}] roles whose trust
+    gains the Pod Identity statement, unannotate: [{namespace, service_account, patch}] (the JSON patch removing the IRSA
+    annotations),
+    kept: [{key, role_arn, reason}] service accounts left on IRSA and why: a pod of it on Fargate, or the service
+    account of an EKS managed add-on holding the role as serviceAccountRoleArn (see the reason)}. Refused (PodIdentityError, every problem
+    at once): a selected key listed twice or without an IRSA annotation, or a service account that already has an
+    association to another role (EKS allows one association per service account)."""
+    problems = []
+    annotated, metadata = {}, {}
+    for meta in service_accounts or []:
+        role = ((meta or {}).get("annotations") or {}).get(IRSA_ROLE_ANNOTATION)
+        if role:
+            annotated[f"{meta['namespace']}/{meta['name']}"] = role
+            metadata[f"{meta['namespace']}/{meta['name']}"] = meta
+    if selected is None:
+        keys = sorted(annotated)
+    else:
+        keys, seen = [], {}
+        for index, key in enumerate(selected):
+            field = f"migrate_pod_identity_service_accounts[{index}]"
+            if key in seen:
+                problems.append(f"{field}: {key} is already listed at migrate_pod_identity_service_accounts[{seen[key]}] "
+                                "(EKS allows one Pod Identity association per service account)")
+                continue
+            seen[key] = index
+            if key not in annotated:
+                problems.append(f"{field}: ServiceAccount {key} does not exist or has no {IRSA_ROLE_ANNOTATION} annotation")
+                continue
+            keys.append(key)
+    existing = {f"{a['namespace']}/{a['service_account']}": a for a in associations or []}
+    fargate = {f"{(p.get('metadata') or {}).get('namespace')}/{(p.get('spec') or {}).get('serviceAccountName') or 'default'}"
+               for p in pods or [] if on_fargate(p)}
+    by_role = {}
+    for addon in addons or []:
+        if addon.get("service_account_role_arn"):
+            by_role.setdefault(addon["service_account_role_arn"], []).append(addon["name"])
+    out = {"associations": [], "trust": [], "unannotate": [], "kept": []}
+    for key in keys:
+        namespace, name = key.split("/", 1)
+        role = annotated[key]
+        if key in fargate:
+            out["kept"].append({"key": key, "role_arn": role, "reason": "a pod of it runs on Fargate, where EKS Pod Identity "
+                                "gives no credentials (no agent DaemonSet there): it stays on IRSA"})
+            continue
+        have = existing.get(key)
+        if have and have.get("role_arn") != role:
+            problems.append(f"{key}: already has a Pod Identity association to {have.get('role_arn')}"
+                            + (f" (owned by {have['owner_arn']})" if have.get("owner_arn") else "")
+                            + f", its IRSA annotation names {role}; EKS allows one association per service account: delete one "
+                            "or make them the same role")
+            continue
+        owners = [a for a in by_role.get(role, []) if namespace == "kube-system"]
+        if owners:
+            out["kept"].append({"key": key, "role_arn": role, "reason": (
+                f"the EKS add-on {owners[0]} holds its role as serviceAccountRoleArn and writes the annotation back; its "
+                "association must be the add-on's own (podIdentityAssociations) and UpdateAddon cannot clear "
+                "serviceAccountRoleArn (minimum length 1): delete the add-on keeping its workload (aws eks delete-addon "
+                "--preserve) and create it again with the association (the addons role, "
+                "addons_ebs_csi_driver_identity: pod_identity for the EBS CSI driver)")})
+            continue
+        if not have:
+            out["associations"].append({"namespace": namespace, "service_account": name, "role_arn": role})
+        if {"role_arn": role, "role_name": _role_name(role)} not in out["trust"]:
+            out["trust"].append({"role_arn": role, "role_name": _role_name(role)})
+        out["unannotate"].append({"namespace": namespace, "service_account": name, "patch": annotation_removal(metadata[key])})
+    if problems:
+        raise PodIdentityError("; ".join(problems))
+    return out
+
+
+def with_pod_identity_trust(document, account_id: str, cluster_arn: str | None = None) -> dict:
+    """DOCUMENT (a role's trust policy, parsed or JSON text) with the Pod Identity statement of ``trust_policy`` added,
+    its other statements kept (IRSA's, so running pods keep their credentials until they restart); unchanged when it
+    already trusts Pod Identity."""
+    import json
+
+    if isinstance(document, str):
+        document = json.loads(document)
+    document = dict(document or {"Version": "2012-10-17", "Statement": []})
+    if trusts_pod_identity(document):
+        return document
+    statements = _as_list(document.get("Statement"))
+    document["Statement"] = statements + trust_policy(account_id, cluster_arn)["Statement"]
+    return document

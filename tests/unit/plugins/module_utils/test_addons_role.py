@@ -74,3 +74,9 @@ def test_filters_take_templated_values():
 def test_names_are_the_converged_addons_of_both_steps():
     assert names(ALL) == ["vpc-cni", "kube-proxy", "eks-pod-identity-agent", "coredns", "aws-ebs-csi-driver"]
     assert addons_names(dict(ALL, vpc_cni=False, ebs_csi_driver=False)) == ["kube-proxy", "eks-pod-identity-agent", "coredns"]
+
+
+def test_ebs_csi_under_pod_identity_gets_the_addons_own_association_and_no_irsa_role():
+    assert request(dict(ALL, ebs_csi_driver_identity="pod_identity"), "after_capacity")[1] == {
+        "name": "aws-ebs-csi-driver", "configuration_values": {},
+        "pod_identity_associations": [{"service_account": "ebs-csi-controller-sa", "role_arn": ROLE}]}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import boto3
 import pytest
@@ -142,3 +143,73 @@ def test_predicted_is_what_apply_returns_but_the_new_ids():
     assert pi.predicted(want, have) == dict(pi.view(have), role_arn=OTHER)
     assert pi.predicted(want, None)["association_id"] is None
     assert pi.diff_view(pi.predicted(want, None)) == {"role_arn": OTHER, "disable_session_tags": False}
+
+
+# --- migration from IRSA ---------------------------------------------------------------------------
+
+_MIG_ROLE = "arn:aws:iam::123456789012:role/lab-payments-api"
+_MIG_EBS = "arn:aws:iam::123456789012:role/lab-ebs"
+
+
+def _sa(namespace, name, role=None, **extra):
+    annotations = dict({"eks.amazonaws.com/role-arn": role} if role else {}, **extra)
+    return {"namespace": namespace, "name": name, "annotations": annotations}
+
+
+def _migration_inputs():
+    accounts = [_sa("payments", "api", _MIG_ROLE, **{"eks.amazonaws.com/sts-regional-endpoints": "true", "team": "a"}),
+                _sa("batch", "worker", "arn:aws:iam::123456789012:role/lab-batch"), _sa("kube-system", "ebs-csi-controller-sa", _MIG_EBS),
+                _sa("default", "default")]
+    pods = [{"metadata": {"namespace": "batch"}, "spec": {"serviceAccountName": "worker", "schedulerName": "fargate-scheduler"}},
+            {"metadata": {"namespace": "payments"}, "spec": {"serviceAccountName": "api", "nodeName": "ip-10-0-1-1"}}]
+    addons = [{"name": "aws-ebs-csi-driver", "service_account_role_arn": _MIG_EBS}, {"name": "coredns", "service_account_role_arn": None}]
+    return accounts, pods, addons
+
+
+def test_migration_plan_associates_trusts_and_unannotates_and_keeps_fargate_and_addon_accounts_with_why():
+    accounts, pods, addons = _migration_inputs()
+    plan = pi.migration_plan(accounts, pods, addons, [])
+    assert plan["associations"] == [{"namespace": "payments", "service_account": "api", "role_arn": _MIG_ROLE}]
+    assert plan["trust"] == [{"role_arn": _MIG_ROLE, "role_name": "lab-payments-api"}]
+    assert plan["unannotate"] == [{"namespace": "payments", "service_account": "api", "patch": [
+        {"op": "remove", "path": "/metadata/annotations/eks.amazonaws.com~1role-arn"},
+        {"op": "remove", "path": "/metadata/annotations/eks.amazonaws.com~1sts-regional-endpoints"}]}]
+    kept = {k["key"]: k["reason"] for k in plan["kept"]}
+    assert sorted(kept) == ["batch/worker", "kube-system/ebs-csi-controller-sa"]
+    assert "runs on Fargate" in kept["batch/worker"] and "aws eks delete-addon" in kept["kube-system/ebs-csi-controller-sa"]
+
+
+def test_migration_plan_after_the_migration_is_empty_and_an_existing_same_role_association_is_kept():
+    accounts, pods, addons = _migration_inputs()
+    same = [{"namespace": "payments", "service_account": "api", "role_arn": _MIG_ROLE, "owner_arn": None}]
+    plan = pi.migration_plan(accounts, pods, addons, same)
+    assert plan["associations"] == [] and [u["service_account"] for u in plan["unannotate"]] == ["api"]
+    moved = [_sa("payments", "api"), _sa("batch", "worker", "arn:aws:iam::123456789012:role/lab-batch")]
+    again = pi.migration_plan(moved, pods, [], same)
+    assert [again[k] for k in ("associations", "trust", "unannotate")] == [[], [], []]
+    assert [k["key"] for k in again["kept"]] == ["batch/worker"]
+
+
+def test_migration_refuses_a_second_association_a_key_listed_twice_and_one_not_annotated():
+    accounts, pods, addons = _migration_inputs()
+    other = [{"namespace": "payments", "service_account": "api", "role_arn": "arn:aws:iam::123456789012:role/other", "owner_arn": None}]
+    with pytest.raises(pi.PodIdentityError) as err:
+        pi.migration_plan(accounts, pods, addons, other)
+    assert str(err.value).startswith("payments/api: already has a Pod Identity association to arn:aws:iam::123456789012:role/other, "
+                                     f"its IRSA annotation names {_MIG_ROLE}; EKS allows one association per service account")
+    with pytest.raises(pi.PodIdentityError) as err:
+        pi.migration_plan(accounts, pods, addons, [], ["payments/api", "default/default", "payments/api"])
+    assert str(err.value) == (
+        "migrate_pod_identity_service_accounts[1]: ServiceAccount default/default does not exist or has no "
+        "eks.amazonaws.com/role-arn annotation; migrate_pod_identity_service_accounts[2]: payments/api is already listed at "
+        "migrate_pod_identity_service_accounts[0] (EKS allows one Pod Identity association per service account)")
+
+
+def test_trust_added_keeps_the_irsa_statement_and_adds_pod_identity_once():
+    statement = {"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/x"},
+                 "Action": "sts:AssumeRoleWithWebIdentity"}
+    irsa = {"Version": "2012-10-17", "Statement": [statement]}
+    cluster = "arn:aws:eks:us-west-2:123456789012:cluster/lab"
+    added = pi.with_pod_identity_trust(json.dumps(irsa), "123456789012", cluster)
+    assert added["Statement"] == irsa["Statement"] + pi.trust_policy("123456789012", cluster)["Statement"]
+    assert pi.with_pod_identity_trust(added, "123456789012", cluster) == added
