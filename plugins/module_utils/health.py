@@ -12,6 +12,14 @@ from __future__ import annotations
 
 import re
 
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    text_string_to_metric_families = None
+    HAS_PROMETHEUS_CLIENT = False
+else:
+    HAS_PROMETHEUS_CLIENT = True
+
 SEVERITIES = ("info", "warning", "critical")
 GIB = 1024 ** 3
 # Kubelets may be up to three minors older than the API server (Kubernetes >= 1.28 skew policy).
@@ -19,8 +27,6 @@ MAX_KUBELET_SKEW = 3
 # Add-ons whose image minor must equal the cluster's minor (upstream releases one per Kubernetes minor).
 DEFAULT_ADDON_IMAGES = ("cluster-autoscaler", "kube-proxy")
 
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 _PROBES = ("/readyz", "/livez", "/healthz")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)")
 _TAG_VERSION = re.compile(r":v?(\d+)\.(\d+)(?:\.\d+)?[^:/]*$")
@@ -33,21 +39,17 @@ def finding(check: str, severity: str, subject: str, message: str, **detail) -> 
 
 
 def parse_metrics(text: str, families: tuple) -> dict:
-    """Prometheus text exposition -> {family: [(labels, value), ...]} for the wanted families only."""
-    wanted = set(families)
+    """Prometheus text exposition -> {sample name: [(labels, value), ...]} for the wanted names only, parsed by
+    prometheus_client (the module fails with missing_required_lib before this when it cannot be imported). Text that
+    is not the exposition format raises ValueError."""
     out: dict = {name: [] for name in families}
-    for line in text.splitlines():
-        if not line or line[0] == "#" or not line.startswith(tuple(wanted)):
-            continue
-        match = _SAMPLE.match(line)
-        if not match or match.group("name") not in wanted:
-            continue
-        labels = {k: v.replace('\\"', '"').replace("\\\\", "\\") for k, v in _LABEL.findall(match.group("labels") or "")}
-        try:
-            value = float(match.group("value"))
-        except ValueError:
-            continue
-        out[match.group("name")].append((labels, value))
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in out:
+                    out[sample.name].append((dict(sample.labels), float(sample.value)))
+    except ValueError as exc:
+        raise ValueError(f"/metrics is not the Prometheus text format: {exc}") from exc
     return out
 
 

@@ -82,6 +82,7 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 requirements:
   - kubernetes >= 24.2.0
+  - prometheus_client >= 0.20.0
 """
 
 EXAMPLES = r"""
@@ -165,11 +166,13 @@ diff:
 
 import copy
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.nodeless.eks.plugins.module_utils.health import DEFAULT_ADDON_IMAGES, assess, validate_thresholds
+from ansible_collections.nodeless.eks.plugins.module_utils.health import DEFAULT_ADDON_IMAGES, HAS_PROMETHEUS_CLIENT, assess, validate_thresholds
 from ansible_collections.nodeless.eks.plugins.module_utils.provisioning import merge as merge_karpenter
 
 # (api_version, kind, what the error message calls it)
@@ -262,6 +265,8 @@ def _karpenter_inputs(k8s) -> dict:
 
 def main():
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True)
+    if not HAS_PROMETHEUS_CLIENT:
+        module.fail_json(msg=missing_required_lib("prometheus_client"))
     errors = validate_thresholds(module.params)
     if errors:
         module.fail_json(msg="; ".join(errors))

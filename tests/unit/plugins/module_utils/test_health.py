@@ -38,9 +38,11 @@ def test_parse_metrics_keeps_only_wanted_families_with_labels_and_values():
     assert fams["etcd_db_total_size_in_bytes"] == []
 
 
-def test_parse_metrics_unescapes_label_values_and_skips_garbage():
-    fams = health.parse_metrics('m{a="x\\"y",b="1"} 2\nm{a="z"} NaNx\nm 3 1700000000\n', ("m",))
+def test_parse_metrics_unescapes_label_values_and_refuses_what_is_not_the_exposition_format():
+    fams = health.parse_metrics('m{a="x\\"y",b="1"} 2\nm 3 1700000000\n', ("m",))
     assert fams["m"] == [({"a": 'x"y', "b": "1"}, 2.0), ({}, 3.0)]
+    with pytest.raises(ValueError):
+        health.parse_metrics('m{a="z"} NaNx\n', ("m",))
 
 
 def test_request_errors_count_5xx_and_429_by_verb_and_resource():
