@@ -301,6 +301,16 @@ def entry(cluster: str, name: str, verb: str, differs: list[str]) -> dict:
     return change("aws", KIND, f"{cluster}/{name}", action, detail="; ".join(differs) or None)
 
 
+def role_removal_errors(want: dict, differs: list[str]) -> list[str]:
+    """An empty role asked for an add-on that has one: UpdateAddon takes no empty serviceAccountRoleArn (botocore's
+    model: at least 1 character) and leaves the role when it is omitted, so EKS cannot remove it in place."""
+    if want["role"] != "" or "service_account_role_arn" not in differs:
+        return []
+    return [f"{want['field']}.service_account_role_arn: EKS cannot remove the IAM role of add-on {want['name']!r} in place "
+            "(UpdateAddon takes no empty role); delete the add-on with state=absent and preserve=true (its workload keeps "
+            "running), then create it again without the role, or with pod_identity_associations"]
+
+
 def encode_values(values: dict) -> str:
     """Configuration values as EKS receives them: compact JSON, keys sorted (one text for one set of values)."""
     return json.dumps(values, sort_keys=True, separators=(",", ":"))
@@ -315,8 +325,6 @@ def request(cluster: str, want: dict, version: str, verb: str, differs: list[str
         args["configurationValues"] = encode_values(want["values"]) if want["values"] else ""
     if want["role"] and (verb == "create" or "service_account_role_arn" in differs):
         args["serviceAccountRoleArn"] = want["role"]
-    elif want["role"] == "" and "service_account_role_arn" in differs:
-        args["serviceAccountRoleArn"] = ""
     if want["pods"] is not None and (verb == "create" and want["pods"] or "pod_identity_associations" in differs):
         args["podIdentityAssociations"] = [{"serviceAccount": a["service_account"], "roleArn": a["role_arn"]} for a in want["pods"]]
     if verb == "create" and want["resolve"] == "PRESERVE":

@@ -63,7 +63,10 @@ options:
         type: raw
       service_account_role_arn:
         description:
-          - IAM role (IRSA) of the add-on's service account. An empty string removes it. When omitted, not managed.
+          - IAM role (IRSA) of the add-on's service account. When omitted, not managed.
+          - An empty string asks for no role. It is accepted when the add-on has none, and refused before any write when it has
+            one, since EKS cannot remove an add-on's role in place (delete it with O(addons[].preserve) and create it
+            again).
         type: str
       pod_identity_associations:
         description:
@@ -222,7 +225,7 @@ ADDON_SPEC = dict(
 def checks(client, iam, described, want, version, differs):
     """The add-on's own problems: values against its schema, Pod Identity service accounts, and the trust of a role
     about to be sent (IAM is read only then; IAM=None skips that check)."""
-    problems = []
+    problems = ea.role_removal_errors(want, differs)
     sends_role = want["role"] and ("service_account_role_arn" in differs or not want.get("exists"))
     if not (want["values"] or want["pods"] or (sends_role and iam)):
         return problems

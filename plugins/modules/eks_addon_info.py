@@ -98,10 +98,16 @@ from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as e
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
+@AWSRetry.jittered_backoff()
+def _list_addons(client, cluster: str) -> list[str]:
+    """Every add-on name of the cluster, over ListAddons' pages."""
+    return client.get_paginator("list_addons").paginate(clusterName=cluster).build_full_result().get("addons", [])
+
+
 def read(client, cluster: str, names: list[str] | None, minors: list[str] | None) -> list[dict]:
     """The add-ons (every one of the cluster's when NAMES is None), each with its compatible versions per minor of MINORS."""
     if names is None:
-        names = client.list_addons(clusterName=cluster, aws_retry=True).get("addons", [])
+        names = _list_addons(client, cluster)
     addons = [item for item in (ea.canonical(ea.describe(client, cluster, name)) for name in names) if item]
     for addon in addons if minors else []:
         addon["compatible_versions"] = ea.compatible_by_minor(ea.addon_versions(client, addon["name"], None), minors)

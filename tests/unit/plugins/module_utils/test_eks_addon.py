@@ -145,9 +145,18 @@ def test_request_sends_only_what_differs_and_values_as_sorted_compact_json():
         "clusterName": "prod", "addonName": "vpc-cni", "resolveConflicts": "PRESERVE",
         "configurationValues": '{"env":{"ENABLE_PREFIX_DELEGATION":"true","WARM_PREFIX_TARGET":"1"}}'}
     cleared = _want(configuration_values={}, service_account_role_arn="")
-    assert ea.request("prod", cleared, "v1", "update", ["configuration_values", "service_account_role_arn"]) == {
-        "clusterName": "prod", "addonName": "vpc-cni", "resolveConflicts": "OVERWRITE", "configurationValues": "",
-        "serviceAccountRoleArn": ""}
+    assert ea.request("prod", cleared, "v1", "update", ["configuration_values"]) == {
+        "clusterName": "prod", "addonName": "vpc-cni", "resolveConflicts": "OVERWRITE", "configurationValues": ""}
+
+
+def test_an_empty_role_is_refused_only_when_the_addon_has_one():
+    cleared = _want(service_account_role_arn="")
+    (error,) = ea.role_removal_errors(cleared, ["service_account_role_arn"])
+    assert error.startswith(f"{cleared['field']}.service_account_role_arn: EKS cannot remove the IAM role")
+    assert "preserve=true" in error
+    assert ea.role_removal_errors(cleared, ["configuration_values"]) == []
+    assert ea.role_removal_errors(_want(service_account_role_arn="arn:aws:iam::123456789012:role/cni"),
+                                  ["service_account_role_arn"]) == []
 
 
 def test_reads_resolve_and_create_then_wait_for_active(eks):
