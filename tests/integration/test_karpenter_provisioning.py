@@ -1,10 +1,13 @@
 """The upstream Karpenter controller provisioning nodes in the lab from what the karpenter role installed.
 
-The role converges once (module fixture) with upstream's v1.14.1 chart from the provider's module zip;
-the lab then runs the upstream controller (built from the same module) on the host with the settings the
-chart rendered into the Deployment (``nodeless_lab.controllers``), against the lab's API server and moto.
-Only the kubelet's part is emulated (``nodeless_lab.nodejoin``): a running instance Karpenter launched
-registers as a kwok Node. Everything asserted here is Karpenter's own work on our objects.
+The module fixture is an upgrade from the previous minor: the role converges with upstream's v1.13.1 chart
+(its CRDs and release), the v1.13.1 controller launches nodes for pending pods, then the role converges with
+its own version's chart (v1.14.1: CRDs first, then the release) and the v1.14.1 controller takes over; every
+test after that runs on it. Charts and controllers come from the provider's module zips; the lab runs the
+controller on the host with the settings the chart rendered into the Deployment (``nodeless_lab.controllers``),
+against the lab's API server and moto. Only the kubelet's part is emulated (``nodeless_lab.nodejoin``): a
+running instance Karpenter launched registers as a kwok Node. Everything asserted here is Karpenter's own
+work on our objects.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from nodeless_lab.tools import KARPENTER_PREVIOUS_VERSION, KARPENTER_VERSION
 from support import labenv
 from support.playbook import run as run_playbook
 
@@ -29,6 +33,9 @@ LIMITED_CPU = 4
 NO_SUBNET = "it-no-subnet"  # an EC2NodeClass whose subnet selector finds nothing
 IMPOSSIBLE = "it-impossible"  # a NodePool whose requirements no instance type satisfies
 IMPOSSIBLE_LABEL = {"nodeless.eks/test": "impossible"}
+UPGRADE = "it-upgrade"  # the pool whose nodes the previous minor's controller launches before the upgrade
+UPGRADE_LABEL = {"nodeless.eks/test": "upgrade"}
+CAPACITY_BUFFERS = "capacitybuffers.autoscaling.x-k8s.io"  # a CRD v1.14 added (v1.13 clusters lack it)
 REPLICAS = 4
 TIMEOUT = 120
 
@@ -42,11 +49,12 @@ REQUIREMENTS = [
 DISRUPTION = {"consolidation_policy": "WhenEmptyOrUnderutilized", "consolidate_after": "5s"}
 
 
-def _converge_play(chart: str) -> list:
+def _converge_play(chart: str, version: str) -> list:
     return [{
         "name": "karpenter role with upstream's chart, and a NodePool of this test", "hosts": "lab", "gather_facts": False,
         "roles": [{"role": "nodeless.eks.karpenter", "vars": {
             "karpenter_chart_ref": chart,
+            "karpenter_chart_version": version,
             # moto serves no Pricing API: Karpenter's own isolated-VPC setting prices from its shipped data.
             "karpenter_isolated_vpc": True,
         }}],
@@ -55,6 +63,8 @@ def _converge_play(chart: str) -> list:
              "limits": {"cpu": "64"}, "disruption": DISRUPTION},
             {"name": LIMITED, "node_class_ref": {"name": "default"}, "labels": LIMITED_LABEL, "requirements": REQUIREMENTS,
              "limits": {"cpu": str(LIMITED_CPU)}, "disruption": DISRUPTION},
+            {"name": UPGRADE, "node_class_ref": {"name": "default"}, "labels": UPGRADE_LABEL, "requirements": REQUIREMENTS,
+             "limits": {"cpu": "16"}, "disruption": DISRUPTION},
             # no instance type has more than 4096 vCPUs
             {"name": IMPOSSIBLE, "node_class_ref": {"name": "default"}, "labels": IMPOSSIBLE_LABEL,
              "requirements": REQUIREMENTS + [{"key": "karpenter.k8s.aws/instance-cpu", "operator": "Gt", "values": ["4096"]}],
@@ -135,38 +145,112 @@ def _ready_since(node_class: dict) -> str:
     return next(c["lastTransitionTime"] for c in node_class["status"]["conditions"] if c["type"] == "Ready")
 
 
+def _node_class_ready(custom) -> dict | None:
+    found = custom.get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", "default")
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in (found.get("status") or {}).get("conditions", []))
+    return found if ready else None
+
+
+def _consolidation_policies(ext) -> list[str]:
+    """The consolidation policies the served NodePool CRD accepts (v1.14 added Balanced)."""
+    crd = ext.read_custom_resource_definition("nodepools.karpenter.sh")
+    schema = crd.spec.versions[0].schema.open_apiv3_schema.properties["spec"].properties["disruption"]
+    return schema.properties["consolidationPolicy"].enum
+
+
+def _crd_names(ext) -> set[str]:
+    return {c.metadata.name for c in ext.list_custom_resource_definition().items}
+
+
 @pytest.fixture(scope="module")
 def controller(lab):
-    """The role converged once, then the upstream controller running with its Deployment's settings."""
+    """An upgrade with nodes running, then the upstream controller of the role's version running with its
+    Deployment's settings: the role at the previous minor (its chart installs that version's CRDs and release),
+    the previous controller launching nodes for pending pods, then the role at its own version (CRDs, then the
+    release) and the new controller in its place (the lab's stand-in for the Deployment's rolling update)."""
+    from kubernetes import client
     from nodeless_lab import controllers
 
-    core, _apps, custom = _api()
-    result = run_playbook(_converge_play(lab["charts"]["karpenter"]))
-    assert result.rc == 0, result.failure_text()
+    core, apps, custom = _api()
+    ext = client.ApiextensionsV1Api(labenv.k8s_client())
     log = Path(lab["dir"]) / "logs" / "karpenter.log"
     offset = log.stat().st_size if log.exists() else 0
+    # A cluster of the previous minor: the lab starts with the current CRDs; v1.13 had no CapacityBuffer.
+    if CAPACITY_BUFFERS in _crd_names(ext):
+        ext.delete_custom_resource_definition(CAPACITY_BUFFERS)
+        _wait(f"CRD {CAPACITY_BUFFERS} gone", lambda: CAPACITY_BUFFERS not in _crd_names(ext))
+    result = run_playbook(_converge_play(lab["charts"]["karpenter_previous"], KARPENTER_PREVIOUS_VERSION))
+    assert result.rc == 0, result.failure_text()
+    before = {"policies": _consolidation_policies(ext), "crds": _crd_names(ext)}
     started = time.monotonic()
-    controllers.start_karpenter(lab)
-    node_class = _wait("EC2NodeClass default Ready", lambda: next(
-        (o for o in [custom.get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", "default")]
-         if any(c["type"] == "Ready" and c["status"] == "True" for c in (o.get("status") or {}).get("conditions", []))), None))
-    print(f"\n[karpenter] controller up and EC2NodeClass default Ready in {time.monotonic() - started:.1f}s")
+    controllers.start_karpenter(lab, binary="karpenter-previous")
+    _wait("EC2NodeClass default Ready (previous controller)", lambda: _node_class_ready(custom))
     core.create_namespace({"metadata": {"name": NAMESPACE}})
-    yield {"log": log, "offset": offset, "node_class": node_class}
+    apps.create_namespaced_deployment(NAMESPACE, _deployment("before-upgrade", 2, UPGRADE_LABEL))
+    claims = _wait("NodeClaims Initialized (previous controller)", lambda: _initialized(_nodeclaims(custom, UPGRADE)), every=2)
+    print(f"\n[karpenter] v{KARPENTER_PREVIOUS_VERSION}: controller up and {len(claims)} node(s) for 2 pending pods in "
+          f"{time.monotonic() - started:.1f}s; controller CPU {controllers.cpu_seconds(lab)}s")
+    before["claims"] = {c["metadata"]["name"]: c for c in claims}
+    before["nodes"] = {c["status"]["nodeName"] for c in claims}
+    previous_cpu = controllers.cpu_seconds(lab) or 0.0
+    # The upgrade, with the previous controller still running (as its pods do until the new ones are Ready).
+    writes = labenv.k8s_writes()[0]
+    result = run_playbook(_converge_play(lab["charts"]["karpenter"], KARPENTER_VERSION))
+    assert result.rc == 0, result.failure_text()
+    upgrade = {"writes": labenv.k8s_writes(writes)[1], "policies": _consolidation_policies(ext), "crds": _crd_names(ext)}
+    started = time.monotonic()
+    controllers.start_karpenter(lab)  # stops the previous one first
+    node_class = _wait("EC2NodeClass default Ready", lambda: _node_class_ready(custom))
+    print(f"\n[karpenter] v{KARPENTER_VERSION}: controller up and EC2NodeClass default Ready in {time.monotonic() - started:.1f}s")
+    yield {"log": log, "offset": offset, "node_class": node_class, "before": before, "upgrade": upgrade}
     core.delete_namespace(NAMESPACE)
     # NodePools and the class go while the controller runs: their finalizers are its to remove.
-    for name in (POOL, LIMITED, IMPOSSIBLE, "default", *LEGACY_POOLS):
+    for name in (POOL, LIMITED, UPGRADE, IMPOSSIBLE, "default", *LEGACY_POOLS):
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", name)
-    _wait("this test's NodeClaims gone", lambda: not _nodeclaims(custom) and not _nodeclaims(custom, LIMITED))
+    _wait("this test's NodeClaims gone", lambda: not any(_nodeclaims(custom, p) for p in (POOL, LIMITED, UPGRADE)))
     for name in ("default", NO_SUBNET, *LEGACY_CLASSES):
         custom.delete_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", name)
     _wait("this test's EC2NodeClasses gone", lambda: not any(
         o["metadata"]["name"] in ("default", NO_SUBNET, *LEGACY_CLASSES)
         for o in custom.list_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses")["items"]))
-    print(f"\n[karpenter] controller process CPU: {controllers.cpu_seconds(lab)}s (user + system)")
+    print(f"\n[karpenter] controller processes CPU: v{KARPENTER_PREVIOUS_VERSION} {previous_cpu}s, "
+          f"v{KARPENTER_VERSION} {controllers.cpu_seconds(lab)}s (user + system)")
     controllers.stop_karpenter(lab)
     # Namespace deletion finishes in the background: the next test's snapshot must not see it go.
     _wait(f"namespace {NAMESPACE} gone", lambda: NAMESPACE not in {n.metadata.name for n in core.list_namespace().items})
+
+
+def test_upgrade_from_the_previous_minor_keeps_every_node_and_the_new_controller_adopts_them(controller):
+    core, apps, custom = _api()
+    before, upgrade = controller["before"], controller["upgrade"]
+    # The previous minor's CRDs were in place, then the role upgraded them before the release.
+    assert "Balanced" not in before["policies"] and CAPACITY_BUFFERS not in before["crds"], before
+    assert "Balanced" in upgrade["policies"] and CAPACITY_BUFFERS in upgrade["crds"]
+    resources = [e["objectRef"].get("resource") for e in upgrade["writes"]]
+    assert "customresourcedefinitions" in resources and "deployments" in resources, resources
+    assert resources.index("customresourcedefinitions") < resources.index("deployments"), "CRDs must be upgraded before the release"
+    image = apps.read_namespaced_deployment("karpenter", "karpenter").spec.template.spec.containers[0].image
+    assert f":{KARPENTER_VERSION}" in image, image
+    # Nothing lost: the same NodeClaims (same uid) and nodes, Initialized, under the new controller.
+    claims = {c["metadata"]["name"]: c for c in _nodeclaims(custom, UPGRADE)}
+    assert {n: c["metadata"]["uid"] for n, c in claims.items()} == {
+        n: c["metadata"]["uid"] for n, c in before["claims"].items()}
+    assert _initialized(list(claims.values()))
+    nodes = {n.metadata.name for n in core.list_node(label_selector=f"karpenter.sh/nodepool={UPGRADE}").items}
+    assert nodes == before["nodes"]
+    pods = core.list_namespaced_pod(NAMESPACE, label_selector="app=before-upgrade").items
+    assert {p.spec.node_name for p in pods} <= nodes and all(p.status.phase == "Running" for p in pods)
+    # Adopted: the new controller consolidates the previous one's nodes once they are empty.
+    ids = {c["status"]["providerID"].rsplit("/", 1)[1] for c in claims.values()}
+    apps.patch_namespaced_deployment_scale("before-upgrade", NAMESPACE, {"spec": {"replicas": 0}})
+    _wait(f"the nodes of {UPGRADE} consolidated by the new controller", lambda: not _nodeclaims(custom, UPGRADE))
+    ec2 = labenv.boto3_client("ec2")
+    states = {i["InstanceId"]: i["State"]["Name"] for r in ec2.describe_instances(InstanceIds=sorted(ids))["Reservations"]
+              for i in r["Instances"]}
+    assert states == dict.fromkeys(ids, "terminated"), states
+    print(f"\n[karpenter] upgrade v{KARPENTER_PREVIOUS_VERSION} -> v{KARPENTER_VERSION}: CRDs before the release "
+          f"({resources.count('customresourcedefinitions')} CRD writes), {len(claims)} NodeClaim(s) and node(s) kept, "
+          "then consolidated by the new controller")
 
 
 def test_node_class_is_ready_with_what_our_discovery_tags_select(controller):

@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ctl.add_argument("action", choices=["start", "stop"])
     ctl.add_argument("--namespace", help="namespace of the Deployment the role installed (karpenter; external-dns: kube-system)")
     ctl.add_argument("--deployment", help="the Deployment whose settings the controller takes (default: the controller's name)")
+    ctl.add_argument("--previous", action="store_true",
+                     help=f"karpenter only: run the previous minor's controller (v{tools.KARPENTER_PREVIOUS_VERSION}) instead of v{tools.KARPENTER_VERSION}")
     args = parser.parse_args(argv)
     lab_dir = (args.dir or lab.default_dir(args.name)).resolve()
     try:
@@ -73,8 +75,10 @@ def _run(args, lab_dir: Path) -> int:
             stopped = controllers.stop_karpenter(state)
             print(f"[lab] karpenter {'stopped' if stopped else 'was not running'}")
             return 0
-        pid = controllers.start_karpenter(state, args.namespace, args.deployment)
-        print(f"[lab] karpenter running (pid {pid}) with the settings of Deployment {args.namespace}/{args.deployment}; "
+        pid = controllers.start_karpenter(state, args.namespace, args.deployment,
+                                          binary="karpenter-previous" if args.previous else "karpenter")
+        version = tools.KARPENTER_PREVIOUS_VERSION if args.previous else tools.KARPENTER_VERSION
+        print(f"[lab] karpenter v{version} running (pid {pid}) with the settings of Deployment {args.namespace}/{args.deployment}; "
               f"log: {lab_dir / 'logs' / 'karpenter.log'}")
         return 0
     if args.command == "calls":

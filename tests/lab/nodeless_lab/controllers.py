@@ -104,14 +104,16 @@ def karpenter_env(state: dict, namespace: str = KARPENTER, deployment: str = KAR
     }
 
 
-def start_karpenter(state: dict, namespace: str = KARPENTER, deployment: str = KARPENTER, timeout: float = 90) -> int:
+def start_karpenter(state: dict, namespace: str = KARPENTER, deployment: str = KARPENTER, timeout: float = 90,
+                    binary: str = "karpenter") -> int:
     """Start (or restart) the controller with the Deployment's settings; wait until it answers /readyz.
-    Logs go to logs/karpenter.log; `lab down` stops it with the rest of the lab."""
+    ``binary``: ``karpenter`` (tools.KARPENTER_VERSION) or ``karpenter-previous`` (the previous minor,
+    tools.KARPENTER_PREVIOUS_VERSION, for upgrades). Logs go to logs/karpenter.log, whichever version runs;
+    `lab down` stops it with the rest of the lab."""
     lab = Path(state["dir"])
     stop_karpenter(state)
     env = karpenter_env(state, namespace, deployment)
-    binary = tools.binaries()["karpenter"]
-    pid = procs.start(KARPENTER, [str(binary)], lab, env)
+    pid = procs.start(KARPENTER, [str(tools.binaries()[binary])], lab, env)
     health = f"http://127.0.0.1:{env['HEALTH_PROBE_PORT']}/readyz"
     procs.wait_for("karpenter /readyz", lambda: urllib.request.urlopen(health, timeout=2).status == 200,  # noqa: S310
                    timeout, lab / "logs" / f"{KARPENTER}.log", pid)

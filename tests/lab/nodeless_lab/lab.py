@@ -125,7 +125,9 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
         "dir": str(lab), "ports": ports, "region": REGION, "cluster_name": CLUSTER,
         "kube_version": tools.KUBE_VERSION, "aws_endpoint": aws, "api_endpoint": api, "issuer": api,
         "kubeconfig": str(admin), "bin": str(bindir), "pki": {k: str(v) for k, v in paths.items()},
-        "charts": {"karpenter": str(tools.chart_dir("karpenter", "karpenter"))},
+        "charts": {"karpenter": str(tools.chart_dir("karpenter", "karpenter")),
+                   # the previous minor's chart (tools.KARPENTER_PREVIOUS_VERSION), for upgrades to the role's version
+                   "karpenter_previous": str(tools.chart_dir("karpenterprev", "karpenter"))},
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

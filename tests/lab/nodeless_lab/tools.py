@@ -27,6 +27,8 @@ HELM_VERSION = "v3.19.5"
 KARPENTER_VERSION = "1.14.1"
 # The version the external_dns role deploys (external_dns_image); a unit test keeps the two equal.
 EXTERNAL_DNS_VERSION = "0.19.0"
+# The previous minor's latest patch: the lab runs it before an upgrade to KARPENTER_VERSION (docs/karpenter.md).
+KARPENTER_PREVIOUS_VERSION = "1.13.1"
 # Upstream's charts/karpenter/crds/ holds links to pkg/apis/crds/ (the published chart carries the files);
 # module zips drop links, so the build copies the CRDs from pkg/apis/crds into the chart's crds/.
 KARPENTER_CRDS = "pkg/apis/crds"
@@ -66,6 +68,10 @@ TOOLS = (
          f"github.com/aws/karpenter-provider-aws v{KARPENTER_VERSION} (sigs.k8s.io/karpenter replaced by its v{KARPENTER_VERSION} tag)",
          (f"-X sigs.k8s.io/karpenter/pkg/operator.Version={KARPENTER_VERSION}",), 4,
          ((f"github.com/aws/karpenter-provider-aws@v{KARPENTER_VERSION}", "charts/karpenter", KARPENTER_CRDS),)),
+    Tool("karpenterprev", ("github.com/aws/karpenter-provider-aws/cmd/controller",), ("karpenter-previous",),
+         f"github.com/aws/karpenter-provider-aws v{KARPENTER_PREVIOUS_VERSION}",
+         (f"-X sigs.k8s.io/karpenter/pkg/operator.Version={KARPENTER_PREVIOUS_VERSION}",), 4,
+         ((f"github.com/aws/karpenter-provider-aws@v{KARPENTER_PREVIOUS_VERSION}", "charts/karpenter", KARPENTER_CRDS),)),
     Tool("helm", ("helm.sh/helm/v3/cmd/helm",), ("helm",), f"helm.sh/helm/v3 {HELM_VERSION}",
          (f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",), 6),
     Tool("istioctl", ("istio.io/istio/istioctl/cmd/istioctl",), ("istioctl",),
