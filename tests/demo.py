@@ -25,6 +25,7 @@ sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
 from nodeless_lab import controllers, lab  # noqa: E402
 from support import demo_env, labenv, toolchain  # noqa: E402
 from support.snapshots import aws_write_calls  # noqa: E402
+from support.waiting import until  # noqa: E402
 
 PLAYBOOK = REPO / "playbooks" / "site.yml"
 INVENTORY = demo_env.INVENTORY
@@ -73,13 +74,7 @@ PROVISIONING_TIMEOUT = 180
 
 
 def _wait(what: str, check, timeout: float = PROVISIONING_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise TimeoutError(f"still waiting for {what} after {timeout:.0f}s")
+    return until(what, check, timeout, error=TimeoutError)
 
 
 def provision(state: dict) -> bool:

@@ -14,6 +14,7 @@ import pytest
 from support import labenv
 from support.playbook import run as run_playbook
 from support.snapshots import aws_write_calls, untouched, write_names
+from support.waiting import until
 
 pytestmark = pytest.mark.lab
 
@@ -101,13 +102,7 @@ def _records(zone_id: str) -> dict[tuple[str, str], list[str]]:
 
 
 def _wait(what: str, check, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"still waiting for {what} after {timeout:.0f}s; see the lab's logs/external-dns.log")
+    return until(what, check, timeout, hint="see the lab's logs/external-dns.log")
 
 
 def _foreign(zone_id: str, action: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 from nodeless_lab.tools import KARPENTER_PREVIOUS_VERSION, KARPENTER_VERSION
 from support import labenv
 from support.playbook import run as run_playbook
+from support.waiting import until
 
 pytestmark = pytest.mark.lab
 
@@ -86,13 +87,7 @@ def _api():
 
 
 def _wait(what: str, check, timeout: float = TIMEOUT, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"still waiting for {what} after {timeout:.0f}s; see the lab's logs/karpenter.log")
+    return until(what, check, timeout, every, hint="see the lab's logs/karpenter.log")
 
 
 def _nodeclaims(custom, pool: str = POOL) -> list[dict]:
