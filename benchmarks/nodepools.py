@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 sys.path.insert(0, str(C.REPO / ".collections"))
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter  # noqa: E402
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_objects  # noqa: E402
 
 
 def manifests(pools: int, classes: int) -> tuple[list, list]:
@@ -33,7 +33,7 @@ def manifests(pools: int, classes: int) -> tuple[list, list]:
                                    {"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": [str(2 + i % 4)]}],
                   "limits": {"cpu": str(100 + i)}, "disruption": {"consolidation_policy": "WhenEmptyOrUnderutilized", "consolidate_after": "1m"}}
                  for i in range(pools)]
-    full = [karpenter.ec2nodeclass_from_options(o) for o in class_opts] + [karpenter.nodepool_from_options(o) for o in pool_opts]
+    full = [karpenter_objects.ec2nodeclass_from_options(o) for o in class_opts] + [karpenter_objects.nodepool_from_options(o) for o in pool_opts]
     return [class_opts, pool_opts], full
 
 

@@ -12,8 +12,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import associations
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import irsa_plan
+from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import associations
+from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import irsa_plan
 from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import annotation_removal
 
 

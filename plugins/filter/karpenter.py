@@ -9,7 +9,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter, yaml_text
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_legacy, karpenter_objects, yaml_text
 
 
 def _documents(value):
@@ -32,15 +32,15 @@ def karpenter_v1(value, node_role=None, strict=False):
     documents, many = _documents(value)
     try:
         if many:
-            results = karpenter.convert_set(documents, node_role=node_role)
+            results = karpenter_legacy.convert_set(documents, node_role=node_role)
         else:
-            results = [(0, *karpenter.convert(documents[0], node_role=node_role))]
-    except karpenter.KarpenterError as exc:
+            results = [(0, *karpenter_legacy.convert(documents[0], node_role=node_role))]
+    except karpenter_objects.KarpenterError as exc:
         raise AnsibleFilterError(f"karpenter_v1: {exc}") from exc
     converted = []
     for index, obj, warnings in results:
         where = f"[{index}] " if many else ""
-        errors = karpenter.validate(obj)
+        errors = karpenter_objects.validate(obj)
         if errors or (strict and warnings):
             raise AnsibleFilterError(f"karpenter_v1: {where}{obj['kind']}/{obj['metadata']['name']}: " + "; ".join(errors + warnings))
         for warning in warnings:

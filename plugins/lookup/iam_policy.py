@@ -92,8 +92,8 @@ import json
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import policy_values
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import render_document
+from ansible_collections.nodeless.eks.plugins.module_utils.iam_policy_documents import policy_values
+from ansible_collections.nodeless.eks.plugins.module_utils.iam_policy_documents import render_document
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
 
 _PARAMETERS = ("cluster_name", "partition", "account_id", "region", "hosted_zone_ids", "node_role_name", "interruption_queue_name")

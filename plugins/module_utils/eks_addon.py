@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import provider_arn, subject
+from ansible_collections.nodeless.eks.plugins.module_utils.irsa_trust import provider_arn, subject
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_role_arn
 
 try:  # named in the module's requirements; the module reports it missing with missing_required_lib

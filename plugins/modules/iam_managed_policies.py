@@ -152,7 +152,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.nodeless.eks.plugins.module_utils import iam_policies as P
+from ansible_collections.nodeless.eks.plugins.module_utils import iam_managed_policies as P
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 

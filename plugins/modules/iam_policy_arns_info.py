@@ -63,7 +63,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.nodeless.eks.plugins.module_utils.iam import is_policy_arn
+from ansible_collections.nodeless.eks.plugins.module_utils.names import is_policy_arn
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 

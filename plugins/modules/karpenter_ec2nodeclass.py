@@ -285,8 +285,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_module
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_apply
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_objects
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError
 
 _STR = {"type": "str"}
@@ -319,16 +319,16 @@ EC2NODECLASS_OPTIONS = {
 def main():
     argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
     argument_spec.update(copy.deepcopy(EC2NODECLASS_OPTIONS))
-    argument_spec.update(karpenter_module.COMMON_SPEC)
+    argument_spec.update(karpenter_apply.COMMON_SPEC)
     argument_spec["ec2nodeclasses"] = {"type": "list", "elements": "dict"}
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("ec2nodeclasses", "name"), ("ec2nodeclasses", "legacy_definition")],
                               required_one_of=[("name", "legacy_definition", "ec2nodeclasses")])
     try:
-        objects, warnings = karpenter_module.desired_objects(module.params, EC2NODECLASS_OPTIONS, "ec2nodeclasses", "EC2NodeClass",
-                                                             karpenter.ec2nodeclass_from_options)
-        result = karpenter_module.run(get_api_client(module).client, objects, module.params, module.check_mode)
-    except (karpenter.KarpenterError, K8sError) as exc:
+        objects, warnings = karpenter_apply.desired_objects(module.params, EC2NODECLASS_OPTIONS, "ec2nodeclasses", "EC2NodeClass",
+                                                            karpenter_objects.ec2nodeclass_from_options)
+        result = karpenter_apply.run(get_api_client(module).client, objects, module.params, module.check_mode)
+    except (karpenter_objects.KarpenterError, K8sError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_from_exception(exc)

@@ -304,8 +304,8 @@ from ansible_collections.kubernetes.core.plugins.module_utils.args_common import
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_module
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_apply
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_objects
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import list_objects
 
@@ -337,23 +337,23 @@ NODEPOOL_OPTIONS = {
 def main():
     argument_spec = copy.deepcopy(AUTH_ARG_SPEC)
     argument_spec.update(copy.deepcopy(NODEPOOL_OPTIONS))
-    argument_spec.update(karpenter_module.COMMON_SPEC)
+    argument_spec.update(karpenter_apply.COMMON_SPEC)
     argument_spec["nodepools"] = {"type": "list", "elements": "dict"}
     module = AnsibleK8SModule(argument_spec=argument_spec, supports_check_mode=True,
                               mutually_exclusive=[("nodepools", "name"), ("nodepools", "legacy_definition")],
                               required_one_of=[("name", "legacy_definition", "nodepools")])
     try:
-        objects, warnings = karpenter_module.desired_objects(module.params, NODEPOOL_OPTIONS, "nodepools", "NodePool",
-                                                             karpenter.nodepool_from_options)
+        objects, warnings = karpenter_apply.desired_objects(module.params, NODEPOOL_OPTIONS, "nodepools", "NodePool",
+                                                            karpenter_objects.nodepool_from_options)
         client = get_api_client(module).client
         if module.params["state"] == "present":
-            classes = list_objects(client, karpenter.EC2NODECLASS["apiVersion"], "EC2NodeClass")
-            missing = karpenter_module.missing_node_classes(objects, classes)
+            classes = list_objects(client, karpenter_objects.EC2NODECLASS["apiVersion"], "EC2NodeClass")
+            missing = karpenter_apply.missing_node_classes(objects, classes)
             if missing and module.params["strict"]:
-                raise karpenter.KarpenterError("strict: " + "; ".join(missing))
+                raise karpenter_objects.KarpenterError("strict: " + "; ".join(missing))
             warnings += missing
-        result = karpenter_module.run(client, objects, module.params, module.check_mode)
-    except (karpenter.KarpenterError, K8sError) as exc:
+        result = karpenter_apply.run(client, objects, module.params, module.check_mode)
+    except (karpenter_objects.KarpenterError, K8sError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_from_exception(exc)

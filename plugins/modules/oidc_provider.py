@@ -128,8 +128,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
-from ansible_collections.nodeless.eks.plugins.module_utils import iam
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.irsa_trust import STS_AUDIENCE, issuer_host_path
+from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import provider_update, split_host_port, update_is_empty
+from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import tls_chain, top_certificate_sha1
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
@@ -167,9 +169,9 @@ def find_provider(client, host_path):
 def desired_state(module, issuer):
     thumbprints = module.params["thumbprints"]
     if module.params["compute_thumbprint"]:
-        host, port = iam.split_host_port(issuer)
+        host, port = split_host_port(issuer)
         try:
-            thumbprints = [iam.top_certificate_sha1(iam.tls_chain(host, port, module.params["issuer_validate_certs"]))]
+            thumbprints = [top_certificate_sha1(tls_chain(host, port, module.params["issuer_validate_certs"]))]
         except (OSError, ValueError) as exc:
             raise ProviderError(f"compute_thumbprint: could not read the TLS chain of {host}:{port}: {exc}") from exc
     for index, thumb in enumerate(thumbprints or []):
@@ -192,7 +194,7 @@ def apply_update(client, arn, plan):
 
 
 def ensure_present(module, client, current, issuer):
-    host = iam.issuer_host_path(issuer)
+    host = issuer_host_path(issuer)
     want = desired_state(module, issuer)
     if current is None:
         after = {"url": host, "client_ids": want["client_ids"], "thumbprints": want["thumbprints"] or [], "tags": want["tags"] or {}}
@@ -205,8 +207,8 @@ def ensure_present(module, client, current, issuer):
                 kwargs["Tags"] = ansible_dict_to_boto3_tag_list(want["tags"])
             arn = client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
         return dict(after, arn=arn or predicted_arn(module, host)), [change("aws", "oidc-provider", host, "add")]
-    plan = iam.provider_update(current, want, module.params["purge_tags"])
-    if iam.update_is_empty(plan):
+    plan = provider_update(current, want, module.params["purge_tags"])
+    if update_is_empty(plan):
         return current, []
     if not module.check_mode:
         apply_update(client, current["arn"], plan)
@@ -231,7 +233,7 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             cluster_name=dict(type="str"), url=dict(type="str"),
-            client_ids=dict(type="list", elements="str", default=[iam.STS_AUDIENCE]),
+            client_ids=dict(type="list", elements="str", default=[STS_AUDIENCE]),
             thumbprints=dict(type="list", elements="str"), compute_thumbprint=dict(type="bool", default=False),
             issuer_validate_certs=dict(type="bool", default=True),
             tags=dict(type="dict"), purge_tags=dict(type="bool", default=True),
@@ -250,7 +252,7 @@ def main():
     client = module.client("iam", retry_decorator=retry)
     try:
         issuer = issuer_url(module, module.client("eks", retry_decorator=retry))
-        host = iam.issuer_host_path(issuer)
+        host = issuer_host_path(issuer)
         current = find_provider(client, host)
         if module.params["state"] == "absent":
             changes = [change("aws", "oidc-provider", host, "remove")] if current else []

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.nodeless.eks.plugins.lookup import iam_policy
-from ansible_collections.nodeless.eks.plugins.module_utils import iam
+from ansible_collections.nodeless.eks.plugins.module_utils import iam_policy_documents as documents
 
 pytestmark = pytest.mark.upstream
 
@@ -22,7 +22,7 @@ CFN_VALUES = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-west-2", "${AWS:
 
 
 def ours(name: str) -> dict:
-    return iam.render_document(iam_policy.load(name)["document"], iam.policy_values(None, VALUES))
+    return documents.render_document(iam_policy.load(name)["document"], documents.policy_values(None, VALUES))
 
 
 def _cfn_loader():
@@ -54,14 +54,14 @@ def _report(mine: set, theirs: set) -> str:
 
 
 def test_load_balancer_controller_matches_upstream_v3_5_0(upstream):
-    theirs = iam.grants(json.loads((upstream / "aws-load-balancer-controller" / "v3.5.0" / "iam_policy.json").read_text()))
-    mine = iam.grants(ours("aws_load_balancer_controller"))
+    theirs = documents.grants(json.loads((upstream / "aws-load-balancer-controller" / "v3.5.0" / "iam_policy.json").read_text()))
+    mine = documents.grants(ours("aws_load_balancer_controller"))
     assert len(theirs) > 50
     assert mine == theirs, _report(mine, theirs)
 
 
 def test_karpenter_controller_matches_upstream_v1_14_1(upstream):
-    theirs = iam.grants(upstream_karpenter(upstream))
-    mine = iam.grants(ours("karpenter_controller"))
+    theirs = documents.grants(upstream_karpenter(upstream))
+    mine = documents.grants(ours("karpenter_controller"))
     assert len(theirs) > 50
     assert mine == theirs, _report(mine, theirs)

@@ -190,16 +190,16 @@ def test_migration_from_irsa_plans_then_does_exactly_that_then_nothing(two_labs)
     that plan, and a second run changing nothing."""
     from kubernetes import client
 
-    from ansible_collections.nodeless.eks.plugins.module_utils import iam as iam_utils
+    from ansible_collections.nodeless.eks.plugins.module_utils import irsa_trust
     from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity
 
     assert two_labs["run"].rc == 0, two_labs["run"].failure_text()
     second = two_labs["second"]
     eks, iam, core = _clients(second)
-    provider = iam_utils.provider_arn("aws", "123456789012", second["issuer"])
+    provider = irsa_trust.provider_arn("aws", "123456789012", second["issuer"])
     arns = {}
     for namespace, name in (("payments", "api"), ("batch", "worker")):
-        trust = iam_utils.trust_policy(provider, second["issuer"], namespace, name)
+        trust = irsa_trust.trust_policy(provider, second["issuer"], namespace, name)
         arns[name] = iam.create_role(RoleName=f"lab-{namespace}-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
         core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(

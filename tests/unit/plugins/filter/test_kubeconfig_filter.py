@@ -23,7 +23,7 @@ def errors(**over):
 
 def test_good_settings_pass():
     assert errors() == []
-    assert errors(service_account="ci.bot") == []  # a ServiceAccount name is a DNS-1123 subdomain, as iam.py checks it
+    assert errors(service_account="ci.bot") == []  # a ServiceAccount name is a DNS-1123 subdomain, as names.py checks it
     assert errors(mode="exec", service_account="", cluster_role="", clusterroles_found=None,
                   exec_role_arn="arn:aws:iam::123456789012:role/ops") == []
 

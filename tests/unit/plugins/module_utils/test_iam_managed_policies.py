@@ -1,4 +1,4 @@
-"""Customer managed policies: the pure logic (module_utils/iam_policies.py), then the module's calls against botocore's Stubber."""
+"""Customer managed policies: the pure logic (module_utils/iam_managed_policies.py), then the module's calls against botocore's Stubber."""
 import json
 
 import boto3
@@ -8,7 +8,7 @@ from botocore.stub import Stubber
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from ansible_collections.nodeless.eks.plugins.module_utils import iam_policies as P
+from ansible_collections.nodeless.eks.plugins.module_utils import iam_managed_policies as P
 from ansible_collections.nodeless.eks.plugins.modules import iam_managed_policies as module_file
 
 ACCOUNT = "123456789012"

@@ -13,7 +13,8 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nodeless.eks.plugins.module_utils import k8s
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_legacy
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_objects
 from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 
@@ -34,7 +35,7 @@ def _parse_manifest(value):
         try:
             documents = [d for d in yaml_text.load_all(value) if d is not None]
         except yaml_text.YamlTextError as exc:
-            raise karpenter.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
+            raise karpenter_objects.KarpenterError(f"legacy_definition: not valid YAML: {exc}") from exc
         return documents[0] if len(documents) == 1 else documents
     return value
 
@@ -43,35 +44,35 @@ def _legacy(where: str, opts: dict, kind: str, strict: bool) -> list[tuple[dict,
     """legacy_definition -> [(v1 object of KIND, warnings)]: one manifest, or those of a set that become a KIND."""
     extra = sorted(k for k, v in opts.items() if v is not None and k not in _WITH_LEGACY)
     if extra:
-        raise karpenter.KarpenterError(f"{where}legacy_definition: cannot be combined with {', '.join(extra)}")
+        raise karpenter_objects.KarpenterError(f"{where}legacy_definition: cannot be combined with {', '.join(extra)}")
     manifest = _parse_manifest(opts["legacy_definition"])
     if isinstance(manifest, list):
         if opts.get("name"):
-            raise karpenter.KarpenterError(f"{where}name: cannot rename the objects of a set (legacy_definition is a list)")
+            raise karpenter_objects.KarpenterError(f"{where}name: cannot rename the objects of a set (legacy_definition is a list)")
         # the NodePool module keeps no class of the set; a class without instanceProfile needs some role to convert
         role = opts.get("role") or ("unused-by-nodepools" if kind == "NodePool" else None)
         try:
-            converted = karpenter.convert_set(manifest, node_role=role)
-        except karpenter.KarpenterError as exc:
-            raise karpenter.KarpenterError(f"{where}legacy_definition{'' if str(exc).startswith('[') else ': '}{exc}") from exc
+            converted = karpenter_legacy.convert_set(manifest, node_role=role)
+        except karpenter_objects.KarpenterError as exc:
+            raise karpenter_objects.KarpenterError(f"{where}legacy_definition{'' if str(exc).startswith('[') else ': '}{exc}") from exc
         out = [(obj, [f"{where}legacy_definition[{index}] {kind}/{obj['metadata']['name']}: {w}" for w in warnings])
                for index, obj, warnings in converted if obj["kind"] == kind]
         if not out:
-            raise karpenter.KarpenterError(f"{where}legacy_definition: the set holds no manifest that becomes a {kind}")
+            raise karpenter_objects.KarpenterError(f"{where}legacy_definition: the set holds no manifest that becomes a {kind}")
     else:
-        if karpenter.target_kind(manifest) not in (None, kind):
-            raise karpenter.KarpenterError(f"{where}legacy_definition: a {manifest.get('kind')} becomes a {karpenter.target_kind(manifest)}, "
-                                           f"not a {kind}; use the other module")
+        if karpenter_legacy.target_kind(manifest) not in (None, kind):
+            raise karpenter_objects.KarpenterError(f"{where}legacy_definition: a {manifest.get('kind')} becomes a {karpenter_legacy.target_kind(manifest)}, "
+                                                   f"not a {kind}; use the other module")
         try:
-            obj, warnings = karpenter.convert(manifest, node_role=opts.get("role"))
-        except karpenter.KarpenterError as exc:
-            raise karpenter.KarpenterError(f"{where}{exc}") from exc
+            obj, warnings = karpenter_legacy.convert(manifest, node_role=opts.get("role"))
+        except karpenter_objects.KarpenterError as exc:
+            raise karpenter_objects.KarpenterError(f"{where}{exc}") from exc
         if opts.get("name"):
             obj["metadata"]["name"] = opts["name"]
         out = [(obj, [f"{where}{kind}/{obj['metadata']['name']}: {w}" for w in warnings])]
     notes = [w for _obj, warnings in out for w in warnings]
     if strict and notes:
-        raise karpenter.KarpenterError(f"{where}legacy_definition: strict is set and {'; '.join(notes)}")
+        raise karpenter_objects.KarpenterError(f"{where}legacy_definition: strict is set and {'; '.join(notes)}")
     return out
 
 
@@ -81,17 +82,17 @@ def _one(prefix: str, opts: dict, kind: str, builder, strict: bool, check: bool 
         converted = _legacy(where, opts, kind, strict)
     else:
         if not opts.get("name"):
-            raise karpenter.KarpenterError(f"{where}name: is required (or give legacy_definition)")
+            raise karpenter_objects.KarpenterError(f"{where}name: is required (or give legacy_definition)")
         converted = [(builder({k: v for k, v in opts.items() if k != "legacy_definition"}), [])]
     objects, notes = [], []
     for obj, warnings in converted:
-        problem = karpenter.name_error(kind, obj["metadata"].get("name"))
+        problem = karpenter_objects.name_error(kind, obj["metadata"].get("name"))
         if problem:
-            raise karpenter.KarpenterError(f"{where}name: {problem}")
-        errors = karpenter.validate(obj) if check else []
+            raise karpenter_objects.KarpenterError(f"{where}name: {problem}")
+        errors = karpenter_objects.validate(obj) if check else []
         if errors:
             name = obj["metadata"].get("name")
-            raise karpenter.KarpenterError(f"{where}{kind} {name!r} is not valid: " + "; ".join(errors))
+            raise karpenter_objects.KarpenterError(f"{where}{kind} {name!r} is not valid: " + "; ".join(errors))
         objects.append(obj)
         notes += warnings
     return objects, notes
@@ -107,7 +108,7 @@ def desired_objects(params: dict, options_spec: dict, batch_key: str, kind: str,
         for i, element in enumerate(params[batch_key]):
             result = validator.validate(element)
             if result.error_messages:
-                raise karpenter.KarpenterError(f"{batch_key}[{i}]: " + "; ".join(result.error_messages))
+                raise karpenter_objects.KarpenterError(f"{batch_key}[{i}]: " + "; ".join(result.error_messages))
             opts = {k: result.validated_parameters.get(k) for k in options_spec}
             found, notes = _one(f"{batch_key}[{i}]", opts, kind, builder, strict, check)
             objects += found
@@ -117,7 +118,7 @@ def desired_objects(params: dict, options_spec: dict, batch_key: str, kind: str,
     names = [o["metadata"]["name"] for o in objects]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise karpenter.KarpenterError(f"{batch_key}: {kind} names must be unique, repeated: {', '.join(duplicates)}")
+        raise karpenter_objects.KarpenterError(f"{batch_key}: {kind} names must be unique, repeated: {', '.join(duplicates)}")
     return objects, warnings
 
 
@@ -126,7 +127,7 @@ def missing_node_classes(nodepools: list[dict], classes: dict) -> list[str]:
     out = []
     for pool in nodepools:
         ref = pool["spec"]["template"]["spec"]["nodeClassRef"]
-        if ref["group"] == karpenter.NODECLASS_GROUP and ref["kind"] == "EC2NodeClass" and ref["name"] not in classes:
+        if ref["group"] == karpenter_objects.NODECLASS_GROUP and ref["kind"] == "EC2NodeClass" and ref["name"] not in classes:
             out.append(f"NodePool/{pool['metadata']['name']}: spec.template.spec.nodeClassRef.name: EC2NodeClass {ref['name']!r} "
                        "does not exist (yet); Karpenter will not launch nodes for this NodePool until it does")
     return out

@@ -14,9 +14,10 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
-from ansible_collections.nodeless.eks.plugins.module_utils import iam
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+from ansible_collections.nodeless.eks.plugins.module_utils.iam_policy_documents import MANAGED_POLICY_LIMIT, document_size, documents_differ
 from ansible_collections.nodeless.eks.plugins.module_utils.json_document import json_object
+from ansible_collections.nodeless.eks.plugins.module_utils.names import iam_path_error, is_policy_name
 
 MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 _DESCRIPTION_MAX = 1000
@@ -42,18 +43,18 @@ def desired_policies(policies, description: str | None = None) -> list[dict]:
         if unknown:
             raise InputError(f"{_field(index, unknown[0])}: unknown key (known: name, path, document, description)")
         name = entry.get("name")
-        if not isinstance(name, str) or not iam._POLICY_NAME.match(name):
+        if not isinstance(name, str) or not is_policy_name(name):
             raise InputError(f"{_field(index, 'name')}: {name!r} is not an IAM policy name (1 to 128 of letters, digits and +=,.@_-)")
         path = entry.get("path") or "/"
-        problem = iam.path_error(path)
+        problem = iam_path_error(path)
         if problem:
             raise InputError(f"{_field(index, 'path')}: {problem}")
         document = json_object(entry.get("document"), _field(index, "document"), InputError)
         if "Statement" not in document:
             raise InputError(f"{_field(index, 'document')}: a policy document needs a Statement")
-        size = iam.document_size(document)
-        if size > iam.MANAGED_POLICY_LIMIT:
-            raise InputError(f"{_field(index, 'document')}: {size} characters, over IAM's limit of {iam.MANAGED_POLICY_LIMIT}")
+        size = document_size(document)
+        if size > MANAGED_POLICY_LIMIT:
+            raise InputError(f"{_field(index, 'document')}: {size} characters, over IAM's limit of {MANAGED_POLICY_LIMIT}")
         text = entry.get("description") if entry.get("description") is not None else description
         if text is not None and len(str(text)) > _DESCRIPTION_MAX:
             raise InputError(f"{_field(index, 'description')}: longer than {_DESCRIPTION_MAX} characters")
@@ -94,7 +95,7 @@ def plan(current: dict | None, want: dict, tags: dict | None, purge_tags: bool) 
     if current is None:
         return {"create": True, "new_version": False, "set_tags": dict(tags or {}), "unset_tags": []}
     set_tags, unset_tags = tag_steps(current["tags"], tags, purge_tags)
-    return {"create": False, "new_version": iam.documents_differ(current["document"], want["document"]),
+    return {"create": False, "new_version": documents_differ(current["document"], want["document"]),
             "set_tags": set_tags, "unset_tags": unset_tags}
 
 

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter as k
+from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_legacy, karpenter_objects
 
 SETS = Path(__file__).resolve().parents[3] / "fixtures" / "karpenter" / "sets"
 DOCS = Path(__file__).resolve().parents[4] / "docs" / "karpenter.md"
@@ -79,7 +79,7 @@ def class_of(pool: dict) -> str:
 def test_provisioners_sharing_a_template_that_disagree_get_a_class_each(crds):
     manifests = load_all("provisioners-sharing-a-template.yaml")
     before = copy.deepcopy(manifests)
-    results = k.convert_set(manifests, node_role="KarpenterNodeRole-lab")
+    results = karpenter_legacy.convert_set(manifests, node_role="KarpenterNodeRole-lab")
     assert manifests == before
     objs = by_name(results)
     assert [(i, o["kind"], o["metadata"]["name"]) for i, o, _w in results] == [
@@ -98,19 +98,19 @@ def test_provisioners_sharing_a_template_that_disagree_get_a_class_each(crds):
     warnings = {o["metadata"]["name"]: w for _i, o, w in results if w}
     assert warnings == {"kc-web": ["spec.kubeletConfiguration.containerRuntime: has no v1 meaning and was dropped"]}
     for _i, obj, _w in results:
-        assert k.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
+        assert karpenter_objects.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
 
 
 def test_the_split_does_not_depend_on_the_order_of_the_set():
     manifests = load_all("provisioners-sharing-a-template.yaml")
-    forward = by_name(k.convert_set(manifests, node_role="r"))
-    backward = by_name(k.convert_set(manifests[::-1], node_role="r"))
+    forward = by_name(karpenter_legacy.convert_set(manifests, node_role="r"))
+    backward = by_name(karpenter_legacy.convert_set(manifests[::-1], node_role="r"))
     assert forward == backward
 
 
 def test_when_every_nodepool_sets_kubelet_differently_the_class_as_written_is_left_out():
     manifests = [m for m in load_all("provisioners-sharing-a-template.yaml") if m["metadata"]["name"] != "kc-general"]
-    names = [o["metadata"]["name"] for _i, o, _w in k.convert_set(manifests, node_role="r") if o["kind"] == "EC2NodeClass"]
+    names = [o["metadata"]["name"] for _i, o, _w in karpenter_legacy.convert_set(manifests, node_role="r") if o["kind"] == "EC2NodeClass"]
     assert names == ["kc-shared-kc-batch", "kc-shared-kc-web"]
 
 
@@ -120,18 +120,18 @@ def test_agreeing_nodepools_keep_one_class_which_gets_their_settings(crds):
     for provisioner in provisioners:
         provisioner["spec"]["kubeletConfiguration"] = {"maxPods": 58, "clusterDNS": ["10.100.0.10"], "cpuCFSQuota": False,
                                                        "kubeReserved": {"cpu": 1, "ephemeral-storage": "1Gi"}}
-    results = k.convert_set([*provisioners, template], node_role="r")
+    results = karpenter_legacy.convert_set([*provisioners, template], node_role="r")
     objs = by_name(results)
     assert [n for (kind, n) in objs if kind == "EC2NodeClass"] == ["kc-shared"]
     assert objs["EC2NodeClass", "kc-shared"]["spec"]["kubelet"] == {
         "maxPods": 58, "clusterDNS": ["10.100.0.10"], "cpuCFSQuota": False, "kubeReserved": {"cpu": "1", "ephemeral-storage": "1Gi"}}
     assert {class_of(o) for (kind, _n), o in objs.items() if kind == "NodePool"} == {"kc-shared"}
     for _i, obj, _w in results:
-        assert k.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
+        assert karpenter_objects.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
 
 
 def test_v1beta1_kubelet_and_the_v1_0_conversion_annotation_are_folded_the_same_way(crds):
-    results = k.convert_set(load_all("v1beta1-kubelet.yaml"))
+    results = karpenter_legacy.convert_set(load_all("v1beta1-kubelet.yaml"))
     objs = by_name(results)
     assert [n for (kind, n) in objs if kind == "EC2NodeClass"] == ["beta-shared"]
     assert objs["EC2NodeClass", "beta-shared"]["spec"]["kubelet"] == {"maxPods": 30, "kubeReserved": {"cpu": "200m"}}
@@ -140,48 +140,48 @@ def test_v1beta1_kubelet_and_the_v1_0_conversion_annotation_are_folded_the_same_
     assert "kubelet" not in objs["NodePool", "beta-batch"]["spec"]["template"]["spec"]
     assert [w for _i, _o, w in results] == [[], [], []]
     for _i, obj, _w in results:
-        assert k.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
+        assert karpenter_objects.validate(obj) == [] and schema_errors(obj, crds) == [], obj["metadata"]["name"]
 
 
 def test_an_annotation_that_disagrees_splits_and_one_that_is_not_json_names_the_field():
     manifests = load_all("v1beta1-kubelet.yaml")
-    manifests[1]["metadata"]["annotations"][k.KUBELET_CONVERSION_ANNOTATION] = json.dumps({"maxPods": 31})
-    objs = by_name(k.convert_set(manifests))
+    manifests[1]["metadata"]["annotations"][karpenter_objects.KUBELET_CONVERSION_ANNOTATION] = json.dumps({"maxPods": 31})
+    objs = by_name(karpenter_legacy.convert_set(manifests))
     assert class_of(objs["NodePool", "converted-by-v1-0"]) == "beta-shared-converted-by-v1-0"
     assert class_of(objs["NodePool", "beta-batch"]) == "beta-shared-beta-batch"
     assert objs["EC2NodeClass", "beta-shared-converted-by-v1-0"]["spec"]["kubelet"] == {"maxPods": 31}
-    manifests[1]["metadata"]["annotations"][k.KUBELET_CONVERSION_ANNOTATION] = "{maxPods: 31"
-    with pytest.raises(k.KarpenterError, match=r"^\[1\] NodePool/converted-by-v1-0: metadata\.annotations\.compatibility\.karpenter\.sh/"
-                                               r"v1beta1-kubelet-conversion: not valid JSON"):
-        k.convert_set(manifests)
+    manifests[1]["metadata"]["annotations"][karpenter_objects.KUBELET_CONVERSION_ANNOTATION] = "{maxPods: 31"
+    with pytest.raises(karpenter_objects.KarpenterError, match=r"^\[1\] NodePool/converted-by-v1-0: metadata\.annotations\.compatibility\.karpenter\.sh/"
+                       r"v1beta1-kubelet-conversion: not valid JSON"):
+        karpenter_legacy.convert_set(manifests)
 
 
 def test_a_provisioner_whose_template_is_not_in_the_set_is_an_error_naming_both():
     manifests = load_all("provisioners-sharing-a-template.yaml")
     manifests[1]["spec"]["providerRef"]["name"] = "kc-missing"
-    with pytest.raises(k.KarpenterError) as exc:
-        k.convert_set(manifests, node_role="r")
+    with pytest.raises(karpenter_objects.KarpenterError) as exc:
+        karpenter_legacy.convert_set(manifests, node_role="r")
     assert str(exc.value) == ("[1] Provisioner/kc-batch: spec.providerRef.name: AWSNodeTemplate 'kc-missing' is not in the set "
                               "(its node classes: kc-shared); add it to the list or convert this manifest alone")
 
 
 def test_a_set_without_node_classes_converts_each_manifest_alone():
     manifests = [m for m in load_all("provisioners-sharing-a-template.yaml") if m["kind"] == "Provisioner"]
-    results = k.convert_set(manifests)
+    results = karpenter_legacy.convert_set(manifests)
     assert [o["metadata"]["name"] for _i, o, _w in results] == ["kc-web", "kc-batch", "kc-general"]
     assert results[1][2] == ["spec.kubeletConfiguration: moved to EC2NodeClass spec.kubelet in v1; convert this manifest in a "
                              "list with its node class to carry it there (dropped here)"]
 
 
 def test_asplit_name_too_long_for_karpenter_s_label_is_shortened_deterministically():
-    name = k.split_name("c" * 40, "p" * 40)
-    assert len(name) == 63 and name == k.split_name("c" * 40, "p" * 40) and k.name_error("EC2NodeClass", name) == ""
+    name = karpenter_legacy.split_name("c" * 40, "p" * 40)
+    assert len(name) == 63 and name == karpenter_legacy.split_name("c" * 40, "p" * 40) and karpenter_objects.name_error("EC2NodeClass", name) == ""
 
 
 @pytest.mark.parametrize("path", sorted(LEGACY.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_legacy_fixture_is_valid_under_the_real_crd_schema(path, crds):
     manifest = yaml.safe_load(path.read_text())
-    obj, _warnings = k.convert(manifest, node_role="r" if "instanceProfile" not in manifest["spec"] else None)
+    obj, _warnings = karpenter_legacy.convert(manifest, node_role="r" if "instanceProfile" not in manifest["spec"] else None)
     assert schema_errors(obj, crds) == []
 
 
@@ -208,7 +208,7 @@ def test_kubelet_validation_names_the_field_where_the_crd_refuses(kubelet, field
     obj = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "c"},
            "spec": {"role": "r", "amiSelectorTerms": [{"alias": "al2023@latest"}], "subnetSelectorTerms": [{"tags": {"a": "b"}}],
                     "securityGroupSelectorTerms": [{"tags": {"a": "b"}}], "kubelet": kubelet}}
-    errors = k.validate(obj)
+    errors = karpenter_objects.validate(obj)
     assert any(e.startswith(field) for e in errors), errors
     assert bool(schema_errors(obj, crds)) == structural
 
@@ -232,10 +232,10 @@ def _side_by_side() -> list:
 def test_the_docs_side_by_side_examples_are_what_the_converter_gives(heading, legacy, v1, role, warnings, crds):
     del heading
     if len(legacy) == 1:
-        obj, notes = k.convert(legacy[0], node_role=role)
+        obj, notes = karpenter_legacy.convert(legacy[0], node_role=role)
         results = [(0, obj, notes)]
     else:
-        results = k.convert_set(legacy, node_role=role)
+        results = karpenter_legacy.convert_set(legacy, node_role=role)
     assert [obj for _i, obj, _w in results] == v1
     assert [w for _i, _o, notes in results for w in notes] == warnings
     assert all(schema_errors(obj, crds) == [] for obj in v1)
