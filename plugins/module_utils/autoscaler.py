@@ -114,3 +114,51 @@ def plan(cluster_name: str, version: str, image: str = "", repository: str = REP
     command = ["./cluster-autoscaler"] + [_flag(k, v) for k, v in flags.items()]
     return {"image": chosen_image, "version": chosen, "command": command, "discovery_tags": discovery_tags(cluster_name),
             "errors": errors}
+
+
+_WHOLE = re.compile(r"^[0-9]+$")
+_INTEGER = re.compile(r"^-?[0-9]+$")
+_RESOURCE_TAG = re.compile(r"^aws:ResourceTag/")
+
+
+def policy_tags(policy: dict) -> dict:
+    """The tag conditions of a policy's statements, ``{tag key: value}``: each ``StringEquals`` key
+    ``aws:ResourceTag/<key>`` of a statement with a ``Condition`` (a later statement's value wins)."""
+    tags = {}
+    for statement in policy.get("Statement") or []:
+        if "Condition" not in statement:
+            continue
+        equals = statement["Condition"].get("StringEquals", {}) if isinstance(statement["Condition"], dict) else {}
+        for key, value in (equals or {}).items():
+            if _RESOURCE_TAG.match(str(key)):
+                tags[_RESOURCE_TAG.sub("", str(key))] = value
+    return tags
+
+
+def _lacks(wanted: dict, tags: dict) -> bool:
+    """Whether TAGS lacks one of WANTED's items (key and value)."""
+    return any(item not in tags.items() for item in wanted.items())
+
+
+def role_errors(planned: dict, cluster: dict, policy: dict, replicas, expendable_cutoff) -> list[str]:
+    """Every broken setting of the cluster_autoscaler role at once: the errors of PLANNED (what :func:`plan` returned:
+    image, expander, flags), then replicas and the cutoff as whole numbers, the cluster's OIDC issuer, and the IAM
+    policy's tag conditions among the plan's discovery tags (else cluster-autoscaler would find node groups it may not
+    scale). Worded as the role printed them from vars Jinja before."""
+    errors = list(planned.get("errors") or [])
+    if not _WHOLE.match(str(replicas)) or not _INTEGER.match(str(expendable_cutoff)):
+        errors.append(f"cluster_autoscaler_replicas ({replicas}) must be a whole number and "
+                      f"cluster_autoscaler_expendable_pods_priority_cutoff ({expendable_cutoff}) an integer.")
+    if not cluster.get("oidc_issuer"):
+        errors.append(f"nodeless_eks_cluster_name: cluster {cluster.get('name')} has no OIDC issuer, so cluster-autoscaler cannot "
+                      "get AWS credentials through IRSA. Enable the issuer (eksctl utils associate-iam-oidc-provider).")
+    conditions, wanted = policy_tags(policy), planned.get("discovery_tags") or {}
+    if not conditions or _lacks(conditions, wanted):
+        errors.append(f"The cluster_autoscaler policy's tag conditions {conditions} are not among the discovery tags {wanted}; "
+                      "cluster-autoscaler would find node groups it may not scale.")
+    return errors
+
+
+def lacking(asgs: list, wanted: dict, asg_tags: dict) -> list:
+    """The ASGs (in ASGS' order) whose tags in ASG_TAGS (name -> tags; absent: none) lack an item of WANTED."""
+    return [asg for asg in asgs if _lacks(wanted, asg_tags.get(asg, {}))]
