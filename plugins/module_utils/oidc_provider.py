@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodeless.eks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``oidc_provider`` module's logic: the issuer's thumbprint (read over one TLS handshake) and what to change on an
-existing IAM OIDC provider (client ids, thumbprints, tags).
+"""The ``oidc_provider`` module's logic: where the provider's thumbprint comes from, the issuer's thumbprint (read over
+one TLS handshake, where this Python can read a certificate chain) and what to change on an existing IAM OIDC provider
+(client ids, thumbprints, tags).
 """
 
 from __future__ import annotations
 
 import hashlib
+import platform
 
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 
@@ -21,15 +23,44 @@ def top_certificate_sha1(chain_der: list[bytes]) -> str:
     return hashlib.sha1(chain_der[-1]).hexdigest()  # nosec: IAM defines the thumbprint as SHA-1
 
 
+# IAM's CreateOpenIDConnectProvider takes no ThumbprintList as well (botocore's model requires only Url): IAM then reads
+# the top intermediate CA's thumbprint itself, and for issuers whose certificate a well-known CA signs (EKS's) it
+# relies on its own trusted CAs, not on the thumbprint.
+LEFT_TO_IAM = ("this Python ({version}) has no public way to read the issuer's certificate chain (ssl.SSLSocket."
+               "get_unverified_chain is public from Python 3.13), so the thumbprint is left to IAM: a new provider is created "
+               "without one (IAM reads the top intermediate CA's thumbprint itself), an existing provider's are kept; "
+               "give thumbprints to pin them")
+
+
+def left_to_iam() -> str:
+    """Why the thumbprint is left to IAM on this Python, and what to do instead."""
+    return LEFT_TO_IAM.format(version=platform.python_version())
+
+
+def chain_readable() -> bool:
+    """Whether this Python reads a server's certificate chain through ssl's public API (3.13 and newer)."""
+    import ssl
+
+    return hasattr(ssl.SSLSocket, "get_unverified_chain")
+
+
+def thumbprint_source(thumbprints, compute: bool, readable: bool) -> str:
+    """Where the provider's thumbprints come from: ``given`` (the thumbprints option), ``computed`` (read from the
+    issuer's chain), or ``iam`` (neither, or asked to compute where the chain cannot be read: none is sent, IAM reads
+    one when it creates the provider, an existing provider's are left as they are)."""
+    if thumbprints:
+        return "given"
+    return "computed" if compute and readable else "iam"
+
+
 def tls_chain(host: str, port: int = 443, validate: bool = True, timeout: float = 10.0) -> list[bytes]:
     """The certificate chain (DER, leaf first) the server presents, read with ssl's public
-    SSLSocket.get_unverified_chain (Python 3.13 and newer; older Pythons have no supported way)."""
+    SSLSocket.get_unverified_chain (Python 3.13 and newer; ``chain_readable`` says whether this Python has it)."""
     import socket
     import ssl
 
-    if not hasattr(ssl.SSLSocket, "get_unverified_chain"):
-        raise ValueError("reading the chain needs Python 3.13 or newer (ssl.SSLSocket.get_unverified_chain); AWS IAM "
-                         "no longer needs a thumbprint for an EKS issuer: leave thumbprints out, or give them")
+    if not chain_readable():
+        raise ValueError(left_to_iam())
     context = ssl.create_default_context()
     if not validate:
         context.check_hostname = False

@@ -15,7 +15,8 @@ description:
     cluster's service account issuer signs (IAM Roles for Service Accounts).
   - The issuer comes from the cluster (one C(eks describe-cluster) call) or is given as O(url).
   - Thumbprints are only managed when given or computed; AWS no longer uses them for EKS issuers, so
-    leaving them out never reports drift.
+    leaving them out never reports drift. A provider created without one gets the one IAM reads itself (the top
+    intermediate CA's); RV(thumbprint_source) says where they came from.
   - Supports check mode and diff mode; returns C(changes), one entry per provider added, changed or removed.
 author:
   - nodeless.eks contributors (@nodeless)
@@ -43,8 +44,11 @@ options:
     description:
       - Compute the thumbprint as eksctl does, the SHA-1 of the top-most certificate in the chain the
         issuer's server presents. Mutually exclusive with O(thumbprints).
-      - Needs Python 3.13 or newer on the host that runs the module (the standard library has no supported
-        way to read a server's chain before it). AWS IAM no longer needs a thumbprint for an EKS issuer.
+      - Reading the chain needs Python 3.13 or newer on the host that runs the module (the standard library has no
+        public way to read a server's chain before it). On an older Python the thumbprint is left to IAM, with a
+        warning and RV(thumbprint_source=iam); a new provider is created without one (IAM reads the top intermediate
+        CA's thumbprint itself), an existing provider's thumbprints are kept. AWS IAM no longer relies on the
+        thumbprint for an issuer whose certificate a well-known CA signs, as EKS's are.
     type: bool
     default: false
   issuer_validate_certs:
@@ -106,10 +110,21 @@ client_ids:
   elements: str
   returned: when state=present
 thumbprints:
-  description: Thumbprints the provider holds.
+  description:
+    - Thumbprints the provider holds.
+    - Empty for a provider this run created with RV(thumbprint_source=iam), whose thumbprint IAM reads itself.
   type: list
   elements: str
   returned: when state=present
+thumbprint_source:
+  description:
+    - Where the provider's thumbprints come from. C(given) is O(thumbprints); C(computed) is the issuer's chain
+      (O(compute_thumbprint)); C(iam) is neither, or O(compute_thumbprint) on a Python older than 3.13, which cannot
+      read the chain; then none is sent, IAM reads one when it creates the provider and an existing provider's
+      thumbprints are left as they are.
+  type: str
+  returned: when state=present
+  sample: computed
 tags:
   description: Provider tags.
   type: dict
@@ -130,6 +145,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_ta
 
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.irsa_trust import STS_AUDIENCE, issuer_host_path
+from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import chain_readable, left_to_iam, thumbprint_source
 from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import provider_update, split_host_port, update_is_empty
 from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import tls_chain, top_certificate_sha1
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
@@ -168,16 +184,20 @@ def find_provider(client, host_path):
 
 def desired_state(module, issuer):
     thumbprints = module.params["thumbprints"]
-    if module.params["compute_thumbprint"]:
+    source = thumbprint_source(thumbprints, module.params["compute_thumbprint"], chain_readable())
+    if source == "computed":
         host, port = split_host_port(issuer)
         try:
             thumbprints = [top_certificate_sha1(tls_chain(host, port, module.params["issuer_validate_certs"]))]
         except (OSError, ValueError) as exc:
             raise ProviderError(f"compute_thumbprint: could not read the TLS chain of {host}:{port}: {exc}") from exc
+    elif module.params["compute_thumbprint"]:
+        module.warn(f"compute_thumbprint: {left_to_iam()}")
     for index, thumb in enumerate(thumbprints or []):
         if len(thumb) != 40 or any(c not in "0123456789abcdefABCDEF" for c in thumb):
             raise ProviderError(f"thumbprints[{index}]: {thumb!r} is not a 40-character hex SHA-1")
-    return {"client_ids": sorted(set(module.params["client_ids"])), "thumbprints": thumbprints, "tags": module.params["tags"]}
+    return {"client_ids": sorted(set(module.params["client_ids"])), "thumbprints": thumbprints, "tags": module.params["tags"],
+            "thumbprint_source": source}
 
 
 def apply_update(client, arn, plan):
@@ -193,9 +213,8 @@ def apply_update(client, arn, plan):
         client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=plan["remove_tags"], aws_retry=True)
 
 
-def ensure_present(module, client, current, issuer):
+def ensure_present(module, client, current, issuer, want):
     host = issuer_host_path(issuer)
-    want = desired_state(module, issuer)
     if current is None:
         after = {"url": host, "client_ids": want["client_ids"], "thumbprints": want["thumbprints"] or [], "tags": want["tags"] or {}}
         arn = None
@@ -259,12 +278,14 @@ def main():
             if current and not module.check_mode:
                 client.delete_open_id_connect_provider(OpenIDConnectProviderArn=current["arn"], aws_retry=True)
             module.exit_json(changed=bool(changes), url=host, changes=changes, diff={"before": current or {}, "after": {}})
-        after, changes = ensure_present(module, client, current, issuer)
+        want = desired_state(module, issuer)
+        after, changes = ensure_present(module, client, current, issuer, want)
     except ProviderError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json_aws_error(exc)
-    module.exit_json(changed=bool(changes), changes=changes, diff={"before": current or {}, "after": after}, **after)
+    module.exit_json(changed=bool(changes), changes=changes, diff={"before": current or {}, "after": after},
+                     thumbprint_source=want["thumbprint_source"], **after)
 
 
 if __name__ == "__main__":

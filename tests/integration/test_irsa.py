@@ -178,7 +178,7 @@ def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab
         run = playbook([{"hosts": "lab", "gather_facts": False, "tasks": [task]}], check=True)
     assert run.rc == 0, run.failure_text()
     result = next(res for name, _unused, res in run.tasks() if name == "thumbprint")
-    assert result["thumbprints"] == [expected]
+    assert (result["thumbprints"], result["thumbprint_source"]) == ([expected], "computed")
 
 
 def test_role_path_permissions_boundary_and_session_duration_reach_the_role(converged, lab, playbook):

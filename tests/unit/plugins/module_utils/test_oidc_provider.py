@@ -1,5 +1,7 @@
 """The oidc_provider module's logic (module_utils/oidc_provider.py): the thumbprint and the update plan."""
 import hashlib
+import platform
+import sys
 
 import pytest
 
@@ -42,3 +44,29 @@ def test_provider_tags_follow_amazon_aws_compare_aws_tags():
     current = {"tags": {"aws:cloudformation:stack-name": "s", "team": "1", "old": "x"}}
     plan = oidc_provider.provider_update(current, {"tags": {"team": 1}}, purge_tags=True)
     assert (plan["set_tags"], plan["remove_tags"]) == ({}, ["old"])
+
+
+@pytest.mark.parametrize("thumbprints, compute, readable, source", [
+    (["a" * 40], False, True, "given"),
+    (["a" * 40], False, False, "given"),
+    (None, True, True, "computed"),
+    (None, True, False, "iam"),
+    (None, False, True, "iam"),
+    ([], False, False, "iam"),
+])
+def test_thumbprint_source(thumbprints, compute, readable, source):
+    assert oidc_provider.thumbprint_source(thumbprints, compute, readable) == source
+
+
+def test_the_chain_is_readable_from_python_3_13():
+    assert oidc_provider.chain_readable() is (sys.version_info >= (3, 13))
+
+
+def test_without_the_public_chain_api_tls_chain_says_the_thumbprint_is_left_to_iam(monkeypatch):
+    monkeypatch.setattr(oidc_provider, "chain_readable", lambda: False)
+    with pytest.raises(ValueError) as err:
+        oidc_provider.tls_chain("127.0.0.1", 1)  # refused before any connection
+    assert str(err.value) == oidc_provider.left_to_iam()
+    assert str(err.value).startswith(f"this Python ({platform.python_version()}) has no public way to read the issuer's "
+                                     "certificate chain (ssl.SSLSocket.get_unverified_chain is public from Python 3.13), "
+                                     "so the thumbprint is left to IAM")
