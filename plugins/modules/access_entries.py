@@ -23,10 +23,6 @@ description:
 author:
   - nodeless.eks contributors (@nodeless)
 options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
   owner:
     description: Owner tag value of the entries this task manages.
     type: str
@@ -54,6 +50,7 @@ options:
     elements: dict
     default: []
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -30,10 +30,6 @@ description:
 author:
   - nodeless.eks contributors (@nodeless)
 options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
   aws_auth:
     description: The C(data) of the C(kube-system/aws-auth) ConfigMap (C(mapRoles), C(mapUsers), C(mapAccounts) as YAML text).
     type: dict
@@ -62,6 +58,7 @@ options:
     type: str
     default: aws
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -29,10 +29,6 @@ author:
 requirements:
   - jsonschema (validates configuration values against the add-on's JSON schema)
 options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
   addons:
     description: The add-ons this task manages. Add-ons not listed are left as they are.
     type: list
@@ -127,6 +123,7 @@ notes:
     O(addons[].configuration_values) or O(addons[].pod_identity_associations) is given; plus one C(DescribeCluster).
     A run that changes nothing writes nothing.
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

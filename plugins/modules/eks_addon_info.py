@@ -19,10 +19,6 @@ description:
 author:
   - nodeless.eks contributors (@nodeless)
 options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
   names:
     description: Describe only these add-ons (no C(ListAddons) call). When omitted, every add-on of the cluster.
     type: list
@@ -35,6 +31,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -26,10 +26,6 @@ description:
 author:
   - nodeless.eks contributors (@nodeless)
 options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
   associations:
     description: The associations this task manages.
     type: list
@@ -57,6 +53,7 @@ options:
         choices: [present, absent]
         default: present
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

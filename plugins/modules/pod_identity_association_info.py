@@ -16,12 +16,8 @@ description:
   - Read only; the same in check mode.
 author:
   - nodeless.eks contributors (@nodeless)
-options:
-  cluster_name:
-    description: Name of the EKS cluster.
-    type: str
-    required: true
 extends_documentation_fragment:
+  - nodeless.eks.eks_cluster
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
