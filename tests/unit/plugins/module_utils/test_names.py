@@ -54,37 +54,6 @@ def test_name_errors(namespace, sa, fields):
     assert [f for f, _unused in service_account_name_errors(namespace, sa)] == fields
 
 
-@pytest.mark.parametrize("namespace, sa, fields", [
-    ("kube-system", "cluster-autoscaler", []),
-    ("kube-system", "a.b", []),
-    ("Kube", "ok", ["namespace"]),
-    ("a" * 64, "ok", ["namespace"]),
-    ("ns", "bad_name", ["service_account"]),
-    ("", "", ["namespace", "service_account"]),
-])
-def test_name_errors(namespace, sa, fields):
-    assert [f for f, _unused in service_account_name_errors(namespace, sa)] == fields
-
-
-def test_role_name_and_path_errors():
-    assert "65 characters" in role_name_error("r" * 65)
-    assert "may only contain" in role_name_error("bad name")
-    assert iam_path_error("/") is None and iam_path_error("/irsa/") is None
-    assert iam_path_error("irsa") is not None
-
-
-@pytest.mark.parametrize("namespace, sa, fields", [
-    ("kube-system", "cluster-autoscaler", []),
-    ("kube-system", "a.b", []),
-    ("Kube", "ok", ["namespace"]),
-    ("a" * 64, "ok", ["namespace"]),
-    ("ns", "bad_name", ["service_account"]),
-    ("", "", ["namespace", "service_account"]),
-])
-def test_name_errors(namespace, sa, fields):
-    assert [f for f, _unused in service_account_name_errors(namespace, sa)] == fields
-
-
 def test_role_name_and_path_errors():
     assert "65 characters" in role_name_error("r" * 65)
     assert "may only contain" in role_name_error("bad name")
