@@ -13,6 +13,8 @@ from support.snapshots import aws_snapshot, aws_write_calls, duplicates, k8s_sna
 
 pytestmark = pytest.mark.lab
 FAULTED: dict = {}  # the faulted first run of site.yml, shared with test_security (its -vvv output)
+FRESH: set = set()  # non-empty: the AWS account is as moto seeded it (no write since its restart)
+AGAIN: dict = {}  # the runs after the faulted first run, one of them interrupted by an API server restart
 
 
 def fault_rules(calls: list) -> list[dict]:
@@ -41,17 +43,52 @@ def run_with_faults(state: dict, name: str, calls: list, **kwargs):
 def faulted_first_run(runs: Runs, clean_shape: dict | None = None) -> dict:
     """site.yml on a fresh AWS account (moto restarted and re-seeded: every IAM role, policy, OIDC provider,
     tag, queue and rule is created again; the cluster side stays converged) with faults on every call kind a
-    first run makes, at -vvv with a canary secret key, then a plain re-run. Shared by the fault, restart and
-    security checks: {result, injected, calls, again (the re-run, measured), shape (of the account before)}."""
+    first run makes, at -vvv with a canary secret key. Shared by the fault, restart and security checks:
+    {result, injected, calls, shape (of the account before), after (the account after)}. A FRESH account: set
+    when the account is already as moto seeds it (the moto restart test's interrupted run wrote nothing after the
+    restart), so moto is not restarted once more."""
     if not FAULTED:
         first_calls = runs.converged(SITE.name)["calls"]  # on the bare lab: the creates, tags and puts too
         shape = clean_shape if clean_shape is not None else _shape(aws_snapshot())
-        faults.restart_moto(runs.state)
+        if not FRESH:
+            faults.restart_moto(runs.state)
+        FRESH.clear()
         result, injected, calls = run_with_faults(runs.state, SITE.name, first_calls, verbosity=3, json_output=False,
                                                   env_extra={"AWS_SECRET_ACCESS_KEY": CANARY_SECRET})
-        FAULTED.update(result=result, injected=injected, calls=calls, shape=shape, after=aws_snapshot(),
-                       again=measured(SITE.name) if result.rc == 0 else None)
+        FAULTED.update(result=result, injected=injected, calls=calls, shape=shape, after=aws_snapshot())
     return FAULTED
+
+
+def converged_again(runs: Runs) -> dict:
+    """After the faulted first run, the runs that show it left nothing to do, which are also the API server restart
+    check: site.yml again, kube-apiserver restarted mid-run (the cluster and the account are converged, so up to
+    the restart that run may change and write nothing), then site.yml once more, whole (changed=0, no AWS or API
+    write). {box (the interrupted run's result or error), delay, took, alive, before (cluster snapshot before them),
+    writes (AWS and API writes of the interrupted run), rerun (measured)}; pytest.fail when the faulted run did not
+    converge."""
+    run = faulted_first_run(runs)
+    if not AGAIN:
+        if run["result"].rc:
+            pytest.fail("the faulted first run of site.yml did not converge: the runs after it start from its state")
+        clean = runs.converged(SITE.name)
+        before = k8s_snapshot()
+        labenv.aws_calls(reset=True)
+        offset = labenv.k8s_writes()[0]
+        started = time.monotonic()
+        thread, box = _background(SITE.name)
+        # Into the run: once it has read the cluster's facts from AWS (its first AWS call), the roles' API
+        # calls follow; restart a little later, and never later than 40 % of a clean run's wall time. Timed
+        # from the run's own progress, not only from a clean run measured under another load.
+        _wait_for("the run's first AWS call", lambda: labenv.aws_calls() or not thread.is_alive(), timeout=300)
+        thread.join(timeout=min(15.0, max(0.0, 0.4 * clean["seconds"] - (time.monotonic() - started))))
+        delay = time.monotonic() - started
+        alive = thread.is_alive()
+        took = faults.restart_apiserver(runs.state)
+        thread.join()
+        writes = aws_write_calls(labenv.aws_calls()) + labenv.k8s_writes(offset)[1]
+        AGAIN.update(box=box, delay=delay, took=took, alive=alive, before=before, writes=writes,
+                     rerun=measured(SITE.name))
+    return AGAIN
 
 
 def _is_injected(call: list) -> bool:
@@ -70,11 +107,18 @@ def _unretried(calls: list) -> list:
                    and not any(d[0] == c[0] and d[1] == c[1] and not _is_injected(d) for d in calls[i + 1:])})
 
 
-def _converged_again(run: dict) -> None:
-    """The plain re-run after the faulted first run: nothing left to change or write, the account as made."""
-    again = run["again"]
-    assert again["result"].rc == 0 and again["result"].total_changed() == 0, again["result"].changed()
-    assert not aws_write_calls(again["calls"]), f"the faulted run left writes to do: {aws_write_calls(again['calls'])}"
+def _converged_again(runs: Runs, run: dict) -> None:
+    """The runs after the faulted first run (converged_again): nothing left to change or write, the account as made."""
+    again = converged_again(runs)
+    interrupted = _interrupted(again["box"], "an API server restart")
+    assert interrupted.total_changed() == 0 and not again["writes"], (
+        f"the run after the faulted first run changed {interrupted.changed()} and wrote "
+        f"{[w if isinstance(w, list) else w['objectRef'] for w in again['writes']]} before the API server restart")
+    rerun = again["rerun"]
+    assert rerun["result"].rc == 0 and rerun["result"].total_changed() == 0, (
+        rerun["result"].changed(), rerun["result"].failure_text())
+    assert not aws_write_calls(rerun["calls"]), f"the faulted run left writes to do: {aws_write_calls(rerun['calls'])}"
+    assert not rerun["k8s_writes"], f"the cluster still needed writes: {[e['objectRef'] for e in rerun['k8s_writes']]}"
     assert _shape(aws_snapshot()) == _shape(run["after"]) == run["shape"], \
         "the account made again under faults differs from the one made without"
     problems = duplicates()
@@ -144,15 +188,19 @@ def test_moto_restart_mid_run_then_a_faulted_rerun_converges(runs):
     took = faults.restart_moto(state)
     thread.join()
     interrupted = _interrupted(box, "a moto restart")
-    # The re-run is the faulted first run (the next test reads the same run): a fresh account once more.
+    # The re-run is the faulted first run (the next tests read the same run): on a fresh account once more, the
+    # one the restart made when the interrupted run wrote nothing to it after the restart (moto's call log starts
+    # again with moto), else moto is restarted again.
     FAULTED.clear()
+    if not aws_write_calls(labenv.aws_calls()):
+        FRESH.add(True)
     run = faulted_first_run(runs, clean_shape)
     assert run["result"].rc == 0, f"the re-run under {run['injected']} AWS faults did not converge"
-    _converged_again(run)
+    _converged_again(runs, run)
     record("faults", f"moto restart during {name}",
            f"restart {took:.1f}s after {writes_before} AWS write(s); interrupted run rc={interrupted.rc} "
-           f"{_first_line(interrupted)!r}; re-run under {run['injected']} AWS faults converged; third run changed=0, "
-           f"0 AWS writes; no duplicates")
+           f"{_first_line(interrupted)!r}; re-run under {run['injected']} AWS faults converged; the runs after it "
+           f"(one interrupted by an API server restart, then one whole) changed=0, 0 AWS writes; no duplicates")
 
 
 def test_first_run_survives_throttling_and_5xx_on_its_writes(runs):
@@ -168,41 +216,27 @@ def test_first_run_survives_throttling_and_5xx_on_its_writes(runs):
     assert faulted_writes, "no create / tag / put call was faulted: the run had nothing to write"
     # A retry, not luck: every call kind that got a fault was made again afterwards, and AWS answered it.
     assert not _unretried(calls), f"failed by injection and never made again: {_unretried(calls)}"
-    _converged_again(run)
+    _converged_again(runs, run)
 
 
 def test_apiserver_restart_mid_run_then_rerun_converges(runs):
+    """The run after the faulted first run (converged_again), kube-apiserver restarted while it runs; then a whole
+    run: it converges with nothing to change or write, no object duplicated, recreated or half-made."""
     name = _restart_target(runs)
-    state = runs.state
-    clean = runs.converge(name)
-    before = k8s_snapshot()
-    labenv.aws_calls(reset=True)
-    started = time.monotonic()
-    thread, box = _background(name)
-    # Into the run: once it has read the cluster's facts from AWS (its first AWS call), the roles' API
-    # calls follow; restart a little later, and never later than 40 % of a clean run's wall time. Timed
-    # from the run's own progress, not only from a clean run measured under another load.
-    _wait_for("the run's first AWS call", lambda: labenv.aws_calls() or not thread.is_alive(), timeout=300)
-    thread.join(timeout=min(15.0, max(0.0, 0.4 * clean["seconds"] - (time.monotonic() - started))))
-    delay = time.monotonic() - started
-    alive = thread.is_alive()
-    took = faults.restart_apiserver(state)
-    thread.join()
-    assert alive, f"the run ended within {delay:.0f}s, before the restart (the check would prove nothing)"
-    interrupted = _interrupted(box, "an API server restart")
-    rerun = measured(name)
+    again = converged_again(runs)
+    delay, took = again["delay"], again["took"]
+    assert again["alive"], f"the run ended within {delay:.0f}s, before the restart (the check would prove nothing)"
+    interrupted = _interrupted(again["box"], "an API server restart")
+    assert interrupted.total_changed() == 0 and not again["writes"], "a run on the converged cluster wrote"
+    rerun = again["rerun"]
     assert rerun["result"].rc == 0, rerun["result"].failure_text()
-    third = None
-    if rerun["result"].total_changed() or rerun["k8s_writes"]:  # the re-run repaired something: one more must not
-        third = measured(name)
-        assert third["result"].rc == 0, third["result"].failure_text()
-    last = third or rerun
-    assert last["result"].total_changed() == 0, last["result"].changed()
-    assert not last["k8s_writes"], f"the re-converged cluster still needed writes: {[e['objectRef'] for e in last['k8s_writes']]}"
-    assert k8s_snapshot() == before, "objects were duplicated, recreated or left half-made"
+    assert rerun["result"].total_changed() == 0, rerun["result"].changed()
+    assert not aws_write_calls(rerun["calls"]), f"the re-run wrote to AWS: {aws_write_calls(rerun['calls'])}"
+    assert not rerun["k8s_writes"], f"the re-converged cluster still needed writes: {[e['objectRef'] for e in rerun['k8s_writes']]}"
+    assert k8s_snapshot() == again["before"], "objects were duplicated, recreated or left half-made"
     problems = duplicates()
     assert not problems, "duplicates or half-made objects after the API server restart:\n" + "\n".join(problems)
     record("faults", f"API server restart during {name}",
-           f"restart {took:.1f}s, {delay:.0f}s into the run; interrupted run rc={interrupted.rc} "
-           f"{_first_line(interrupted)!r}; re-run converged (changed={rerun['result'].total_changed()}, "
-           f"{len(rerun['k8s_writes'])} API writes){'; third run changed=0' if third else ''}; no duplicates")
+           f"restart {took:.1f}s, {delay:.0f}s into the run after the faulted first run; interrupted run "
+           f"rc={interrupted.rc} {_first_line(interrupted)!r}, changed=0, 0 writes; re-run converged (changed=0, "
+           f"0 API writes, 0 AWS writes); no duplicates")
