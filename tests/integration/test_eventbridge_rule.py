@@ -2,6 +2,11 @@
 
 Also runs the karpenter role's EventBridge task as written (roles/karpenter/tasks/main.yml) on a queue
 that does not exist yet: check mode must list exactly the rules the real run then creates (issue #9).
+
+One lifecycle for the file (the ``life`` fixture): independent rules (one rule, one whose targets and tags
+change, three rules in one call, the karpenter role's) go through the same five playbook runs, check -> create
+(and re-run) -> check of every change, untouched -> change -> delete, each module call with its own AWS calls
+(``support.snapshots.with_call_log``); the tests read its results.
 """
 from __future__ import annotations
 
@@ -12,34 +17,74 @@ import pytest
 import yaml
 
 from support import labenv
-from support.snapshots import run_counting_aws, untouched
+from support import playbook as runner
+from support.snapshots import calls_by_task, untouched, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
 KARPENTER = REPO / "roles" / "karpenter"
 PREFIX = "it-eb-"
+SPOT, TARGETS = f"{PREFIX}spot", f"{PREFIX}targets"
+MANY = [f"{PREFIX}many-{i}" for i in range(3)]
 QUEUE = "arn:aws:sqs:us-west-2:123456789012:it-eb-queue"
+OTHER = "arn:aws:sqs:us-west-2:123456789012:it-eb-other"
 PATTERN = {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
+HEALTH = {"source": ["aws.health"], "detail-type": ["AWS Health Event"]}
+SUFFIXES = ["capacity-reservation-interruption", "instance-state-change", "rebalance", "scheduled-change", "spot-interruption"]
+# Extra vars: vars_files (the role's defaults) would win over play vars.
+OUR_QUEUE = {"karpenter_interruption_queue_name": f"{PREFIX}karpenter"}
 
 
-def _play(tasks: list, **extra) -> list:
-    return [dict({"name": "eventbridge_rule", "hosts": "lab", "gather_facts": False, "tasks": tasks}, **extra)]
-
-
-def _rule_task(**args) -> dict:
-    base = {"name": f"{PREFIX}spot", "description": "integration test", "event_pattern": PATTERN,
+def _rule(task: str, **args) -> dict:
+    base = {"name": SPOT, "description": "integration test", "event_pattern": PATTERN,
             "targets": [{"id": "queue", "arn": QUEUE}], "tags": {"team": "platform"}}
     base.update(args)
-    return {"name": "the rule", "register": "rule", "nodeless.eks.eventbridge_rule": base}
+    return {"name": task, "nodeless.eks.eventbridge_rule": base}
 
 
-def _result(run) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == "the rule")
+def _gone(task: str, name: str) -> dict:
+    return {"name": task, "nodeless.eks.eventbridge_rule": {"name": name, "state": "absent"}}
 
 
-def _changes(run) -> list:
-    return [c for _name, _host, res in run.tasks() for item in (res.get("results") or [res]) for c in item.get("changes", [])]
+def _many(task: str, state="present", **extra) -> dict:
+    rules = [{"name": name, "event_pattern": {"source": ["aws.ec2"], "detail-type": [f"type {i}"]},
+              "targets": [{"id": "queue", "arn": QUEUE}]} for i, name in enumerate(MANY)]
+    rules[2]["enabled"] = False
+    return {"name": task, "nodeless.eks.eventbridge_rule": dict({"rules": rules, "state": state}, **extra)}
+
+
+def _targets_before(task: str) -> dict:
+    return _rule(task, name=TARGETS, targets=[{"id": "queue", "arn": QUEUE}, {"id": "old", "arn": QUEUE}])
+
+
+def _targets_after(task: str) -> dict:
+    return _rule(task, name=TARGETS, targets=[{"id": "queue", "arn": OTHER}, {"id": "new", "arn": QUEUE, "input": {"hello": "world"}}],
+                 tags={"owner": "me"})
+
+
+def _checked(task: dict) -> dict:
+    """TASK in check mode with a diff, inside a real run."""
+    return dict(task, check_mode=True, diff=True)
+
+
+def _karpenter_play(*names: str) -> dict:
+    """The karpenter role's EventBridge task as written, with the role's defaults and vars, on the lab's cluster facts
+    (once per name: a second one is its re-run)."""
+    tasks = yaml.safe_load((KARPENTER / "tasks" / "main.yml").read_text())
+    rules_task = next(t for t in tasks if "nodeless.eks.eventbridge_rule" in t)
+    return {"name": "karpenter interruption rules", "hosts": "lab", "gather_facts": False,
+            "vars_files": [str(KARPENTER / "defaults" / "main.yml"), str(KARPENTER / "vars" / "main.yml")],
+            "roles": [{"role": "nodeless.eks.common"}], "tasks": [dict(rules_task, name=n) for n in names]}
+
+
+def _plays(tasks: list, *karpenter: str) -> list:
+    plays = [{"name": "eventbridge_rule", "hosts": "lab", "gather_facts": False, "tasks": tasks}]
+    if karpenter:
+        plays.append(_karpenter_play(*karpenter))
+    for play in plays:
+        play["tasks"] = with_call_log(play["tasks"])
+    return plays
 
 
 def _delete_ours():
@@ -51,172 +96,192 @@ def _delete_ours():
         events.delete_rule(Name=rule["Name"])
 
 
-@pytest.fixture
-def clean(lab):
-    _delete_ours()
-    yield labenv.boto3_client("events")
-    _delete_ours()
+def _run(plays: list, **kwargs):
+    labenv.aws_calls(reset=True)
+    return runner.run(plays, extravars=OUR_QUEUE, **kwargs)
 
 
-def test_create_check_first_then_real_then_rerun_writes_nothing(clean, playbook):
-    events = clean
-    with untouched():  # no write call, nothing changed in AWS
-        check = playbook(_play([_rule_task()]), check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    predicted = _result(check)
+def _run_untouched(plays: list, **kwargs):
+    """(run, None) or (run, what untouched() found written)."""
+    run = None
+    try:
+        with untouched():
+            run = runner.run(plays, extravars=OUR_QUEUE, **kwargs)
+    except AssertionError as exc:
+        return run, str(exc)
+    return run, None
+
+
+def _live(events, name: str) -> dict:
+    rule = events.describe_rule(Name=name)
+    return {"rule": rule, "targets": events.list_targets_by_rule(Rule=name)["Targets"],
+            "tags": events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
+
+
+def _read(run, read):
+    """READ() after RUN; if it raises, the error says how the run failed."""
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
+        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
+
+
+@pytest.fixture(scope="module")
+def life(lab):
+    """check -> create (+ re-runs) -> checks of every change (untouched) -> change (+ re-run) -> delete (+ re-run)."""
+    events, sqs = labenv.boto3_client("events"), labenv.boto3_client("sqs")
+    _delete_ours()
+    out = {"queue_absent": not [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(f"/{PREFIX}karpenter")]}
+    try:
+        out["check"], out["check_untouched"] = _run_untouched(
+            _plays([_rule("spot"), _many("many")], "karpenter"), check=True, diff=True)
+        as_text = json.dumps({"detail-type": PATTERN["detail-type"], "source": PATTERN["source"]}, indent=2)
+        out["create"] = _run(_plays([_rule("spot"), _rule("spot again"), _rule("spot as text", event_pattern=as_text),
+                                     _targets_before("targets"), _many("many"), _many("many again")],
+                                    "karpenter", "karpenter again"), diff=True)
+        out["created"] = _read(out["create"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS, *MANY]})
+        out["karpenter_rules"] = {r["Name"]: _live(events, r["Name"]) for r in events.list_rules(NamePrefix=f"{PREFIX}karpenter-")["Rules"]}
+        out["plan"], out["plan_untouched"] = _run_untouched(_plays([
+            dict(_many("rules and tags", tags={"team": "platform"}), ignore_errors=True),
+            _checked(_rule("spot change", event_pattern=HEALTH)), _checked(_gone("spot absent", SPOT)),
+            _checked(_targets_after("targets change"))]))
+        out["change"] = _run(_plays([_rule("spot change", event_pattern=HEALTH), _targets_after("targets change"),
+                                     _targets_after("targets again")]))
+        out["changed"] = _read(out["change"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS]})
+        out["delete"] = _run(_plays([_gone("spot absent", SPOT), _gone("spot absent again", SPOT), _many("many absent", state="absent")]))
+        out["left"] = [r["Name"] for r in events.list_rules(NamePrefix=PREFIX)["Rules"] if not r["Name"].startswith(f"{PREFIX}karpenter-")]
+        yield out
+    finally:
+        _delete_ours()
+
+
+def _res(run, task: str) -> dict:
+    return next(res for name, _host, res in run.tasks() if name == task)
+
+
+def test_create_check_first_then_real_then_rerun_writes_nothing(life):
+    check, create = life["check"], life["create"]
+    assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
+    predicted = _res(check, "spot")
     assert predicted["changed"] is True
-    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "add"}]
+    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "add"}]
     assert predicted["diff"]["before"] == {}
-    assert predicted["rule"]["arn"] == f"arn:aws:events:us-west-2:123456789012:rule/{PREFIX}spot"
+    assert predicted["rule"]["arn"] == f"arn:aws:events:us-west-2:123456789012:rule/{SPOT}"
 
-    real, writes, _calls = run_counting_aws(playbook, _play([_rule_task()]), diff=True)
-    assert real.rc == 0, real.failure_text()
-    done = _result(real)
+    assert create.rc == 0, create.failure_text()
+    done, writes = _res(create, "spot"), writes_by_task(create)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
     assert done["rule"] == predicted["rule"]
-    assert sorted(w[1] for w in writes) == ["PutRule", "PutTargets"]  # tags go with PutRule
-    live = events.describe_rule(Name=f"{PREFIX}spot")
-    assert json.loads(live["EventPattern"]) == PATTERN and live["Description"] == "integration test"
-    assert [(t["Id"], t["Arn"]) for t in events.list_targets_by_rule(Rule=f"{PREFIX}spot")["Targets"]] == [("queue", QUEUE)]
-    assert events.list_tags_for_resource(ResourceARN=live["Arn"])["Tags"] == [{"Key": "team", "Value": "platform"}]
+    assert sorted(writes["spot"]) == ["PutRule", "PutTargets"]  # tags go with PutRule
+    live = life["created"][SPOT]
+    assert json.loads(live["rule"]["EventPattern"]) == PATTERN and live["rule"]["Description"] == "integration test"
+    assert [(t["Id"], t["Arn"]) for t in live["targets"]] == [("queue", QUEUE)]
+    assert live["tags"] == [{"Key": "team", "Value": "platform"}]
 
-    again, writes, _calls = run_counting_aws(playbook, _play([_rule_task()]))
-    assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert writes == [] and _result(again)["changes"] == []
-
+    again = _res(create, "spot again")
+    assert again["changed"] is False and writes["spot again"] == [] and again["changes"] == []
     # The same pattern as JSON text with other key order and spacing is no change either.
-    as_text = json.dumps({"detail-type": PATTERN["detail-type"], "source": PATTERN["source"]}, indent=2)
-    text_run, writes, _calls = run_counting_aws(playbook, _play([_rule_task(event_pattern=as_text)]))
-    assert text_run.rc == 0 and text_run.total_changed() == 0 and writes == []
+    assert _res(create, "spot as text")["changed"] is False and writes["spot as text"] == []
 
 
-def test_changed_pattern_then_absent(clean, playbook):
-    events = clean
-    assert playbook(_play([_rule_task()])).rc == 0
-    health = {"source": ["aws.health"], "detail-type": ["AWS Health Event"]}
+def test_changed_pattern_then_absent(life):
+    plan, change, delete = life["plan"], life["change"], life["delete"]
+    assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
+    predicted = _res(plan, "spot change")
+    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "change", "detail": "event_pattern"}]
+    assert predicted["diff"]["before"]["event_pattern"] == PATTERN and predicted["diff"]["after"]["event_pattern"] == HEALTH
 
-    with untouched():
-        check = playbook(_play([_rule_task(event_pattern=health)]), check=True, diff=True)
-    predicted = _result(check)
-    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "change", "detail": "event_pattern"}]
-    assert predicted["diff"]["before"]["event_pattern"] == PATTERN and predicted["diff"]["after"]["event_pattern"] == health
+    assert change.rc == 0, change.failure_text()
+    assert _res(change, "spot change")["changes"] == predicted["changes"]
+    assert writes_by_task(change)["spot change"] == ["PutRule"]  # targets and tags are unchanged: not written
+    assert json.loads(life["changed"][SPOT]["rule"]["EventPattern"]) == HEALTH
+    assert len(life["changed"][SPOT]["targets"]) == 1
 
-    real, writes, _calls = run_counting_aws(playbook, _play([_rule_task(event_pattern=health)]))
-    assert _result(real)["changes"] == predicted["changes"]
-    assert [w[1] for w in writes] == ["PutRule"]  # targets and tags are unchanged: not written
-    assert json.loads(events.describe_rule(Name=f"{PREFIX}spot")["EventPattern"]) == health
-    assert len(events.list_targets_by_rule(Rule=f"{PREFIX}spot")["Targets"]) == 1
-
-    gone = {"name": "the rule", "register": "rule", "nodeless.eks.eventbridge_rule": {"name": f"{PREFIX}spot", "state": "absent"}}
-    with untouched():
-        check = playbook(_play([gone]), check=True)
-    assert _result(check)["changes"] == [{"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "remove"}]
-    real, writes, _calls = run_counting_aws(playbook, _play([gone]))
-    assert _result(real)["changes"] == _result(check)["changes"]
-    assert [w[1] for w in writes] == ["RemoveTargets", "DeleteRule"]
-    assert events.list_rules(NamePrefix=f"{PREFIX}spot")["Rules"] == []
-    again, writes, _calls = run_counting_aws(playbook, _play([gone]))
-    assert again.rc == 0 and again.total_changed() == 0 and writes == []
+    assert _res(plan, "spot absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "remove"}]
+    assert delete.rc == 0, delete.failure_text()
+    writes = writes_by_task(delete)
+    assert _res(delete, "spot absent")["changes"] == _res(plan, "spot absent")["changes"]
+    assert writes["spot absent"] == ["RemoveTargets", "DeleteRule"]
+    assert SPOT not in life["left"]
+    assert _res(delete, "spot absent again")["changed"] is False and writes["spot absent again"] == []
 
 
-def test_targets_replaced_and_tags_purged(clean, playbook):
-    events = clean
-    assert playbook(_play([_rule_task(targets=[{"id": "queue", "arn": QUEUE}, {"id": "old", "arn": QUEUE}])])).rc == 0
-    other = "arn:aws:sqs:us-west-2:123456789012:it-eb-other"
-    task = _rule_task(targets=[{"id": "queue", "arn": other}, {"id": "new", "arn": QUEUE, "input": {"hello": "world"}}],
-                      tags={"owner": "me"})
-    check = playbook(_play([task]), check=True)
-    real, writes, _calls = run_counting_aws(playbook, _play([task]))
-    assert _result(real)["changes"] == _result(check)["changes"] == [
-        {"resource": f"aws:eventbridge-rule/{PREFIX}spot", "action": "change",
+def test_targets_replaced_and_tags_purged(life):
+    change = life["change"]
+    assert change.rc == 0, change.failure_text()
+    assert sorted(t["Id"] for t in life["created"][TARGETS]["targets"]) == ["old", "queue"]
+    assert _res(change, "targets change")["changes"] == _res(life["plan"], "targets change")["changes"] == [
+        {"resource": f"aws:eventbridge-rule/{TARGETS}", "action": "change",
          "detail": "put targets new, queue; remove targets old; tags"}]
-    assert sorted(w[1] for w in writes) == ["PutTargets", "RemoveTargets", "TagResource", "UntagResource"]
-    live = {t["Id"]: t for t in events.list_targets_by_rule(Rule=f"{PREFIX}spot")["Targets"]}
-    assert sorted(live) == ["new", "queue"] and live["queue"]["Arn"] == other
+    writes = writes_by_task(change)
+    assert sorted(writes["targets change"]) == ["PutTargets", "RemoveTargets", "TagResource", "UntagResource"]
+    live = {t["Id"]: t for t in life["changed"][TARGETS]["targets"]}
+    assert sorted(live) == ["new", "queue"] and live["queue"]["Arn"] == OTHER
     assert json.loads(live["new"]["Input"]) == {"hello": "world"}
-    arn = events.describe_rule(Name=f"{PREFIX}spot")["Arn"]
-    assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "owner", "Value": "me"}]
-    again, writes, _calls = run_counting_aws(playbook, _play([task]))
-    assert again.total_changed() == 0 and writes == []
+    assert life["changed"][TARGETS]["tags"] == [{"Key": "owner", "Value": "me"}]
+    assert _res(change, "targets again")["changed"] is False and writes["targets again"] == []
 
 
-def _karpenter_rules_play() -> list:
-    """The karpenter role's EventBridge task as written, with the role's defaults and vars, on the lab's cluster facts."""
-    tasks = yaml.safe_load((KARPENTER / "tasks" / "main.yml").read_text())
-    rules_task = next(t for t in tasks if "nodeless.eks.eventbridge_rule" in t)
-    return [{"name": "karpenter interruption rules", "hosts": "lab", "gather_facts": False,
-             "vars_files": [str(KARPENTER / "defaults" / "main.yml"), str(KARPENTER / "vars" / "main.yml")],
-             "roles": [{"role": "nodeless.eks.common"}], "tasks": [rules_task]}]
+def test_several_rules_in_one_run_check_real_rerun_absent(life):
+    check, create, delete = life["check"], life["create"], life["delete"]
+    assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
+    predicted = _res(check, "many")
+    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "add"} for n in MANY]
+    assert [r["arn"] for r in predicted["rules"]] == [f"arn:aws:events:us-west-2:123456789012:rule/{n}" for n in MANY]
+    assert [d["before_header"] for d in predicted["diff"]] == MANY and all(d["before"] == {} for d in predicted["diff"])
 
+    assert create.rc == 0, create.failure_text()
+    assert _res(create, "many")["changes"] == predicted["changes"] and _res(create, "many")["rules"] == predicted["rules"]
+    writes = writes_by_task(create)
+    assert sorted(writes["many"]) == ["PutRule"] * 3 + ["PutTargets"] * 3
+    assert [life["created"][n]["rule"]["State"] for n in MANY] == ["ENABLED", "ENABLED", "DISABLED"]
 
-def _rules_task(state="present", **extra) -> dict:
-    rules = [{"name": f"{PREFIX}many-{i}", "event_pattern": {"source": ["aws.ec2"], "detail-type": [f"type {i}"]},
-              "targets": [{"id": "queue", "arn": QUEUE}]} for i in range(3)]
-    rules[2]["enabled"] = False
-    return {"name": "the rule", "register": "rule",
-            "nodeless.eks.eventbridge_rule": dict({"rules": rules, "state": state}, **extra)}
-
-
-def test_several_rules_in_one_run_check_real_rerun_absent(clean, playbook):
-    events = clean
-    task = _rules_task()
-    names = [f"{PREFIX}many-{i}" for i in range(3)]
-    with untouched():
-        check = playbook(_play([task]), check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    predicted = _result(check)
-    assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "add"} for n in names]
-    assert [r["arn"] for r in predicted["rules"]] == [f"arn:aws:events:us-west-2:123456789012:rule/{n}" for n in names]
-    assert [d["before_header"] for d in predicted["diff"]] == names and all(d["before"] == {} for d in predicted["diff"])
-
-    real, writes, calls = run_counting_aws(playbook, _play([task]), diff=True)
-    assert real.rc == 0, real.failure_text()
-    assert _result(real)["changes"] == predicted["changes"] and _result(real)["rules"] == predicted["rules"]
-    assert sorted(w[1] for w in writes) == ["PutRule"] * 3 + ["PutTargets"] * 3
-    assert [events.describe_rule(Name=n)["State"] for n in names] == ["ENABLED", "ENABLED", "DISABLED"]
-
-    again, writes, calls = run_counting_aws(playbook, _play([task]))
-    assert again.rc == 0 and again.total_changed() == 0 and writes == []
+    assert _res(create, "many again")["changed"] is False and writes["many again"] == []
     # One module run reads each rule (describe, targets, tags) and nothing else.
+    calls = [c[1] for c in calls_by_task(create)["many again"]]
     assert sorted(calls) == sorted(["DescribeRule", "ListTargetsByRule", "ListTagsForResource"] * 3)
 
-    gone, writes, _calls = run_counting_aws(playbook, _play([_rules_task(state="absent")]))
-    assert gone.rc == 0 and _result(gone)["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "remove"} for n in names]
-    assert sorted(w[1] for w in writes) == ["DeleteRule"] * 3 + ["RemoveTargets"] * 3
-    assert events.list_rules(NamePrefix=f"{PREFIX}many-")["Rules"] == []
+    assert delete.rc == 0, delete.failure_text()
+    assert _res(delete, "many absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "remove"} for n in MANY]
+    assert sorted(writes_by_task(delete)["many absent"]) == ["DeleteRule"] * 3 + ["RemoveTargets"] * 3
+    assert not [n for n in life["left"] if n.startswith(f"{PREFIX}many-")]
 
 
-def test_rules_refused_with_a_single_rule_option(clean, playbook):
-    with untouched():
-        run = playbook(_play([_rules_task(tags={"team": "platform"})]))
-    assert run.rc != 0 and "parameters are mutually exclusive: rules|tags" in run.failure_text()
+def test_rules_refused_with_a_single_rule_option(life):
+    plan = life["plan"]
+    assert life["plan_untouched"] is None, life["plan_untouched"]  # the refused call wrote nothing
+    refused = _res(plan, "rules and tags")
+    assert refused["failed"] and "parameters are mutually exclusive: rules|tags" in refused["msg"]
+    assert writes_by_task(plan)["rules and tags"] == []
 
 
-# Extra vars: vars_files (the role's defaults) would win over play vars.
-OUR_QUEUE = {"karpenter_interruption_queue_name": f"{PREFIX}karpenter"}
+def _play_changes(run, index: int) -> dict:
+    """{task name: sorted (resource, action) of its changes} for the tasks of play INDEX."""
+    tasks = run.data["plays"][index]["tasks"]
+    return {t["task"]["name"]: sorted((c["resource"], c["action"]) for res in t["hosts"].values()
+                                      for item in (res.get("results") or [res]) for c in item.get("changes", []))
+            for t in tasks}
 
 
-def test_karpenter_role_rules_check_mode_lists_what_the_real_run_creates(clean, playbook):
-    events = clean
-    sqs = labenv.boto3_client("sqs")
-    assert not [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(f"/{PREFIX}karpenter")]  # queue absent
-    with untouched():
-        check = playbook(_karpenter_rules_play(), extravars=OUR_QUEUE, check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    predicted = sorted((c["resource"], c["action"]) for c in _changes(check))
-    suffixes = ["capacity-reservation-interruption", "instance-state-change", "rebalance", "scheduled-change", "spot-interruption"]
-    assert predicted == [(f"aws:eventbridge-rule/{PREFIX}karpenter-{s}", "add") for s in suffixes]
+def test_karpenter_role_rules_check_mode_lists_what_the_real_run_creates(life):
+    check, create = life["check"], life["create"]
+    assert life["queue_absent"]
+    assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
+    predicted = _play_changes(check, 1)["karpenter"]
+    assert predicted == [(f"aws:eventbridge-rule/{PREFIX}karpenter-{s}", "add") for s in SUFFIXES]
 
-    real = playbook(_karpenter_rules_play(), extravars=OUR_QUEUE, diff=True)
-    assert real.rc == 0, real.failure_text()
-    assert sorted((c["resource"], c["action"]) for c in _changes(real)) == predicted
+    assert create.rc == 0, create.failure_text()
+    assert _play_changes(create, 1)["karpenter"] == predicted
     queue_arn = f"arn:aws:sqs:us-west-2:123456789012:{PREFIX}karpenter"
-    rules = events.list_rules(NamePrefix=f"{PREFIX}karpenter-")["Rules"]
-    assert sorted(r["Name"] for r in rules) == [f"{PREFIX}karpenter-{s}" for s in suffixes]
-    for rule in rules:
-        assert [t["Arn"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]] == [queue_arn]
-    spot = json.loads(events.describe_rule(Name=f"{PREFIX}karpenter-spot-interruption")["EventPattern"])
+    rules = life["karpenter_rules"]
+    assert sorted(rules) == [f"{PREFIX}karpenter-{s}" for s in SUFFIXES]
+    for rule in rules.values():
+        assert [t["Arn"] for t in rule["targets"]] == [queue_arn]
+    spot = json.loads(rules[f"{PREFIX}karpenter-spot-interruption"]["rule"]["EventPattern"])
     assert spot == {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
 
-    again, writes, _calls = run_counting_aws(playbook, _karpenter_rules_play(), extravars=OUR_QUEUE)
-    assert again.rc == 0 and again.total_changed() == 0 and writes == []
+    again = _res(create, "karpenter again")
+    assert not again["changed"] and writes_by_task(create)["karpenter again"] == []
+    # the role's other tasks (common's cluster facts) changed nothing either
+    assert [name for name, res in ((t["task"]["name"], r) for t in create.data["plays"][1]["tasks"] for r in t["hosts"].values())
+            if res.get("changed") and name != "karpenter"] == []

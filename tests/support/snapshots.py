@@ -146,6 +146,37 @@ def run_counting_aws(playbook, plays, **kwargs):
     return run, aws_write_calls(calls), [c[1] for c in calls]
 
 
+CALL_LOG = "AWS calls after: "
+
+
+def with_call_log(tasks: list[dict]) -> list[dict]:
+    """TASKS, each followed by a read of the lab's AWS call log (run even in check mode): several module calls in
+    one playbook run, each with its own calls (``calls_by_task``). Reset the log (``labenv.aws_calls(reset=True)``,
+    ``untouched()``) before the run."""
+    logged = []
+    for task in tasks:
+        logged += [task, {"name": CALL_LOG + task["name"], "check_mode": False, "ansible.builtin.uri": {
+            "url": "{{ lookup('ansible.builtin.env', 'AWS_ENDPOINT_URL') }}/_lab/calls"}}]
+    return logged
+
+
+def calls_by_task(run) -> dict[str, list[list]]:
+    """{task name: the AWS calls ([service, action, status]) made between the call-log read before it and its own}
+    for the tasks ``with_call_log`` wrapped, in a run started on a reset log."""
+    seen, out = 0, {}
+    for name, _host, res in run.tasks():
+        if name.startswith(CALL_LOG):
+            calls = res["json"]["calls"]
+            out[name[len(CALL_LOG):]] = calls[seen:]
+            seen = len(calls)
+    return out
+
+
+def writes_by_task(run) -> dict[str, list[str]]:
+    """{task name: the names of its AWS write calls, in order} (see ``calls_by_task``)."""
+    return {name: [c[1] for c in aws_write_calls(calls)] for name, calls in calls_by_task(run).items()}
+
+
 @contextlib.contextmanager
 def untouched():
     """Assert that the block changed nothing in AWS or the cluster and made no write call to either."""
