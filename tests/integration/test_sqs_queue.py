@@ -2,6 +2,10 @@
 
 The queue is the one Karpenter's interruption handling needs, as upstream's CloudFormation creates it:
 SSE-SQS (``SqsManagedSseEnabled``), a 300-second retention and a queue policy.
+
+One lifecycle for the file (the ``life`` fixture): two queues go through the same five playbook runs, check ->
+create (and re-runs) -> checks of every change, untouched -> change (and re-runs) -> tags kept, delete (and
+re-runs), each module call with its own AWS calls (``support.snapshots.with_call_log``); the tests read its results.
 """
 from __future__ import annotations
 
@@ -10,12 +14,14 @@ import json
 import pytest
 
 from support import labenv
-from support.snapshots import run_counting_aws, untouched
+from support import playbook as runner
+from support.snapshots import untouched, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 
 PREFIX = "it-sqs-"
 ACCOUNT = "123456789012"  # moto's account
+NAME, SSE = f"{PREFIX}interruption", f"{PREFIX}sse"
 
 
 def _arn(lab: dict, name: str) -> str:
@@ -32,36 +38,29 @@ def _policy(arn: str) -> dict:
 
 
 def _play(tasks: list) -> list:
-    return [{"name": "sqs_queue", "hosts": "lab", "gather_facts": False, "tasks": tasks}]
+    return [{"name": "sqs_queue", "hosts": "lab", "gather_facts": False, "tasks": with_call_log(tasks)}]
 
 
-def _queue_task(**args) -> dict:
-    return {"name": "the queue", "register": "queue", "nodeless.eks.sqs_queue": args}
+def _queue_task(task: str, **args) -> dict:
+    return {"name": task, "nodeless.eks.sqs_queue": args}
 
 
-def _interruption_queue(lab: dict, **over) -> dict:
-    name = f"{PREFIX}interruption"
-    args = {"name": name, "message_retention_period": 300, "sse": "sqs", "policy": _policy(_arn(lab, name)),
+def _interruption_queue(task: str, lab: dict, **over) -> dict:
+    args = {"name": NAME, "message_retention_period": 300, "sse": "sqs", "policy": _policy(_arn(lab, NAME)),
             "tags": {"team": "platform"}}
     args.update(over)
-    return _queue_task(**args)
+    return _queue_task(task, **args)
 
 
-def _result(run) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == "the queue")
+def _checked(task: dict) -> dict:
+    """TASK in check mode with a diff, inside a real run."""
+    return dict(task, check_mode=True, diff=True)
 
 
 def _delete_ours():
     sqs = labenv.boto3_client("sqs")
     for url in sqs.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", []):
         sqs.delete_queue(QueueUrl=url)
-
-
-@pytest.fixture
-def clean(lab):
-    _delete_ours()
-    yield labenv.boto3_client("sqs")
-    _delete_ours()
 
 
 def _live(sqs, name: str) -> tuple[dict, dict]:
@@ -75,121 +74,158 @@ def _queue_names(sqs) -> list[str]:
     return [url.rsplit("/", 1)[1] for url in sqs.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", [])]
 
 
-def test_create_check_first_then_real_then_rerun_writes_nothing(clean, lab, playbook):
-    sqs = clean
-    name = f"{PREFIX}interruption"
-    with untouched():  # no write call, nothing changed in AWS
-        check = playbook(_play([_interruption_queue(lab)]), check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    predicted = _result(check)
-    assert predicted["changed"] is True
-    assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{name}", "action": "add"}]
-    assert predicted["diff"]["before"] == {}
-    assert predicted["queue"]["arn"] == _arn(lab, name) and predicted["queue"]["url"] is None
-    assert name not in _queue_names(sqs)
+def _run(plays: list, **kwargs):
+    labenv.aws_calls(reset=True)
+    return runner.run(plays, **kwargs)
 
-    real, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab)]), diff=True)
-    assert real.rc == 0, real.failure_text()
-    done = _result(real)
+
+def _run_untouched(plays: list, **kwargs):
+    """(run, None) or (run, what untouched() found written)."""
+    run = None
+    try:
+        with untouched():
+            run = runner.run(plays, **kwargs)
+    except AssertionError as exc:
+        return run, str(exc)
+    return run, None
+
+
+def _read(run, read):
+    """READ() after RUN; if it raises, the error says how the run failed."""
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
+        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
+
+
+@pytest.fixture(scope="module")
+def life(lab):
+    """check -> create (+ re-runs) -> checks of every change (untouched) -> change (+ re-runs) -> kept tags, delete."""
+    sqs = labenv.boto3_client("sqs")
+    _delete_ours()
+    out = {}
+    try:
+        out["names_before"] = _queue_names(sqs)
+        out["check"], out["check_untouched"] = _run_untouched(_play([_interruption_queue("create", lab)]), check=True, diff=True)
+        out["names_after_check"] = _queue_names(sqs)
+        as_text = json.dumps(_policy(_arn(lab, NAME)), indent=2, sort_keys=True)
+        out["create"] = _run(_play([
+            _interruption_queue("create", lab), _interruption_queue("again", lab),
+            _interruption_queue("as text", lab, policy=as_text), _queue_task("bare", name=NAME),
+            _queue_task("sse first", name=SSE, sse="none", visibility_timeout=60, tags={"team": "a", "old": "x"})]), diff=True)
+        out["created"], out["sse_created"] = _read(out["create"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
+        out["plan"], out["plan_untouched"] = _run_untouched(_play([
+            _checked(_interruption_queue("idle", lab)),
+            _checked(_interruption_queue("retention", lab, message_retention_period=600)),
+            _checked(_queue_task("absent", name=NAME, state="absent")),
+            _checked(_queue_task("sse", name=SSE, sse="sqs", tags={"team": "b"}))]))
+        out["change"] = _run(_play([
+            _interruption_queue("retention", lab, message_retention_period=600),
+            _interruption_queue("retention again", lab, message_retention_period=600),
+            _queue_task("sse", name=SSE, sse="sqs", tags={"team": "b"})]))
+        out["changed"], out["sse_changed"] = _read(out["change"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
+        kept = {"name": SSE, "sse": "sqs", "tags": {"owner": "me"}, "purge_tags": False}
+        out["delete"] = _run(_play([
+            _queue_task("kept", **kept), _queue_task("kept again", **kept),
+            _queue_task("absent", name=NAME, state="absent"), _queue_task("absent again", name=NAME, state="absent")]))
+        out["sse_kept"], out["names_after_delete"] = _read(out["delete"], lambda: (_live(sqs, SSE), _queue_names(sqs)))
+        yield out
+    finally:
+        _delete_ours()
+
+
+def _res(run, task: str) -> dict:
+    return next(res for name, _host, res in run.tasks() if name == task)
+
+
+def test_create_check_first_then_real_then_rerun_writes_nothing(life, lab):
+    check, create = life["check"], life["create"]
+    assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
+    predicted = _res(check, "create")
+    assert predicted["changed"] is True
+    assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "add"}]
+    assert predicted["diff"]["before"] == {}
+    assert predicted["queue"]["arn"] == _arn(lab, NAME) and predicted["queue"]["url"] is None
+    assert NAME not in life["names_before"] and NAME not in life["names_after_check"]
+
+    assert create.rc == 0, create.failure_text()
+    done, writes = _res(create, "create"), writes_by_task(create)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
-    assert done["queue"]["url"].endswith(f"/{name}")
+    assert done["queue"]["url"].endswith(f"/{NAME}")
     assert dict(done["queue"], url=None) == predicted["queue"]  # the URL is known only once the queue exists
-    assert [w[1] for w in writes] == ["CreateQueue"]  # attributes and tags in one call
-    attributes, tags = _live(sqs, name)
+    assert writes["create"] == ["CreateQueue"]  # attributes and tags in one call
+    attributes, tags = life["created"]
     assert attributes["SqsManagedSseEnabled"] == "true"
     assert attributes["MessageRetentionPeriod"] == "300"
-    assert json.loads(attributes["Policy"]) == _policy(_arn(lab, name))
-    assert attributes["QueueArn"] == _arn(lab, name)
+    assert json.loads(attributes["Policy"]) == _policy(_arn(lab, NAME))
+    assert attributes["QueueArn"] == _arn(lab, NAME)
     assert tags == {"team": "platform"}
 
-    again, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab)]))
-    assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert writes == [] and _result(again)["changes"] == []
-    assert _result(again)["queue"]["attributes"]["sse"] == "sqs"
-
+    again = _res(create, "again")
+    assert again["changed"] is False and writes["again"] == [] and again["changes"] == []
+    assert again["queue"]["attributes"]["sse"] == "sqs"
     # The same policy as JSON text with other key order and spacing is no change either.
-    as_text = json.dumps(_policy(_arn(lab, name)), indent=2, sort_keys=True)
-    text_run, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, policy=as_text)]))
-    assert text_run.rc == 0 and text_run.total_changed() == 0 and writes == []
-
+    assert _res(create, "as text")["changed"] is False and writes["as text"] == []
     # Options left out are not managed: whatever the queue has is no drift.
-    bare, writes, _calls = run_counting_aws(playbook, _play([_queue_task(name=name)]))
-    assert bare.rc == 0 and bare.total_changed() == 0 and writes == []
+    assert _res(create, "bare")["changed"] is False and writes["bare"] == []
 
-    # Check mode on a queue that is as wanted reports nothing either.
-    with untouched():
-        idle = playbook(_play([_interruption_queue(lab)]), check=True)
-    assert idle.rc == 0 and idle.total_changed() == 0 and _result(idle)["changes"] == []
+    # Check mode on a queue that is as wanted reports nothing either (no write: untouched).
+    plan = life["plan"]
+    assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
+    assert _res(plan, "idle")["changed"] is False and _res(plan, "idle")["changes"] == []
 
 
-def test_changed_retention_sets_only_that_attribute_then_absent(clean, lab, playbook):
-    sqs = clean
-    name = f"{PREFIX}interruption"
-    assert playbook(_play([_interruption_queue(lab)])).rc == 0
-    before, tags_before = _live(sqs, name)
-
-    with untouched():
-        check = playbook(_play([_interruption_queue(lab, message_retention_period=600)]), check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    predicted = _result(check)
-    assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{name}", "action": "change", "detail": "message_retention_period"}]
+def test_changed_retention_sets_only_that_attribute_then_absent(life):
+    plan, change, delete = life["plan"], life["change"], life["delete"]
+    before, tags_before = life["created"]
+    assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
+    predicted = _res(plan, "retention")
+    assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "change", "detail": "message_retention_period"}]
     assert predicted["diff"]["before"]["attributes"]["message_retention_period"] == 300
     assert predicted["diff"]["after"]["attributes"] == dict(predicted["diff"]["before"]["attributes"], message_retention_period=600)
 
-    real, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
-    assert real.rc == 0, real.failure_text()
-    assert _result(real)["changes"] == predicted["changes"]
-    assert _result(real)["queue"] == predicted["queue"]
-    assert [w[1] for w in writes] == ["SetQueueAttributes"]  # tags are unchanged: not written
-    after, tags_after = _live(sqs, name)
+    assert change.rc == 0, change.failure_text()
+    writes = writes_by_task(change)
+    assert _res(change, "retention")["changes"] == predicted["changes"]
+    assert _res(change, "retention")["queue"] == predicted["queue"]
+    assert writes["retention"] == ["SetQueueAttributes"]  # tags are unchanged: not written
+    after, tags_after = life["changed"]
     assert after["MessageRetentionPeriod"] == "600"
     assert tags_after == tags_before
     # Every other attribute is as it was: AWS keeps the attributes a SetQueueAttributes call leaves out.
     # (moto 5.2 resets the policy then; the lab must close that gap in nodeless_lab/moto_fixes.py.)
     unchanged = ("MessageRetentionPeriod", "LastModifiedTimestamp")
     assert {k: v for k, v in after.items() if k not in unchanged} == {k: v for k, v in before.items() if k not in unchanged}
+    again = _res(change, "retention again")
+    assert again["changed"] is False and writes["retention again"] == [], again["changes"]
 
-    again, writes, _calls = run_counting_aws(playbook, _play([_interruption_queue(lab, message_retention_period=600)]))
-    assert again.rc == 0 and again.total_changed() == 0 and writes == [], _result(again)["changes"]
-
-    gone = _queue_task(name=name, state="absent")
-    with untouched():
-        check = playbook(_play([gone]), check=True)
-    assert _result(check)["changes"] == [{"resource": f"aws:sqs-queue/{name}", "action": "remove"}]
-    real, writes, _calls = run_counting_aws(playbook, _play([gone]))
-    assert real.rc == 0, real.failure_text()
-    assert _result(real)["changes"] == _result(check)["changes"] and _result(real)["queue"] == {}
-    assert [w[1] for w in writes] == ["DeleteQueue"]
-    assert name not in _queue_names(sqs)
-    again, writes, _calls = run_counting_aws(playbook, _play([gone]))
-    assert again.rc == 0 and again.total_changed() == 0 and writes == []
+    assert _res(plan, "absent")["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "remove"}]
+    assert delete.rc == 0, delete.failure_text()
+    writes = writes_by_task(delete)
+    assert _res(delete, "absent")["changes"] == _res(plan, "absent")["changes"] and _res(delete, "absent")["queue"] == {}
+    assert writes["absent"] == ["DeleteQueue"]
+    assert NAME not in life["names_after_delete"]
+    assert _res(delete, "absent again")["changed"] is False and writes["absent again"] == []
 
 
-def test_encryption_switched_on_and_tags_purged(clean, playbook):
-    sqs = clean
-    name = f"{PREFIX}sse"
-    first = _queue_task(name=name, sse="none", visibility_timeout=60, tags={"team": "a", "old": "x"})
-    assert playbook(_play([first])).rc == 0
-    attributes, tags = _live(sqs, name)
+def test_encryption_switched_on_and_tags_purged(life):
+    create, change, delete = life["create"], life["change"], life["delete"]
+    assert create.rc == 0, create.failure_text()
+    attributes, tags = life["sse_created"]
     assert attributes["SqsManagedSseEnabled"] == "false" and attributes["VisibilityTimeout"] == "60"
     assert tags == {"team": "a", "old": "x"}
 
-    task = _queue_task(name=name, sse="sqs", tags={"team": "b"})
-    check = playbook(_play([task]), check=True)
-    real, writes, _calls = run_counting_aws(playbook, _play([task]))
-    assert real.rc == 0, real.failure_text()
-    assert _result(real)["changes"] == _result(check)["changes"] == [
-        {"resource": f"aws:sqs-queue/{name}", "action": "change", "detail": "sse; tags"}]
-    assert sorted(w[1] for w in writes) == ["SetQueueAttributes", "TagQueue", "UntagQueue"]
-    attributes, tags = _live(sqs, name)
+    assert change.rc == 0, change.failure_text()
+    assert _res(change, "sse")["changes"] == _res(life["plan"], "sse")["changes"] == [
+        {"resource": f"aws:sqs-queue/{SSE}", "action": "change", "detail": "sse; tags"}]
+    assert sorted(writes_by_task(change)["sse"]) == ["SetQueueAttributes", "TagQueue", "UntagQueue"]
+    attributes, tags = life["sse_changed"]
     assert attributes["SqsManagedSseEnabled"] == "true"
     assert attributes["VisibilityTimeout"] == "60"  # not given: left as it was
     assert tags == {"team": "b"}
 
-    kept = _queue_task(name=name, sse="sqs", tags={"owner": "me"}, purge_tags=False)
-    real, writes, _calls = run_counting_aws(playbook, _play([kept]))
-    assert [w[1] for w in writes] == ["TagQueue"]
-    assert _live(sqs, name)[1] == {"team": "b", "owner": "me"}
-
-    again, writes, _calls = run_counting_aws(playbook, _play([kept]))
-    assert again.total_changed() == 0 and writes == []
+    assert delete.rc == 0, delete.failure_text()
+    writes = writes_by_task(delete)
+    assert writes["kept"] == ["TagQueue"]
+    assert life["sse_kept"][1] == {"team": "b", "owner": "me"}
+    assert _res(delete, "kept again")["changed"] is False and writes["kept again"] == []
