@@ -18,7 +18,7 @@ import yaml
 from ansible_collections.nodeless.eks.plugins.module_utils import aws_auth
 from support import labenv
 from support import playbook as runner
-from support.snapshots import untouched
+from support.snapshots import untouched_run
 
 pytestmark = pytest.mark.lab
 
@@ -92,17 +92,6 @@ def other_owner(hand_made):
     _map_roles_as(name, [])
 
 
-def _untouched_run(plays: list, **kwargs):
-    """(run, None) or (run, what untouched() found written)."""
-    run = None
-    try:
-        with untouched():
-            run = runner.run(plays, **kwargs)
-    except AssertionError as exc:
-        return run, str(exc)
-    return run, None
-
-
 @pytest.fixture(scope="module")
 def life(hand_made, other_owner):
     owner = f"test-{uuid.uuid4().hex[:6]}"
@@ -118,11 +107,11 @@ def life(hand_made, other_owner):
     out = {"owner": owner, "node": node, "admin": admin, "user": user}
     removed = False
     try:
-        out["check"], out["check_untouched"] = _untouched_run([_play(**role)], check=True, diff=True)
+        out["check"], out["check_untouched"] = untouched_run(runner.run, [_play(**role)], check=True, diff=True)
         out["real"] = runner.run([_play(**role)])
         out["converged"] = _cm()
         # the re-run, then the refused mapping (its play fails, last): neither writes
-        out["again"], out["again_untouched"] = _untouched_run([_play(**role), _play("conflict", **conflict)])
+        out["again"], out["again_untouched"] = untouched_run(runner.run, [_play(**role), _play("conflict", **conflict)])
         # fewer roles, aws-auth as that left it, then the owner's mappings removed (access_owner alone)
         out["fewer"] = runner.run([_play(**{**role, "access_aws_auth_roles": [admin]}), READ_AWS_AUTH, _play("remove", access_owner=owner)])
         removed = out["fewer"].rc == 0

@@ -18,7 +18,7 @@ import yaml
 
 from support import labenv
 from support import playbook as runner
-from support.snapshots import calls_by_task, untouched, with_call_log, writes_by_task
+from support.snapshots import calls_by_task, read_after, untouched_run, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 
@@ -96,34 +96,19 @@ def _delete_ours():
         events.delete_rule(Name=rule["Name"])
 
 
-def _run(plays: list, **kwargs):
-    labenv.aws_calls(reset=True)
+def _run_with_queue(plays: list, **kwargs):
     return runner.run(plays, extravars=OUR_QUEUE, **kwargs)
 
 
-def _run_untouched(plays: list, **kwargs):
-    """(run, None) or (run, what untouched() found written)."""
-    run = None
-    try:
-        with untouched():
-            run = runner.run(plays, extravars=OUR_QUEUE, **kwargs)
-    except AssertionError as exc:
-        return run, str(exc)
-    return run, None
+def _run(plays: list, **kwargs):
+    labenv.aws_calls(reset=True)
+    return _run_with_queue(plays, **kwargs)
 
 
 def _live(events, name: str) -> dict:
     rule = events.describe_rule(Name=name)
     return {"rule": rule, "targets": events.list_targets_by_rule(Rule=name)["Targets"],
             "tags": events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
-
-
-def _read(run, read):
-    """READ() after RUN; if it raises, the error says how the run failed."""
-    try:
-        return read()
-    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
-        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
 
 
 @pytest.fixture(scope="module")
@@ -133,21 +118,21 @@ def life(lab):
     _delete_ours()
     out = {"queue_absent": not [u for u in sqs.list_queues().get("QueueUrls", []) if u.endswith(f"/{PREFIX}karpenter")]}
     try:
-        out["check"], out["check_untouched"] = _run_untouched(
-            _plays([_rule("spot"), _many("many")], "karpenter"), check=True, diff=True)
+        out["check"], out["check_untouched"] = untouched_run(
+            _run_with_queue, _plays([_rule("spot"), _many("many")], "karpenter"), check=True, diff=True)
         as_text = json.dumps({"detail-type": PATTERN["detail-type"], "source": PATTERN["source"]}, indent=2)
         out["create"] = _run(_plays([_rule("spot"), _rule("spot again"), _rule("spot as text", event_pattern=as_text),
                                      _targets_before("targets"), _many("many"), _many("many again")],
                                     "karpenter", "karpenter again"), diff=True)
-        out["created"] = _read(out["create"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS, *MANY]})
+        out["created"] = read_after(out["create"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS, *MANY]})
         out["karpenter_rules"] = {r["Name"]: _live(events, r["Name"]) for r in events.list_rules(NamePrefix=f"{PREFIX}karpenter-")["Rules"]}
-        out["plan"], out["plan_untouched"] = _run_untouched(_plays([
+        out["plan"], out["plan_untouched"] = untouched_run(_run_with_queue, _plays([
             dict(_many("rules and tags", tags={"team": "platform"}), ignore_errors=True),
             _checked(_rule("spot change", event_pattern=HEALTH)), _checked(_gone("spot absent", SPOT)),
             _checked(_targets_after("targets change"))]))
         out["change"] = _run(_plays([_rule("spot change", event_pattern=HEALTH), _targets_after("targets change"),
                                      _targets_after("targets again")]))
-        out["changed"] = _read(out["change"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS]})
+        out["changed"] = read_after(out["change"], lambda: {name: _live(events, name) for name in [SPOT, TARGETS]})
         out["delete"] = _run(_plays([_gone("spot absent", SPOT), _gone("spot absent again", SPOT), _many("many absent", state="absent")]))
         out["left"] = [r["Name"] for r in events.list_rules(NamePrefix=PREFIX)["Rules"] if not r["Name"].startswith(f"{PREFIX}karpenter-")]
         yield out

@@ -13,7 +13,7 @@ import pytest
 
 from support import labenv
 from support import playbook as runner
-from support.snapshots import calls_by_task, untouched, with_call_log, writes_by_task
+from support.snapshots import calls_by_task, read_after, untouched_run, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 
@@ -70,25 +70,6 @@ def _run(plays: list, **kwargs):
     return runner.run(plays, **kwargs)
 
 
-def _run_untouched(plays: list, **kwargs):
-    """(run, None) or (run, what untouched() found written)."""
-    run = None
-    try:
-        with untouched():
-            run = runner.run(plays, **kwargs)
-    except AssertionError as exc:
-        return run, str(exc)
-    return run, None
-
-
-def _read(run, read):
-    """READ() after RUN; if it raises, the error says how the run failed."""
-    try:
-        return read()
-    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
-        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
-
-
 @pytest.fixture(scope="module")
 def life(lab):
     iam = labenv.boto3_client("iam")
@@ -96,21 +77,21 @@ def life(lab):
     _delete_ours()
     out = {}
     try:
-        out["check"], out["check_untouched"] = _run_untouched(_play([_task("two", _two(), tags=TAGS, description="it")]),
-                                                              check=True, diff=True)
+        out["check"], out["check_untouched"] = untouched_run(
+            runner.run, _play([_task("two", _two(), tags=TAGS, description="it")]), check=True, diff=True)
         # The same documents spelled otherwise (JSON text, a single action as a string).
         respelled = _two(document=json.dumps({"Statement": [{"Resource": "*", "Action": "ec2:DescribeTags", "Effect": "Allow"}],
                                               "Version": "2012-10-17"}))
         out["create"] = _run(_play([_task("two", _two(), tags=TAGS, description="it"),
                                     _task("respelled", respelled, tags=TAGS, description="it"),
                                     _task("taken", [{"name": TAKEN, "path": "/other/", "document": DOC}])]), diff=True)
-        out["created"] = _read(out["create"], lambda: {arn: _live(iam, arn) for arn in arns})
+        out["created"] = read_after(out["create"], lambda: {arn: _live(iam, arn) for arn in arns})
         change = _task("wider", _two(document=WIDER), tags={"nodeless.eks/cluster": "b"}, purge_tags=True)
-        out["plan"], out["plan_untouched"] = _run_untouched(_play([dict(change, check_mode=True, diff=True)]))
+        out["plan"], out["plan_untouched"] = untouched_run(runner.run, _play([dict(change, check_mode=True, diff=True)]))
         # The refusal tries CreatePolicy (409: the name exists), so it is not in the untouched run.
         out["change"] = _run(_play([dict(_task("taken under /", [{"name": TAKEN, "document": DOC}]), ignore_errors=True), change]))
         out["taken"] = [(p["PolicyName"], p["Path"]) for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == TAKEN]
-        out["changed"] = _read(out["change"], lambda: {arn: _live(iam, arn) for arn in arns})
+        out["changed"] = read_after(out["change"], lambda: {arn: _live(iam, arn) for arn in arns})
         yield out
     finally:
         _delete_ours()

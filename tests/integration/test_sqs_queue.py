@@ -15,7 +15,7 @@ import pytest
 
 from support import labenv
 from support import playbook as runner
-from support.snapshots import untouched, with_call_log, writes_by_task
+from support.snapshots import read_after, untouched_run, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 
@@ -79,25 +79,6 @@ def _run(plays: list, **kwargs):
     return runner.run(plays, **kwargs)
 
 
-def _run_untouched(plays: list, **kwargs):
-    """(run, None) or (run, what untouched() found written)."""
-    run = None
-    try:
-        with untouched():
-            run = runner.run(plays, **kwargs)
-    except AssertionError as exc:
-        return run, str(exc)
-    return run, None
-
-
-def _read(run, read):
-    """READ() after RUN; if it raises, the error says how the run failed."""
-    try:
-        return read()
-    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
-        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
-
-
 @pytest.fixture(scope="module")
 def life(lab):
     """check -> create (+ re-runs) -> checks of every change (untouched) -> change (+ re-runs) -> kept tags, delete."""
@@ -106,15 +87,15 @@ def life(lab):
     out = {}
     try:
         out["names_before"] = _queue_names(sqs)
-        out["check"], out["check_untouched"] = _run_untouched(_play([_interruption_queue("create", lab)]), check=True, diff=True)
+        out["check"], out["check_untouched"] = untouched_run(runner.run, _play([_interruption_queue("create", lab)]), check=True, diff=True)
         out["names_after_check"] = _queue_names(sqs)
         as_text = json.dumps(_policy(_arn(lab, NAME)), indent=2, sort_keys=True)
         out["create"] = _run(_play([
             _interruption_queue("create", lab), _interruption_queue("again", lab),
             _interruption_queue("as text", lab, policy=as_text), _queue_task("bare", name=NAME),
             _queue_task("sse first", name=SSE, sse="none", visibility_timeout=60, tags={"team": "a", "old": "x"})]), diff=True)
-        out["created"], out["sse_created"] = _read(out["create"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
-        out["plan"], out["plan_untouched"] = _run_untouched(_play([
+        out["created"], out["sse_created"] = read_after(out["create"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
+        out["plan"], out["plan_untouched"] = untouched_run(runner.run, _play([
             _checked(_interruption_queue("idle", lab)),
             _checked(_interruption_queue("retention", lab, message_retention_period=600)),
             _checked(_queue_task("absent", name=NAME, state="absent")),
@@ -123,12 +104,12 @@ def life(lab):
             _interruption_queue("retention", lab, message_retention_period=600),
             _interruption_queue("retention again", lab, message_retention_period=600),
             _queue_task("sse", name=SSE, sse="sqs", tags={"team": "b"})]))
-        out["changed"], out["sse_changed"] = _read(out["change"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
+        out["changed"], out["sse_changed"] = read_after(out["change"], lambda: (_live(sqs, NAME), _live(sqs, SSE)))
         kept = {"name": SSE, "sse": "sqs", "tags": {"owner": "me"}, "purge_tags": False}
         out["delete"] = _run(_play([
             _queue_task("kept", **kept), _queue_task("kept again", **kept),
             _queue_task("absent", name=NAME, state="absent"), _queue_task("absent again", name=NAME, state="absent")]))
-        out["sse_kept"], out["names_after_delete"] = _read(out["delete"], lambda: (_live(sqs, SSE), _queue_names(sqs)))
+        out["sse_kept"], out["names_after_delete"] = read_after(out["delete"], lambda: (_live(sqs, SSE), _queue_names(sqs)))
         yield out
     finally:
         _delete_ours()

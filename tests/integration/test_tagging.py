@@ -15,7 +15,7 @@ import pytest
 
 from support import labenv
 from support import playbook as runner
-from support.snapshots import calls_by_task, untouched, with_call_log, writes_by_task
+from support.snapshots import calls_by_task, untouched_run, with_call_log, writes_by_task
 
 pytestmark = pytest.mark.lab
 CA = "k8s.io/cluster-autoscaler/"
@@ -61,17 +61,6 @@ def _run(plays: list, **kwargs):
     return runner.run(plays, **kwargs)
 
 
-def _run_untouched(plays: list, **kwargs):
-    """(run, None) or (run, what untouched() found written)."""
-    run = None
-    try:
-        with untouched():
-            run = runner.run(plays, **kwargs)
-    except AssertionError as exc:
-        return run, str(exc)
-    return run, None
-
-
 def _bad_cluster(eks) -> None:
     """A cluster whose node group has a label Kubernetes refuses."""
     info = eks.describe_cluster(name="lab")["cluster"]
@@ -106,12 +95,12 @@ def life(lab):
         out["asgs_before"] = sorted(_asgs())
 
         both = [_task("asg_tags", "asg_tags", cluster_name="lab"), _task("discovery_tags", "discovery_tags", **discovery)]
-        out["check"], out["check_untouched"] = _run_untouched(_play(both), check=True, diff=True)
+        out["check"], out["check_untouched"] = untouched_run(runner.run, _play(both), check=True, diff=True)
         out["apply"] = _run(_play(both))
         out["asgs_applied"], out["subnets_applied"] = _asgs(), _subnets()
 
         _bad_cluster(eks)
-        out["again"], out["again_untouched"] = _run_untouched(_play([
+        out["again"], out["again_untouched"] = untouched_run(runner.run, _play([
             _task("asg_tags again", "asg_tags", cluster_name="lab"), _task("discovery_tags again", "discovery_tags", **discovery),
             dict(_task("bad labels", "asg_tags", cluster_name=BAD, names=list(_asgs())[:1]), ignore_errors=True)]))
         _delete_bad_cluster(eks)

@@ -274,3 +274,24 @@ def duplicates() -> list[str]:
     problems += [f"{key[1]} {key[2]} granted to {list(key[3])} in '{key[0]}' by {sorted(names)}"
                  for key, names in grants.items() if len(names) > 1]
     return problems
+
+
+def untouched_run(run, plays, **kwargs):
+    """RUN(PLAYS, **KWARGS) (``support.playbook.run``) inside ``untouched()``, for a module-scoped fixture that
+    records rather than raises: (result, None), or (result, what ``untouched()`` found written)."""
+    result = None
+    try:
+        with untouched():
+            result = run(plays, **kwargs)
+    except AssertionError as exc:
+        return result, str(exc)
+    return result, None
+
+
+def read_after(run, read):
+    """READ() after the playbook run RUN; if it raises (the run did not make what it reads), the error says how the
+    run failed."""
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - re-raised with the run's failure
+        raise AssertionError(f"{exc}; the run: rc={run.rc} {run.failure_text()[-2000:]}") from exc
