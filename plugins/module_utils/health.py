@@ -10,15 +10,12 @@ Every check returns ``(facts, findings)``; a finding is a dict made by :func:`fi
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
-try:
-    from prometheus_client.parser import text_string_to_metric_families
-except ImportError:
-    text_string_to_metric_families = None
-    HAS_PROMETHEUS_CLIENT = False
-else:
-    HAS_PROMETHEUS_CLIENT = True
+# prometheus_client is imported where /metrics is parsed, not here: this file is imported by a filter, and Ansible
+# loads every filter file of the collection in each task that uses any nodeless.eks filter.
+HAS_PROMETHEUS_CLIENT = importlib.util.find_spec("prometheus_client") is not None
 
 SEVERITIES = ("info", "warning", "critical")
 GIB = 1024 ** 3
@@ -42,6 +39,8 @@ def parse_metrics(text: str, families: tuple) -> dict:
     """Prometheus text exposition -> {sample name: [(labels, value), ...]} for the wanted names only, parsed by
     prometheus_client (the module fails with missing_required_lib before this when it cannot be imported). Text that
     is not the exposition format raises ValueError."""
+    from prometheus_client.parser import text_string_to_metric_families  # pylint: disable=import-outside-toplevel
+
     out: dict = {name: [] for name in families}
     try:
         for family in text_string_to_metric_families(text):

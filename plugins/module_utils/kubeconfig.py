@@ -9,18 +9,18 @@ makes no API call at all. The signature is not checked here: the API server does
 
 from __future__ import annotations
 
+import importlib.util
 import posixpath
 
 from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain, is_role_arn
 
-try:  # PyJWT reads the claims; the module reports a missing library with missing_required_lib
-    import jwt
-
-    HAS_JWT = True
-except ImportError:
-    HAS_JWT = False
+# PyJWT reads the claims; the module reports a missing library with missing_required_lib. It is imported where a
+# claim is read, not here: the filters of this file's callers are loaded by every task that uses any nodeless.eks
+# filter (Ansible loads all of a collection's filter files to find one), and PyJWT's import (cryptography) cost each
+# such task about 0.35 s.
+HAS_JWT = importlib.util.find_spec("jwt") is not None
 
 # The TokenRequest API refuses expirationSeconds below ten minutes.
 MIN_EXPIRATION = 600
@@ -29,8 +29,10 @@ EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 
 def jwt_claims(token: str) -> dict:
     """The payload of a JWT, not verified: the API server issued it, and only its claims are read here."""
-    if not HAS_JWT:
-        raise ValueError("reading a token's claims needs the Python library PyJWT (pip install PyJWT)")
+    try:
+        import jwt  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise ValueError("reading a token's claims needs the Python library PyJWT (pip install PyJWT)") from None
     try:
         return jwt.decode(token or "", options={"verify_signature": False})
     except jwt.PyJWTError as exc:
