@@ -1,0 +1,251 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The convergence record of a capability and the gate that compares it with the live state (issue #23).
+
+After a role converged, it stores what it converged to in the cluster: one ConfigMap per capability
+(``nodeless-eks-<capability>`` in namespace ``nodeless-eks``), whose ``record.json`` is human-readable JSON:
+
+- ``schema`` / ``version``: the record's schema and the nodeless.eks version that wrote it;
+- ``written_at``: when its content last changed;
+- ``inputs``: sha256 of the role's effective inputs (canonical JSON);
+- ``kubernetes``: the objects the role manages (kind, namespace, name, uid, and ``generation`` for kinds
+  whose spec no controller writes, else ``resourceVersion``);
+- ``aws``: the AWS resources the role manages (type, id, sha256 of what is managed on it);
+- ``helm``: release revisions.
+
+On the next run the gate reads the live state the same way and compares (:func:`compare`): in sync only when
+the inputs digest and every entry are equal. A record from a newer version or schema is not trusted, one that
+is not a record is ignored with a warning, and a failed read is never in sync. Pure functions only; the module
+``nodeless.eks.convergence_record`` does the reads and the write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+SCHEMA = 1
+# The collection's version (galaxy.yml; a unit test keeps the two equal).
+VERSION = "0.1.0"
+NAMESPACE = "nodeless-eks"
+DATA_KEY = "record.json"
+LABELS = {"app.kubernetes.io/managed-by": "nodeless.eks", "app.kubernetes.io/component": "convergence-record"}
+TRACKS = ("generation", "resourceVersion")
+
+
+class RecordError(Exception):
+    """The stored text is not a record this code can read."""
+
+
+def canonical(value) -> str:
+    """Canonical JSON: sorted keys, no spaces, text for what JSON lacks."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(value) -> str:
+    return "sha256:" + hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
+
+
+def capability_errors(capability: str) -> list[str]:
+    """The capability names a ConfigMap: lowercase letters, digits, - and _ (at most 50)."""
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?", capability or ""):
+        return [f"capability: {capability!r} is not a capability name (lowercase letters, digits, - and _, at most 50)"]
+    return []
+
+
+def missing_ids(requested: list[dict], entries: list[dict]) -> list[str]:
+    """One error per aws[i] whose ids were not all found by the read (ENTRIES)."""
+    found = {(e["type"], e["id"]) for e in entries}
+    errors = []
+    for index, item in enumerate(requested):
+        absent = sorted({i for i in item["ids"] if (item["type"], i) not in found})
+        if absent:
+            errors.append(f"aws[{index}].ids: {item['type']} not found: {', '.join(absent)}")
+    return errors
+
+
+def configmap_name(capability: str) -> str:
+    return "nodeless-eks-" + capability.replace("_", "-").lower()
+
+
+def k8s_entry(obj: dict, track: str) -> dict:
+    """What the record keeps of one live object."""
+    meta = obj.get("metadata") or {}
+    entry = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": meta.get("name"), "uid": meta.get("uid")}
+    if meta.get("namespace"):
+        entry["namespace"] = meta["namespace"]
+    if track == "generation" and meta.get("generation") is not None:
+        entry["generation"] = meta["generation"]
+    else:
+        entry["resourceVersion"] = meta.get("resourceVersion")
+    return entry
+
+
+def aws_entry(resource_type: str, resource_id: str, managed) -> dict:
+    """One AWS resource: its type, id and a digest of what is managed on it (tags, routes, a policy document)."""
+    return {"type": resource_type, "id": resource_id, "sha256": digest(managed)}
+
+
+def ec2_tags(resource: dict) -> dict:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
+
+
+def asg_tags(group: dict) -> dict:
+    return {t["Key"]: [t.get("Value"), bool(t.get("PropagateAtLaunch"))] for t in group.get("Tags") or []}
+
+
+def route_tables(tables: list) -> dict:
+    """{route table id: its associations and routes}: what decides whether a subnet is public or private."""
+    result = {}
+    for table in tables:
+        associations = sorted(("main" if a.get("Main") else a.get("SubnetId") or a.get("GatewayId") or "")
+                              for a in table.get("Associations") or [])
+        routes = sorted(canonical({k: v for k, v in route.items() if k not in ("State", "Origin")})
+                        for route in table.get("Routes") or [])
+        result[table["RouteTableId"]] = {"associations": associations, "routes": routes}
+    return result
+
+
+def _key(entry: dict) -> tuple:
+    if "type" in entry:
+        return ("aws", entry["type"], entry["id"])
+    if "release" in entry:
+        return ("helm", entry.get("namespace") or "", entry["release"])
+    return ("k8s", entry.get("kind") or "", entry.get("namespace") or "", entry.get("name") or "")
+
+
+def _sorted(entries: list) -> list:
+    return sorted(entries, key=_key)
+
+
+def build(capability: str, inputs_digest: str, snapshot: dict, written_at: str) -> dict:
+    """A record from a live snapshot ({kubernetes, aws, helm} lists of entries)."""
+    return {
+        "schema": SCHEMA,
+        "collection": "nodeless.eks",
+        "version": VERSION,
+        "capability": capability,
+        "written_at": written_at,
+        "inputs": inputs_digest,
+        "kubernetes": _sorted(snapshot.get("kubernetes") or []),
+        "aws": _sorted(snapshot.get("aws") or []),
+        "helm": _sorted(snapshot.get("helm") or []),
+    }
+
+
+def content(record: dict | None) -> dict | None:
+    """The record without the time it was written: what decides whether it must be written again."""
+    if record is None:
+        return None
+    return {k: v for k, v in record.items() if k != "written_at"}
+
+
+def render(record: dict) -> str:
+    """The ConfigMap's text: indented, sorted, one entry per line where it fits."""
+    return json.dumps(record, indent=1, sort_keys=True) + "\n"
+
+
+def configmap(record: dict, namespace: str) -> dict:
+    """The ConfigMap that stores RECORD."""
+    labels = dict(LABELS, **{"nodeless.eks/capability": record["capability"]})
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": configmap_name(record["capability"]), "namespace": namespace, "labels": labels},
+            "data": {DATA_KEY: render(record)}}
+
+
+def _version_tuple(text) -> tuple:
+    parts = []
+    for part in str(text).split("-", 1)[0].split("."):
+        if not part.isdigit():
+            raise RecordError(f"version {text!r} is not X.Y.Z")
+        parts.append(int(part))
+    return tuple(parts)
+
+
+def parse(text) -> dict:
+    """The record stored as TEXT; RecordError when it is not one."""
+    try:
+        record = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise RecordError(f"not JSON ({exc})") from exc
+    if not isinstance(record, dict):
+        raise RecordError("not a JSON object")
+    missing = [k for k in ("schema", "version", "capability", "written_at", "inputs", "kubernetes", "aws", "helm") if k not in record]
+    if missing:
+        raise RecordError("missing " + ", ".join(missing))
+    if not isinstance(record["schema"], int) or isinstance(record["schema"], bool):
+        raise RecordError("schema is not a number")
+    _version_tuple(record["version"])
+    for part in ("kubernetes", "aws", "helm"):
+        if not isinstance(record[part], list) or not all(isinstance(e, dict) for e in record[part]):
+            raise RecordError(f"{part} is not a list of objects")
+    if not all({"type", "id", "sha256"} <= set(e) for e in record["aws"]):
+        raise RecordError("an aws entry lacks type, id or sha256")
+    if not all({"kind", "name"} <= set(e) for e in record["kubernetes"]):
+        raise RecordError("a kubernetes entry lacks kind or name")
+    if not all({"release", "revision"} <= set(e) for e in record["helm"]):
+        raise RecordError("a helm entry lacks release or revision")
+    return record
+
+
+def trust(record: dict) -> str | None:
+    """Why a readable record must not be trusted (written by a newer collection or schema), else None."""
+    if _version_tuple(record["version"]) > _version_tuple(VERSION):
+        return f"record written by nodeless.eks {record['version']}, newer than this {VERSION}: full path"
+    if record["schema"] != SCHEMA:
+        return f"record schema {record['schema']}, this nodeless.eks {VERSION} reads schema {SCHEMA}: full path"
+    return None
+
+
+def _label(entry: dict) -> str:
+    if "type" in entry:
+        return f"aws {entry['type']} {entry['id']}"
+    if "release" in entry:
+        return f"helm release {entry.get('namespace', '')}/{entry['release']}".replace(" /", " ")
+    where = f"{entry['namespace']}/" if entry.get("namespace") else ""
+    return f"{entry.get('kind')} {where}{entry.get('name')}"
+
+
+def differences(recorded: list, live: list) -> list[str]:
+    """What differs between the recorded and the live entries of one part, one reason per object."""
+    before = {_key(e): e for e in recorded}
+    after = {_key(e): e for e in live}
+    reasons = []
+    for key in sorted(set(before) | set(after)):
+        if key not in after:
+            reasons.append(f"{_label(before[key])}: gone")
+        elif key not in before:
+            reasons.append(f"{_label(after[key])}: not in the record")
+        elif before[key] != after[key]:
+            fields = sorted(k for k in set(before[key]) | set(after[key]) if before[key].get(k) != after[key].get(k))
+            reasons.append(f"{_label(after[key])}: {', '.join(fields)} changed")
+    return reasons
+
+
+def compare(record: dict | None, inputs_digest: str, snapshot: dict) -> tuple[bool, list[str]]:
+    """(in sync, reasons) for a trusted RECORD (None: there is none) against the live SNAPSHOT and the inputs.
+
+    SNAPSHOT holds ``errors``: any read that failed makes the answer "not in sync"."""
+    if record is None:
+        return False, ["no record: full path"]
+    reasons = [f"read failed: {e}" for e in snapshot.get("errors") or []]
+    if record.get("inputs") != inputs_digest:
+        reasons.append("the role's inputs changed")
+    if not reasons:
+        for part in ("kubernetes", "aws", "helm"):
+            reasons += differences(record.get(part) or [], snapshot.get(part) or [])
+    return not reasons, reasons
+
+
+def count(record: dict) -> int:
+    return sum(len(record.get(part) or []) for part in ("kubernetes", "aws", "helm"))
+
+
+def message(capability: str, in_sync: bool, record: dict | None, reasons: list[str], limit: int = 3) -> str:
+    """The one line the role prints."""
+    if in_sync:
+        return f"{capability}: in sync (record {record['written_at']}, {count(record)} objects)"
+    shown = reasons[:limit] + ([f"{len(reasons) - limit} more"] if len(reasons) > limit else [])
+    return f"{capability}: not in sync, full path ({'; '.join(shown)})"

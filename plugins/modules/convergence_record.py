@@ -1,0 +1,404 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodeless.eks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: convergence_record
+short_description: Gate a capability on its convergence record, and write the record after it converged
+version_added: 0.1.0
+description:
+  - A capability's convergence record is the ConfigMap C(nodeless-eks-<capability>) in O(namespace), key
+    C(record.json), readable JSON - the nodeless.eks version and record schema that wrote it, when its content
+    last changed, a sha256 of the role's effective inputs, and every object the role manages (Kubernetes objects
+    by kind, namespace, name, uid and C(metadata.generation) or C(resourceVersion); AWS resources by type, id
+    and a sha256 of what is managed on them; Helm release revisions).
+  - With O(state=check) (the gate, first task after a role's preflight) the module reads the record, then the
+    live state in one list per Kubernetes selector of O(kubernetes) and one paginated describe per AWS
+    resource type the record lists, and compares. RV(in_sync) is true only when the inputs digest and every
+    object are the same; the role then ends. Nothing is written, in check mode or not.
+  - A record written by a newer nodeless.eks or schema is not trusted, one that is not a record is ignored
+    (both with a warning), and any read that fails (throttling, the API server down) gives RV(in_sync=false), and
+    the role takes its full path.
+  - With O(state=write) (the role's last task) it reads the same live state, AWS resources from O(aws), and
+    writes the record only when its content differs from the stored one, so C(written_at) moves only when the
+    content does and a re-run changes nothing. The namespace is created (labelled
+    C(app.kubernetes.io/managed-by=nodeless.eks)) when missing. In check mode it reads and reports whether it
+    would write. A failed read fails the task.
+  - Kubernetes authentication comes from O(kubeconfig) and O(context), or the C(K8S_AUTH_*) environment
+    variables as for kubernetes.core modules.
+  - RV(changes) is always empty - the record is bookkeeping, not a managed resource, so the plan callback shows
+    no row for it.
+author:
+  - nodeless.eks contributors (@nodeless)
+options:
+  capability:
+    description:
+      - Name of the capability (usually the role name; lowercase letters, digits, C(-) and C(_), at most 50); the
+        ConfigMap is C(nodeless-eks-<capability>) with C(_) written C(-).
+    type: str
+    required: true
+  state:
+    description: V(check) compares the record with the live state; V(write) stores the live state as the record.
+    type: str
+    choices: [check, write]
+    default: check
+  inputs:
+    description:
+      - The role's effective inputs as the role resolved them (its variables, the cluster facts its plan
+        depends on). Only their sha256 (canonical JSON) is stored.
+    type: raw
+    required: true
+  kubernetes:
+    description:
+      - The Kubernetes objects the capability manages, as lists. Every object a list returns is in the record, so
+        an object added with the selector's labels is found, as is one deleted or edited.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      api_version:
+        description: API version of the kind.
+        type: str
+        required: true
+      kind:
+        description: Kind to list.
+        type: str
+        required: true
+      namespace:
+        description: Namespace to list; every namespace when omitted (and the kind is namespaced).
+        type: str
+      label_selector:
+        description: Label selector of the list.
+        type: str
+      track:
+        description:
+          - What changes when the object is edited. V(generation) for kinds whose spec no controller writes
+            (Deployments), V(resourceVersion) otherwise.
+        type: str
+        choices: [generation, resourceVersion]
+        default: resourceVersion
+  aws:
+    description:
+      - The AWS resources the capability manages, read with O(state=write) (each must exist, or the task fails naming
+        it before any write); the gate reads what the record lists.
+        Subnets come with the route tables of their VPCs (what classifies them public or private).
+      - The digest covers every tag of subnets, security groups and Auto Scaling groups (value and
+        propagate-at-launch), and the associations and routes of route tables.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description: Resource type.
+        type: str
+        required: true
+        choices: [subnet, security_group, autoscaling_group]
+      ids:
+        description: Subnet or security group IDs, or Auto Scaling group names.
+        type: list
+        elements: str
+        required: true
+  namespace:
+    description: Namespace of the records (created by the first write).
+    type: str
+    default: nodeless-eks
+  field_manager:
+    description: Server-side apply field manager of the record's writes.
+    type: str
+    default: nodeless-eks-convergence
+  kubeconfig:
+    description: Path to the kubeconfig; default C(K8S_AUTH_KUBECONFIG), then C(~/.kube/config).
+    type: path
+  context:
+    description: Kubeconfig context; default C(K8S_AUTH_CONTEXT), then the current one.
+    type: str
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+requirements:
+  - kubernetes >= 24.2.0
+"""
+
+EXAMPLES = r"""
+- name: Compare the record of overprovisioning with the live objects
+  nodeless.eks.convergence_record:
+    capability: overprovisioning
+    inputs: "{{ _overprovisioning_record_inputs }}"
+    kubernetes:
+      - {api_version: scheduling.k8s.io/v1, kind: PriorityClass, label_selector: app.kubernetes.io/name=overprovisioning}
+      - {api_version: apps/v1, kind: Deployment, namespace: overprovisioning, track: generation,
+         label_selector: app.kubernetes.io/name=overprovisioning}
+  register: _gate
+
+- name: End the role when nothing differs
+  ansible.builtin.meta: end_role
+  when: _gate.in_sync
+
+- name: Record what the tags converged to (last task of the role)
+  nodeless.eks.convergence_record:
+    capability: discovery_tags
+    state: write
+    inputs: "{{ _discovery_tags_record_inputs }}"
+    aws:
+      - {type: subnet, ids: "{{ nodeless_eks_cluster.subnet_ids }}"}
+      - {type: security_group, ids: ["{{ nodeless_eks_cluster.cluster_security_group_id }}"]}
+"""
+
+RETURN = r"""
+in_sync:
+  description: With O(state=check), whether the live state and the inputs are those of the record; always false after a failed read.
+  returned: always
+  type: bool
+  sample: true
+reasons:
+  description: Why it is not in sync, one entry per difference (empty when in sync).
+  returned: always
+  type: list
+  elements: str
+  sample: ["aws subnet subnet-0a1b: sha256 changed", "Deployment overprovisioning/overprovisioning: gone"]
+msg:
+  description: One line for people.
+  returned: always
+  type: str
+  sample: "overprovisioning: in sync (record 2026-12-05T12:00:00Z, 4 objects)"
+record:
+  description: The stored record (with O(state=write), the record as written); null when there is none.
+  returned: always
+  type: dict
+  sample: {"schema": 1, "version": "0.1.0", "capability": "overprovisioning", "written_at": "2026-12-05T12:00:00Z",
+           "inputs": "sha256:0f1e...", "kubernetes": [], "aws": [], "helm": []}
+changes:
+  description: Always empty; the record is bookkeeping, not a managed resource.
+  returned: always
+  type: list
+  elements: dict
+  sample: []
+diff:
+  description: The record's content before and after the write (without C(written_at)).
+  returned: always
+  type: dict
+  sample: {"before": {}, "after": {}}
+"""
+
+import time
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
+from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError, apply
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # reported by AnsibleAWSModule's requirement check
+    BotoCoreError = ClientError = Exception
+
+ARGUMENT_SPEC = dict(
+    capability=dict(type="str", required=True),
+    state=dict(type="str", choices=["check", "write"], default="check"),
+    inputs=dict(type="raw", required=True),
+    kubernetes=dict(type="list", elements="dict", default=[], options=dict(
+        api_version=dict(type="str", required=True),
+        kind=dict(type="str", required=True),
+        namespace=dict(type="str"),
+        label_selector=dict(type="str"),
+        track=dict(type="str", choices=list(C.TRACKS), default="resourceVersion"),
+    )),
+    aws=dict(type="list", elements="dict", default=[], options=dict(
+        type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group"]),
+        ids=dict(type="list", elements="str", required=True),
+    )),
+    namespace=dict(type="str", default=C.NAMESPACE),
+    field_manager=dict(type="str", default="nodeless-eks-convergence"),
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+)
+CHUNK = 100  # filter values per EC2 describe, names per DescribeAutoScalingGroups
+
+
+def _chunks(values: list):
+    values = sorted(set(values))
+    for i in range(0, len(values), CHUNK):
+        yield values[i:i + CHUNK]
+
+
+@AWSRetry.jittered_backoff()
+def _ec2_all(client, operation: str, key: str, name: str, values: list) -> list:
+    found = []
+    for chunk in _chunks(values):
+        found += client.get_paginator(operation).paginate(Filters=[{"Name": name, "Values": chunk}]).build_full_result()[key]
+    return found
+
+
+@AWSRetry.jittered_backoff()
+def _asg_all(client, names: list) -> list:
+    found = []
+    paginator = client.get_paginator("describe_auto_scaling_groups")
+    for chunk in _chunks(names):
+        found += paginator.paginate(AutoScalingGroupNames=chunk, PaginationConfig={"PageSize": CHUNK}).build_full_result()["AutoScalingGroups"]
+    return found
+
+
+def read_aws(module, wanted: dict) -> tuple[list, list]:
+    """(entries, errors) for {type: [ids]}: one paginated describe per type (route tables per VPC of the subnets)."""
+    entries, errors = [], []
+    try:
+        if wanted.get("subnet") or wanted.get("security_group") or wanted.get("route_tables"):
+            ec2 = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+            subnets = _ec2_all(ec2, "describe_subnets", "Subnets", "subnet-id", wanted.get("subnet") or [])
+            entries += [C.aws_entry("subnet", s["SubnetId"], C.ec2_tags(s)) for s in subnets]
+            vpcs = set(wanted.get("route_tables") or []) | {s["VpcId"] for s in subnets}
+            tables = _ec2_all(ec2, "describe_route_tables", "RouteTables", "vpc-id", list(vpcs))
+            for vpc in sorted(vpcs):
+                entries.append(C.aws_entry("route_tables", vpc, C.route_tables([t for t in tables if t.get("VpcId") == vpc])))
+            groups = _ec2_all(ec2, "describe_security_groups", "SecurityGroups", "group-id", wanted.get("security_group") or [])
+            entries += [C.aws_entry("security_group", g["GroupId"], C.ec2_tags(g)) for g in groups]
+        if wanted.get("autoscaling_group"):
+            asg = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+            entries += [C.aws_entry("autoscaling_group", g["AutoScalingGroupName"], C.asg_tags(g))
+                        for g in _asg_all(asg, wanted["autoscaling_group"])]
+    except (BotoCoreError, ClientError) as exc:
+        errors.append(f"AWS: {exc}")
+    return entries, errors
+
+
+def read_k8s(client, selectors: list) -> tuple[list, list]:
+    """(entries, errors): one list per selector."""
+    entries, errors = [], []
+    for sel in selectors:
+        try:
+            resource = client.resources.get(api_version=sel["api_version"], kind=sel["kind"])
+            items = resource.get(namespace=sel.get("namespace"), label_selector=sel.get("label_selector")).to_dict().get("items") or []
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(f"{sel['kind']} list: {exc}")
+            continue
+        for item in items:
+            entries.append(C.k8s_entry(dict(item, apiVersion=sel["api_version"], kind=sel["kind"]), sel["track"]))
+    return entries, errors
+
+
+def read_record(client, namespace: str, capability: str):
+    """(stored ConfigMap text or None, error or None)."""
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    try:
+        resource = client.resources.get(api_version="v1", kind="ConfigMap")
+        configmap = resource.get(name=C.configmap_name(capability), namespace=namespace).to_dict()
+    except NotFoundError:
+        return None, None
+    except Exception as exc:  # pylint: disable=broad-except
+        return None, f"record {namespace}/{C.configmap_name(capability)}: {exc}"
+    return (configmap.get("data") or {}).get(C.DATA_KEY, ""), None
+
+
+def namespace_exists(client, name: str) -> bool:
+    from kubernetes.dynamic.exceptions import NotFoundError
+
+    try:
+        client.resources.get(api_version="v1", kind="Namespace").get(name=name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def stored_record(module, client, params: dict):
+    """(trusted record or None, reasons why none is trusted)."""
+    text, error = read_record(client, params["namespace"], params["capability"])
+    if error:
+        return None, [f"read failed: {error}"]
+    if text is None:
+        return None, ["no record: full path"]
+    try:
+        record = C.parse(text)
+    except C.RecordError as exc:
+        module.warn(f"{params['capability']}: the convergence record is not one nodeless.eks wrote ({exc}); ignored: full path")
+        return None, [f"record ignored: {exc}"]
+    distrust = C.trust(record)
+    if distrust:
+        module.warn(f"{params['capability']}: {distrust}")
+        return None, [distrust]
+    return record, []
+
+
+def snapshot(module, client, params: dict, aws_wanted: dict) -> dict:
+    k8s_entries, k8s_errors = read_k8s(client, params["kubernetes"])
+    aws_entries, aws_errors = read_aws(module, aws_wanted) if aws_wanted else ([], [])
+    return {"kubernetes": k8s_entries, "aws": aws_entries, "helm": [], "errors": k8s_errors + aws_errors}
+
+
+def check(module, client, params: dict, inputs_digest: str) -> dict:
+    record, reasons = stored_record(module, client, params)
+    if record is not None and record["inputs"] != inputs_digest:
+        reasons = ["the role's inputs changed"]
+    elif record is not None:
+        wanted = {}
+        for entry in record["aws"]:
+            wanted.setdefault(entry["type"], []).append(entry["id"])
+        _unused, reasons = C.compare(record, inputs_digest, snapshot(module, client, params, wanted))
+    in_sync = record is not None and not reasons
+    return dict(changed=False, in_sync=in_sync, reasons=reasons, record=record,
+                msg=C.message(params["capability"], in_sync, record, reasons), diff={"before": {}, "after": {}})
+
+
+def write(module, client, params: dict, inputs_digest: str) -> dict:
+    text, error = read_record(client, params["namespace"], params["capability"])
+    if error:
+        module.fail_json(msg=f"{params['capability']}: could not read the convergence record: {error}")
+    try:
+        stored = C.parse(text) if text is not None else None
+    except C.RecordError:
+        stored = None
+    wanted = {}
+    for item in params["aws"]:
+        wanted.setdefault(item["type"], []).extend(item["ids"])
+    live = snapshot(module, client, params, wanted)
+    if live["errors"]:
+        module.fail_json(msg=f"{params['capability']}: could not read what the record covers: {'; '.join(live['errors'])}")
+    errors = C.missing_ids(params["aws"], live["aws"])
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors)
+    record = C.build(params["capability"], inputs_digest, live, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    diff = {"before": C.content(stored) or {}, "after": C.content(record)}
+    if stored is not None and C.content(stored) == C.content(record):
+        return dict(changed=False, in_sync=True, reasons=[], record=stored, diff=diff,
+                    msg=f"{params['capability']}: record unchanged ({C.count(stored)} objects)")
+    if not module.check_mode:
+        if not namespace_exists(client, params["namespace"]):
+            apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": params["namespace"], "labels": dict(C.LABELS)}},
+                  params["field_manager"], dry_run=False)
+        apply(client, C.configmap(record, params["namespace"]), params["field_manager"], dry_run=False)
+    return dict(changed=True, in_sync=True, reasons=[], record=record, diff=diff,
+                msg=f"{params['capability']}: record written ({C.count(record)} objects)")
+
+
+def main():
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    errors = C.capability_errors(params["capability"])
+    if errors:
+        module.fail_json(msg="; ".join(errors), errors=errors)
+    try:
+        from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+
+        client = get_api_client(kubeconfig=params["kubeconfig"], context=params["context"]).client
+    except Exception as exc:  # pylint: disable=broad-except
+        if params["state"] == "write":
+            module.fail_json(msg=f"{params['capability']}: no Kubernetes client: {exc}")
+        reasons = [f"read failed: no Kubernetes client: {exc}"]
+        module.exit_json(changed=False, in_sync=False, reasons=reasons, record=None, changes=[], diff={"before": {}, "after": {}},
+                         msg=C.message(params["capability"], False, None, reasons))
+    inputs_digest = C.digest(params["inputs"])
+    try:
+        result = (write if params["state"] == "write" else check)(module, client, params, inputs_digest)
+    except K8sError as exc:
+        module.fail_json(msg=f"{params['capability']}: could not write the convergence record: {exc}")
+    module.exit_json(changes=[], **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The convergence record and the gate's comparison (module_utils/convergence.py, issue #23): exact reasons."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+import yaml
+
+from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
+
+ROOT = pathlib.Path(__file__).resolve().parents[4]
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "op", "namespace": "op", "uid": "u1", "generation": 2, "resourceVersion": "77"}}
+CLASS = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "op", "uid": "u2", "resourceVersion": "5"}}
+SUBNET = {"SubnetId": "subnet-1", "VpcId": "vpc-1", "Tags": [{"Key": "kubernetes.io/role/elb", "Value": "1"}]}
+
+
+def snapshot(**over):
+    live = {"kubernetes": [C.k8s_entry(DEPLOYMENT, "generation"), C.k8s_entry(CLASS, "resourceVersion")],
+            "aws": [C.aws_entry("subnet", "subnet-1", C.ec2_tags(SUBNET))], "helm": [], "errors": []}
+    live.update(over)
+    return live
+
+
+def record(**over):
+    return C.build("overprovisioning", C.digest({"replicas": 1}), snapshot(**over), "2026-12-05T12:00:00Z")
+
+
+def test_version_is_the_collections():
+    assert C.VERSION == yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+
+
+def test_digest_is_canonical_and_entries_keep_generation_or_resource_version():
+    assert C.digest({"b": 1, "a": [1, 2]}) == C.digest({"a": [1, 2], "b": 1}) != C.digest({"a": [2, 1], "b": 1})
+    assert C.k8s_entry(DEPLOYMENT, "generation") == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "op",
+                                                     "namespace": "op", "uid": "u1", "generation": 2}
+    assert C.k8s_entry(CLASS, "generation") == {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "name": "op",
+                                                "uid": "u2", "resourceVersion": "5"}
+    assert C.configmap_name("discovery_tags") == "nodeless-eks-discovery-tags"
+
+
+def test_in_sync_only_when_inputs_and_every_object_are_the_records():
+    assert C.compare(record(), C.digest({"replicas": 1}), snapshot()) == (True, [])
+    assert C.message("overprovisioning", True, record(), []) == "overprovisioning: in sync (record 2026-12-05T12:00:00Z, 3 objects)"
+
+
+@pytest.mark.parametrize("live, inputs, reasons", [
+    (snapshot(kubernetes=[C.k8s_entry(CLASS, "resourceVersion")]), None, ["Deployment op/op: gone"]),
+    (snapshot(kubernetes=[C.k8s_entry(dict(DEPLOYMENT, metadata=dict(DEPLOYMENT["metadata"], generation=3)), "generation"),
+                          C.k8s_entry(CLASS, "resourceVersion")]), None, ["Deployment op/op: generation changed"]),
+    (snapshot(kubernetes=[C.k8s_entry(dict(DEPLOYMENT, metadata=dict(DEPLOYMENT["metadata"], uid="u9", generation=1)), "generation"),
+                          C.k8s_entry(CLASS, "resourceVersion")]), None, ["Deployment op/op: generation, uid changed"]),
+    (snapshot(kubernetes=snapshot()["kubernetes"] + [C.k8s_entry(dict(CLASS, metadata={"name": "extra", "uid": "u3"}), "resourceVersion")]),
+     None, ["PriorityClass extra: not in the record"]),
+    (snapshot(aws=[C.aws_entry("subnet", "subnet-1", {})]), None, ["aws subnet subnet-1: sha256 changed"]),
+    (snapshot(aws=[]), None, ["aws subnet subnet-1: gone"]),
+    (snapshot(), {"replicas": 2}, ["the role's inputs changed"]),
+    (snapshot(errors=["AWS: Throttling"]), None, ["read failed: AWS: Throttling"]),
+    (snapshot(aws=[], errors=["Deployment list: 503"]), None, ["read failed: Deployment list: 503"]),
+])
+def test_every_difference_and_every_failed_read_is_a_reason(live, inputs, reasons):
+    assert C.compare(record(), C.digest(inputs or {"replicas": 1}), live) == (False, reasons)
+
+
+def test_no_record_is_not_in_sync_and_the_message_names_at_most_three_reasons():
+    assert C.compare(None, "sha256:x", snapshot()) == (False, ["no record: full path"])
+    assert (C.message("discovery_tags", False, None, ["a", "b", "c", "d", "e"])
+            == "discovery_tags: not in sync, full path (a; b; c; 2 more)")
+
+
+def test_route_tables_digest_ignores_route_state_and_order():
+    table = {"RouteTableId": "rtb-1", "Associations": [{"SubnetId": "subnet-2"}, {"Main": True}],
+             "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"},
+                        {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"}]}
+    flipped = dict(table, Associations=table["Associations"][::-1], Routes=[dict(r, State="blackhole") for r in table["Routes"][::-1]])
+    assert C.route_tables([table]) == C.route_tables([flipped])
+    nat = dict(table, Routes=[{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}])
+    assert C.digest(C.route_tables([table])) != C.digest(C.route_tables([nat]))
+
+
+def test_content_leaves_out_written_at_and_render_parses_back():
+    later = dict(record(), written_at="2027-01-01T00:00:00Z")
+    assert C.content(later) == C.content(record())
+    assert C.parse(C.render(record())) == record()
+    configmap = C.configmap(record(), "nodeless-eks")
+    assert configmap["metadata"]["name"] == "nodeless-eks-overprovisioning"
+    assert configmap["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "nodeless.eks"
+    assert json.loads(configmap["data"]["record.json"])["capability"] == "overprovisioning"
+
+
+@pytest.mark.parametrize("text, error", [
+    ("{not json", "not JSON"),
+    ("[1, 2]", "not a JSON object"),
+    ('{"schema": 1}', "missing version, capability, written_at, inputs, kubernetes, aws, helm"),
+    (json.dumps(dict(record(), version="one")), "version 'one' is not X.Y.Z"),
+    (json.dumps(dict(record(), schema="1")), "schema is not a number"),
+    (json.dumps(dict(record(), aws={"a": 1})), "aws is not a list of objects"),
+    (json.dumps(dict(record(), aws=[{"type": "subnet"}])), "an aws entry lacks type, id or sha256"),
+    (json.dumps(dict(record(), kubernetes=[{"kind": "Deployment"}])), "a kubernetes entry lacks kind or name"),
+    (json.dumps(dict(record(), helm=[{"release": "x"}])), "a helm entry lacks release or revision"),
+])
+def test_nonsense_is_refused_naming_what_is_wrong(text, error):
+    with pytest.raises(C.RecordError, match="^" + error.replace("(", r"\(")):
+        C.parse(text)
+
+
+def test_a_newer_version_or_another_schema_is_not_trusted():
+    assert C.trust(record()) is None
+    assert C.trust(dict(record(), version="0.0.9")) is None
+    assert C.trust(dict(record(), version="0.2.0")) == "record written by nodeless.eks 0.2.0, newer than this 0.1.0: full path"
+    assert C.trust(dict(record(), version="0.1.1-dev")) == "record written by nodeless.eks 0.1.1-dev, newer than this 0.1.0: full path"
+    assert C.trust(dict(record(), schema=2)) == "record schema 2, this nodeless.eks 0.1.0 reads schema 1: full path"
+
+
+def test_capability_names_and_missing_aws_ids_are_named():
+    assert C.capability_errors("discovery_tags") == C.capability_errors("cluster-autoscaler") == []
+    assert C.capability_errors("Discovery Tags!") == [
+        "capability: 'Discovery Tags!' is not a capability name (lowercase letters, digits, - and _, at most 50)"]
+    entries = [C.aws_entry("subnet", "subnet-1", {})]
+    assert C.missing_ids([{"type": "subnet", "ids": ["subnet-1"]}], entries) == []
+    assert C.missing_ids([{"type": "subnet", "ids": ["subnet-1", "subnet-2"]}, {"type": "security_group", "ids": ["subnet-1"]}],
+                         entries) == ["aws[0].ids: subnet not found: subnet-2", "aws[1].ids: security_group not found: subnet-1"]
