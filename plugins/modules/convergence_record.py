@@ -345,6 +345,28 @@ def check(module, client, params: dict, inputs_digest: str) -> dict:
                 msg=C.message(params["capability"], in_sync, record, reasons), diff={"before": {}, "after": {}})
 
 
+def store(client, params: dict, record: dict) -> bool:
+    """Write RECORD (and its namespace when missing). A run beside this one (site.yml twice at once) may create either
+    first: after a refused write, when the stored record now has this content, nothing is written (False)."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": params["namespace"], "labels": dict(C.LABELS)}}
+    for attempt in (1, 2):
+        try:
+            if not namespace_exists(client, params["namespace"]):
+                apply(client, namespace, params["field_manager"], dry_run=False)
+            apply(client, C.configmap(record, params["namespace"]), params["field_manager"], dry_run=False)
+            return True
+        except K8sError:
+            text, _error = read_record(client, params["namespace"], params["capability"])
+            try:
+                if text is not None and C.content(C.parse(text)) == C.content(record):
+                    return False
+            except C.RecordError:
+                pass
+            if attempt == 2:
+                raise
+    return True
+
+
 def write(module, client, params: dict, inputs_digest: str) -> dict:
     text, error = read_record(client, params["namespace"], params["capability"])
     if error:
@@ -367,11 +389,9 @@ def write(module, client, params: dict, inputs_digest: str) -> dict:
     if stored is not None and C.content(stored) == C.content(record):
         return dict(changed=False, in_sync=True, reasons=[], record=stored, diff=diff,
                     msg=f"{params['capability']}: record unchanged ({C.count(stored)} objects)")
-    if not module.check_mode:
-        if not namespace_exists(client, params["namespace"]):
-            apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": params["namespace"], "labels": dict(C.LABELS)}},
-                  params["field_manager"], dry_run=False)
-        apply(client, C.configmap(record, params["namespace"]), params["field_manager"], dry_run=False)
+    if not module.check_mode and not store(client, params, record):
+        return dict(changed=False, in_sync=True, reasons=[], record=record, diff=diff,
+                    msg=f"{params['capability']}: record unchanged, written by a run beside this one")
     return dict(changed=True, in_sync=True, reasons=[], record=record, diff=diff,
                 msg=f"{params['capability']}: record written ({C.count(record)} objects)")
 
