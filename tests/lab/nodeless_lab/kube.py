@@ -53,6 +53,9 @@ def start_etcd(lab: Path, bins: dict, ports: dict) -> int:
         f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
         f"--initial-cluster=lab={peer}", "--unsafe-no-fsync=true", "--log-level=warn",
         f"--quota-backend-bytes={8 * 1024 ** 3}",
+        # One member, no peer to heartbeat: raft ticks twice a second instead of ten times (idle CPU, docs/lab.md);
+        # its first election waits for the timeout, so a longer one delays every lab start (2500 ms: about 1.2 s).
+        "--heartbeat-interval=500", "--election-timeout=2500",
     ], lab)
     procs.wait_for("etcd", lambda: json.loads(get(f"{client}/health"))["health"] == "true", 60,
                    lab / "logs" / "etcd.log", pid)
@@ -95,6 +98,9 @@ def start_apiserver(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
         "--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--allow-privileged=true",
         "--profiling=false", "--v=1",
+        # The `kubernetes` Service's Endpoints cannot hold a loopback address (422 every 10 s otherwise); nothing reads
+        # them: clients use the kubeconfigs' server URL (idle CPU, docs/lab.md).
+        "--endpoint-reconciler-type=none",
         f"--audit-policy-file={lab / 'audit-policy.yaml'}", f"--audit-log-path={lab / 'logs' / 'audit.log'}",
         "--audit-log-format=json", "--audit-log-mode=blocking",
     ], lab)
@@ -118,7 +124,10 @@ def start_controllers(lab: Path, bins: dict, ports: dict, pki: dict) -> dict[str
             f"--service-account-private-key-file={pki['sa_key']}", f"--root-ca-file={pki['ca']}",
             f"--cluster-signing-cert-file={pki['ca']}", f"--cluster-signing-key-file={pki['ca_key']}",
             "--use-service-account-credentials=true", f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--controllers=*", "--v=1",
+            # Every default controller but those of kinds nothing in the lab creates or reads the work of (HPAs, CronJobs,
+            # ResourceQuotas): they poll, and resourcequota re-reads API discovery every 30 s (idle CPU, docs/lab.md).
+            "--controllers=*,-horizontal-pod-autoscaler-controller,-cronjob-controller,-resourcequota-controller",
+            "--v=1",
             # kwok renews the fake nodes' leases; on a starved 2-core CI machine a late renewal must not
             # mark nodes NotReady and have their pods evicted in the middle of a test.
             "--node-monitor-grace-period=10m",
@@ -145,7 +154,10 @@ def start_kwok(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
         str(bins["kwok"]), f"--kubeconfig={kwok_cfg}",
         "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={POD_CIDR}", "--node-ip=10.0.64.250", f"--node-port={ports['kwok_node']}",
-        f"--server-address=127.0.0.1:{ports['kwok']}", "--node-lease-duration-seconds=40",
+        f"--server-address=127.0.0.1:{ports['kwok']}",
+        # Leases renewed every 60 s (a quarter of the duration) instead of every 10 s; the node lifecycle controller's
+        # grace period (10 min) stays far above it (idle CPU, docs/lab.md).
+        "--node-lease-duration-seconds=240",
     ], lab, env={"HOME": str(lab), "PATH": "/usr/bin:/bin"})
     procs.wait_for("kwok", lambda: procs.port_open(ports["kwok"]), 60, lab / "logs" / "kwok.log", pid)
     return pid
