@@ -30,26 +30,15 @@ def _play(**role_vars) -> list:
              "roles": [{"role": "nodeless.eks.kubeconfig", "vars": role_vars}]}]
 
 
-@pytest.fixture
-def outdir(tmp_path) -> Path:
-    path = tmp_path / "kubeconfigs"
-    path.mkdir(mode=0o700)
-    return path
+def _plays(roles: dict, *names: str) -> list:
+    """One play per named kubeconfig (the play named after it), in one playbook run."""
+    return [{**_play(**roles[name])[0], "name": name} for name in names]
 
 
-@pytest.fixture
-def namespace():
-    """A namespace of the test's own, deleted after (with the ClusterRoleBindings the role made for it)."""
-    from kubernetes import client
-
-    name = f"kc-{uuid.uuid4().hex[:6]}"
-    yield name
-    api = labenv.k8s_client()
-    rbac = client.RbacAuthorizationV1Api(api)
-    for crb in rbac.list_cluster_role_binding(label_selector="app.kubernetes.io/managed-by=nodeless.eks").items:
-        if any(s.namespace == name for s in crb.subjects or []):
-            rbac.delete_cluster_role_binding(crb.metadata.name)
-    client.CoreV1Api(api).delete_namespace(name)
+def _play_changed(result, name: str) -> int:
+    """How many task results of the play NAME changed (what total_changed counts, for that play only)."""
+    return sum(1 for play in result.data.get("plays", []) if play["play"]["name"] == name
+               for task in play.get("tasks", []) for res in task.get("hosts", {}).values() if res.get("changed"))
 
 
 def _token(path: Path) -> str:
@@ -78,61 +67,18 @@ def _status(call) -> int:
     return 200
 
 
-def _eventually(probe, expected, timeout: float = 15) -> bool:
-    """The API server learns of deleted bindings, accounts and Secrets through informers: allow their lag."""
+def _settled(probe, expected, timeout: float = 15):
+    """The API server learns of deleted bindings, accounts and Secrets through informers: allow their lag. Returns
+    the last answer (EXPECTED, or what it still was after TIMEOUT)."""
     deadline = time.monotonic() + timeout
     while (got := probe()) != expected and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert got == expected, f"got {got}, expected {expected} within {timeout}s"
-    return True
+    return got
 
 
 def _pod(ns: str) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "denied", "namespace": ns},
             "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
-
-
-def test_view_token_check_mode_rbac_secrecy_and_idempotence(playbook, outdir, namespace):
-    path = outdir / "view.kubeconfig"
-    role = {"kubeconfig_service_account": "viewer", "kubeconfig_namespace": namespace, "kubeconfig_path": str(path)}
-
-    with untouched():
-        check = playbook(_play(**role), check=True, diff=True)
-    assert check.rc == 0, check.failure_text()
-    assert check.total_changed() >= 3 and not path.exists()  # namespace, account+RBAC, token, file predicted
-
-    real = playbook(_play(**role), verbosity=3, json_output=False)
-    assert real.rc == 0, real.stdout[-3000:]
-    token = _token(path)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert token not in real.stdout + real.stderr, "the token appeared in the -vvv output"
-    assert token[-24:] not in real.stdout + real.stderr
-
-    core = _core(path)
-    assert _status(lambda: core.list_namespaced_pod("kube-system")) == 200
-    assert _status(lambda: core.create_namespaced_pod(namespace, _pod(namespace))) == 403
-
-    offset = labenv.k8s_writes()[0]
-    again = playbook(_play(**role))
-    assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert labenv.k8s_writes(offset)[1] == [], "a re-run with a valid token wrote to the API server"
-    assert _token(path) == token
-
-    check_again = playbook(_play(**role), check=True, diff=True)
-    assert check_again.rc == 0 and check_again.total_changed() == 0, check_again.changed()
-
-
-def test_namespace_scoped_token_is_refused_elsewhere(playbook, outdir, namespace):
-    path = outdir / "edit.kubeconfig"
-    result = playbook(_play(kubeconfig_service_account="editor", kubeconfig_namespace=namespace,
-                            kubeconfig_cluster_role="edit", kubeconfig_rbac_namespaces=[namespace],
-                            kubeconfig_path=str(path)))
-    assert result.rc == 0, result.failure_text()
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    core = _core(path)
-    assert _status(lambda: core.list_namespaced_config_map(namespace)) == 200
-    assert _status(lambda: core.list_namespaced_config_map("default")) == 403
-    assert _status(lambda: core.list_namespaced_pod("kube-system")) == 403
 
 
 def _expired_copy(token: str) -> str:
@@ -152,81 +98,165 @@ def _expired_copy(token: str) -> str:
     return f"{signing_input.decode()}.{b64(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))}"
 
 
-def test_expired_token_gets_401_and_is_renewed(playbook, outdir, namespace):
-    path = outdir / "view.kubeconfig"
-    role = {"kubeconfig_service_account": "viewer", "kubeconfig_namespace": namespace, "kubeconfig_path": str(path),
-            "kubeconfig_token_expiration": 600, "kubeconfig_token_renew_before": 60}
-    assert playbook(_play(**role)).rc == 0
-    good = _token(path)
-    expired = _expired_copy(good)
-    path.write_text(path.read_text().replace(good, expired))
-    assert _status(lambda: _core(path).list_namespaced_pod("kube-system")) == 401
-
-    renewed = playbook(_play(**role))
-    assert renewed.rc == 0 and renewed.total_changed() >= 2, renewed.changed()
-    assert _token(path) not in (good, expired)
-    assert _status(lambda: _core(path).list_namespaced_pod("kube-system")) == 200
-
-
-def test_legacy_secret_filled_by_the_token_controller(playbook, outdir, namespace):
+@pytest.fixture(scope="module")
+def lifecycle(lab, tmp_path_factory):
+    """The file's one sequence, read by every test. Six kubeconfigs in a namespace of the file's own: view (token),
+    edit (scoped to that namespace), expiring (600 s token), legacy (Secret token), break-glass (in kube-system)
+    and exec. Check mode of the view one on the bare namespace; all six in one -vvv run; the view and legacy ones
+    re-run (writes counted), the view one in check mode again; the expiring one renewed after its token expired,
+    with the break-glass one revoked in the same run; the break-glass one absent. What each step showed is kept
+    (API answers with each file, file modes, tokens) for the tests."""
     from kubernetes import client
 
-    path = outdir / "legacy.kubeconfig"
-    role = {"kubeconfig_service_account": "legacy", "kubeconfig_namespace": namespace, "kubeconfig_path": str(path),
-            "kubeconfig_token_type": "legacy_secret"}
-    assert playbook(_play(**role)).rc == 0
-    secret = client.CoreV1Api(labenv.k8s_client()).read_namespaced_secret("legacy-token", namespace)
-    assert secret.type == "kubernetes.io/service-account-token"
-    assert base64.b64decode(secret.data["token"]).decode() == _token(path)
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert _status(lambda: _core(path).list_namespaced_pod("kube-system")) == 200
-    assert _status(lambda: _core(path).create_namespaced_pod(namespace, _pod(namespace))) == 403  # view only
-    assert playbook(_play(**role)).total_changed() == 0
+    from support import playbook as runner
 
-
-def test_break_glass_works_then_revoked_gets_403_then_absent_gets_401(playbook, outdir):
-    path = outdir / "break-glass.kubeconfig"
-    account = f"bg-{uuid.uuid4().hex[:6]}"
-    role = {"kubeconfig_mode": "break_glass", "kubeconfig_break_glass_enabled": True, "kubeconfig_path": str(path),
-            "kubeconfig_break_glass_service_account": account}
+    ns, account = f"kc-{uuid.uuid4().hex[:6]}", f"bg-{uuid.uuid4().hex[:6]}"
+    out = tmp_path_factory.mktemp("kubeconfigs")
+    out.chmod(0o700)
+    paths = {name: out / f"{name}.kubeconfig" for name in ("view", "edit", "expiring", "legacy", "break-glass", "exec")}
+    roles = {
+        "view": {"kubeconfig_service_account": "viewer"},
+        "edit": {"kubeconfig_service_account": "editor", "kubeconfig_cluster_role": "edit", "kubeconfig_rbac_namespaces": [ns]},
+        "expiring": {"kubeconfig_service_account": "expiring", "kubeconfig_token_expiration": 600,
+                     "kubeconfig_token_renew_before": 60},
+        "legacy": {"kubeconfig_service_account": "legacy", "kubeconfig_token_type": "legacy_secret"},
+    }
+    roles = {name: {**values, "kubeconfig_namespace": ns, "kubeconfig_path": str(paths[name])} for name, values in roles.items()}
+    roles["break-glass"] = {"kubeconfig_mode": "break_glass", "kubeconfig_break_glass_enabled": True,
+                            "kubeconfig_path": str(paths["break-glass"]), "kubeconfig_break_glass_service_account": account}
+    roles["exec"] = {"kubeconfig_mode": "exec", "kubeconfig_path": str(paths["exec"]), "kubeconfig_set_fact": True,
+                     "kubeconfig_exec_role_arn": "arn:aws:iam::123456789012:role/admins", "kubeconfig_exec_profile": "ops"}
+    seen = {"ns": ns, "account": account, "paths": paths}
+    absent_done = False
     try:
-        result = playbook(_play(**role), verbosity=3, json_output=False)
-        assert result.rc == 0, result.stdout[-3000:]
-        token = _token(path)
-        assert token not in result.stdout + result.stderr
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert _status(lambda: _core(path).list_node()) == 200
-        binding = _rbac(path).read_cluster_role_binding(f"nodeless-kubeconfig-kube-system-{account}")
-        assert (binding.role_ref.kind, binding.role_ref.name) == ("ClusterRole", "cluster-admin")
-        assert [(s.kind, s.namespace, s.name) for s in binding.subjects] == [("ServiceAccount", "kube-system", account)]
+        with untouched():
+            seen["check"] = runner.run(_play(**roles["view"]), check=True, diff=True)
+        seen["view_written_by_check"] = paths["view"].exists()
 
-        assert playbook(_play(**role, kubeconfig_state="revoked")).rc == 0
-        assert _eventually(lambda: _status(lambda: _core(path).list_node()), 403)
+        plays = _plays(roles, "view", "edit", "expiring", "legacy", "break-glass", "exec")
+        plays[-1]["tasks"] = [{"name": "fact equals file", "ansible.builtin.assert": {
+            "that": [f"kubeconfig_content == lookup('ansible.builtin.file', '{paths['exec']}') + '\\n'"]}}]
+        first = seen["first"] = runner.run(plays, verbosity=3, json_output=False)
+        assert first.rc == 0, first.stdout[-3000:]
+        seen["output"] = first.stdout + first.stderr
+        seen["modes"] = {name: stat.S_IMODE(os.stat(path).st_mode) for name, path in paths.items()}
+        seen["tokens"] = {name: _token(paths[name]) for name in ("view", "edit", "expiring", "legacy", "break-glass")}
+        view, edit, legacy = _core(paths["view"]), _core(paths["edit"]), _core(paths["legacy"])
+        seen["view_status"] = (_status(lambda: view.list_namespaced_pod("kube-system")),
+                               _status(lambda: view.create_namespaced_pod(ns, _pod(ns))))
+        seen["edit_status"] = (_status(lambda: edit.list_namespaced_config_map(ns)),
+                               _status(lambda: edit.list_namespaced_config_map("default")),
+                               _status(lambda: edit.list_namespaced_pod("kube-system")))
+        secret = client.CoreV1Api(labenv.k8s_client()).read_namespaced_secret("legacy-token", ns)
+        seen["legacy_secret"] = (secret.type, base64.b64decode(secret.data["token"]).decode())
+        seen["legacy_status"] = (_status(lambda: legacy.list_namespaced_pod("kube-system")),
+                                 _status(lambda: legacy.create_namespaced_pod(ns, _pod(ns))))
+        seen["break_glass_nodes"] = _status(lambda: _core(paths["break-glass"]).list_node())
+        binding = _rbac(paths["break-glass"]).read_cluster_role_binding(f"nodeless-kubeconfig-kube-system-{account}")
+        seen["break_glass_binding"] = ((binding.role_ref.kind, binding.role_ref.name),
+                                       [(s.kind, s.namespace, s.name) for s in binding.subjects])
+        seen["exec"] = yaml.safe_load(paths["exec"].read_text())
 
-        assert playbook(_play(**role, kubeconfig_state="absent")).rc == 0
-        assert not path.exists()
+        offset = labenv.k8s_writes()[0]
+        seen["again"] = runner.run(_plays(roles, "view", "legacy"))
+        seen["again_writes"] = labenv.k8s_writes(offset)[1]
+        seen["tokens_again"] = {name: _token(paths[name]) for name in ("view", "legacy")}
+        seen["check_again"] = runner.run(_play(**roles["view"]), check=True, diff=True)
+
+        good = seen["tokens"]["expiring"]
+        seen["expired"] = _expired_copy(good)
+        paths["expiring"].write_text(paths["expiring"].read_text().replace(good, seen["expired"]))
+        seen["expired_status"] = _status(lambda: _core(paths["expiring"]).list_namespaced_pod("kube-system"))
+        renewed = seen["renewed"] = runner.run(_plays({**roles, "break-glass": {**roles["break-glass"], "kubeconfig_state": "revoked"}},
+                                                      "expiring", "break-glass"))
+        seen["renewed_token"] = _token(paths["expiring"])
+        seen["renewed_status"] = _status(lambda: _core(paths["expiring"]).list_namespaced_pod("kube-system"))
+        seen["revoked_nodes"] = _settled(lambda: _status(lambda: _core(paths["break-glass"]).list_node()), 403) if renewed.rc == 0 else None
+
+        absent = seen["absent"] = runner.run(_play(**roles["break-glass"], kubeconfig_state="absent"))
+        absent_done = absent.rc == 0
+        seen["break_glass_file_after_absent"] = paths["break-glass"].exists()
         cluster = {"server": labenv.state()["api_endpoint"], "insecure-skip-tls-verify": True}
-        path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "x",
-                                        "clusters": [{"name": "x", "cluster": cluster}],
-                                        "users": [{"name": "x", "user": {"token": token}}],
-                                        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
-        assert _eventually(lambda: _status(lambda: _core(path).list_node()), 401)
+        paths["break-glass"].write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "x", "clusters": [{"name": "x", "cluster": cluster}],
+            "users": [{"name": "x", "user": {"token": seen["tokens"]["break-glass"]}}],
+            "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+        seen["absent_nodes"] = _settled(lambda: _status(lambda: _core(paths["break-glass"]).list_node()), 401)
+        yield seen
     finally:
-        playbook(_play(**role, kubeconfig_state="absent"))
+        if not absent_done:
+            runner.run(_play(**roles["break-glass"], kubeconfig_state="absent"))
+        api = labenv.k8s_client()
+        rbac = client.RbacAuthorizationV1Api(api)
+        for crb in rbac.list_cluster_role_binding(label_selector="app.kubernetes.io/managed-by=nodeless.eks").items:
+            if any(s.namespace == ns for s in crb.subjects or []):
+                rbac.delete_cluster_role_binding(crb.metadata.name)
+        client.CoreV1Api(api).delete_namespace(ns)
 
 
-def test_exec_kubeconfig_and_fact(playbook, outdir):
-    path = outdir / "exec.kubeconfig"
-    result = playbook([{"name": "exec", "hosts": "lab", "gather_facts": False,
-                        "roles": [{"role": "nodeless.eks.kubeconfig",
-                                   "vars": {"kubeconfig_mode": "exec", "kubeconfig_path": str(path), "kubeconfig_set_fact": True,
-                                            "kubeconfig_exec_role_arn": "arn:aws:iam::123456789012:role/admins",
-                                            "kubeconfig_exec_profile": "ops"}}],
-                        "tasks": [{"name": "fact equals file", "ansible.builtin.assert": {
-                            "that": [f"kubeconfig_content == lookup('ansible.builtin.file', '{path}') + '\\n'"]}}]}])
-    assert result.rc == 0, result.failure_text()
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    doc = yaml.safe_load(path.read_text())
+def test_view_token_check_mode_rbac_secrecy_and_idempotence(lifecycle):
+    check = lifecycle["check"]
+    assert check.rc == 0, check.failure_text()
+    assert check.total_changed() >= 3 and not lifecycle["view_written_by_check"]  # namespace, account+RBAC, token, file predicted
+
+    output, tokens = lifecycle["output"], lifecycle["tokens"]
+    assert lifecycle["modes"]["view"] == 0o600
+    for name, token in tokens.items():  # the -vvv run of all six kubeconfigs
+        assert token not in output, f"the {name} token appeared in the -vvv output"
+    assert tokens["view"][-24:] not in output
+    assert lifecycle["view_status"] == (200, 403)  # list pods in kube-system; create a pod
+
+    again = lifecycle["again"]  # the view and legacy kubeconfigs re-run, their tokens valid
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    assert lifecycle["again_writes"] == [], "a re-run with a valid token wrote to the API server"
+    assert lifecycle["tokens_again"]["view"] == tokens["view"]
+
+    check_again = lifecycle["check_again"]
+    assert check_again.rc == 0 and check_again.total_changed() == 0, check_again.changed()
+
+
+def test_namespace_scoped_token_is_refused_elsewhere(lifecycle):
+    assert lifecycle["modes"]["edit"] == 0o600
+    # configmaps in its namespace, in default, pods in kube-system
+    assert lifecycle["edit_status"] == (200, 403, 403)
+
+
+def test_expired_token_gets_401_and_is_renewed(lifecycle):
+    assert lifecycle["expired_status"] == 401
+    renewed = lifecycle["renewed"]
+    assert renewed.rc == 0 and _play_changed(renewed, "expiring") >= 2, renewed.changed()
+    assert lifecycle["renewed_token"] not in (lifecycle["tokens"]["expiring"], lifecycle["expired"])
+    assert lifecycle["renewed_status"] == 200
+
+
+def test_legacy_secret_filled_by_the_token_controller(lifecycle):
+    assert lifecycle["legacy_secret"] == ("kubernetes.io/service-account-token", lifecycle["tokens"]["legacy"])
+    assert lifecycle["modes"]["legacy"] == 0o600
+    assert lifecycle["legacy_status"] == (200, 403)  # list pods in kube-system; create a pod: view only
+    again = lifecycle["again"]
+    assert _play_changed(again, "legacy") == 0 and again.total_changed() == 0, again.changed()
+    assert lifecycle["tokens_again"]["legacy"] == lifecycle["tokens"]["legacy"]
+
+
+def test_break_glass_works_then_revoked_gets_403_then_absent_gets_401(lifecycle):
+    account = lifecycle["account"]
+    assert lifecycle["tokens"]["break-glass"] not in lifecycle["output"]
+    assert lifecycle["modes"]["break-glass"] == 0o600
+    assert lifecycle["break_glass_nodes"] == 200
+    assert lifecycle["break_glass_binding"] == (("ClusterRole", "cluster-admin"), [("ServiceAccount", "kube-system", account)])
+
+    assert lifecycle["renewed"].rc == 0, lifecycle["renewed"].failure_text()  # the revoking run
+    assert lifecycle["revoked_nodes"] == 403
+
+    assert lifecycle["absent"].rc == 0, lifecycle["absent"].failure_text()
+    assert not lifecycle["break_glass_file_after_absent"]
+    assert lifecycle["absent_nodes"] == 401
+
+
+def test_exec_kubeconfig_and_fact(lifecycle):
+    assert lifecycle["first"].rc == 0  # its play asserted kubeconfig_content == the file
+    assert lifecycle["modes"]["exec"] == 0o600
+    doc = lifecycle["exec"]
     ex = doc["users"][0]["user"]["exec"]
     assert ex["apiVersion"] == "client.authentication.k8s.io/v1beta1"
     assert ex["command"] == "aws" and ex["args"][:7] == ["--region", "us-west-2", "eks", "get-token", "--cluster-name", "lab", "--output"]
