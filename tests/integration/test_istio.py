@@ -48,10 +48,28 @@ def _run_counted(playbook, **kwargs):
     return result, _writes(offset)
 
 
+def _plain_pods() -> None:
+    """A namespace outside the mesh's injection with a pod without a sidecar and one with a (hand-written) sidecar."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(labenv.k8s_client())
+    if not any(n.metadata.name == PLAIN_NS for n in core.list_namespace().items):
+        core.create_namespace({"metadata": {"name": PLAIN_NS}})
+    if not any(p.metadata.name == "no-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
+        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "no-sidecar"},
+                                              "spec": {"containers": [{"name": "app", "image": "busybox"}]}})
+    # A sidecar pod (hand-written istio-proxy, as injection would add) is not at risk.
+    if not any(p.metadata.name == "with-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
+        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "with-sidecar"}, "spec": {"containers": [
+            {"name": "app", "image": "busybox"}, {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
+
+
 @pytest.fixture(scope="module")
 def installed(lab):
+    """The install (mesh STRICT), with the plain namespace's pods already there, so that its report names them."""
     from support import playbook as runner
 
+    _plain_pods()
     result = runner.run(_play(istio_mtls_mode="STRICT"))
     assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
     return result
@@ -78,7 +96,7 @@ def test_injection_namespace_is_labelled_for_the_sidecar(installed):
     assert namespace.metadata.labels["istio-injection"] == "enabled"
 
 
-def test_permissive_strict_switch_changes_exactly_one_object(installed, playbook):
+def test_permissive_strict_switch_changes_exactly_one_object_and_fail_on_risk_stops_before_tightening(installed, playbook):
     with untouched():
         check = playbook(_play(istio_mtls_mode="PERMISSIVE"), check=True, diff=True)
     assert check.rc == 0, check.failure_text()
@@ -90,6 +108,12 @@ def test_permissive_strict_switch_changes_exactly_one_object(installed, playbook
 
     again, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
     assert again.total_changed() == 0 and writes == []
+
+    # Mesh PERMISSIVE now, STRICT asked with istio_fail_on_risk while a pod has no sidecar: stop before the policy
+    # is tightened.
+    with untouched():
+        failed = playbook(_play(istio_mtls_mode="STRICT", istio_fail_on_risk=True))
+    assert failed.rc != 0 and f"{PLAIN_NS}/no-sidecar" in failed.failure_text() and "istio_fail_on_risk" in failed.failure_text()
 
     back, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
     assert _policy_changes(back)[0]["detail"] == "mtls PERMISSIVE -> STRICT"
@@ -155,29 +179,9 @@ def test_peer_authentication_schema_is_enforced_by_the_api_server(installed):
     assert "spec.mtls.mode" in str(refused.value.body) and "STRICTEST" in str(refused.value.body)
 
 
-def test_report_names_pod_without_sidecar_and_fail_on_risk_stops_before_tightening(installed, playbook):
-    from kubernetes import client
-
-    core = client.CoreV1Api(labenv.k8s_client())
-    if not any(n.metadata.name == PLAIN_NS for n in core.list_namespace().items):
-        core.create_namespace({"metadata": {"name": PLAIN_NS}})
-    if not any(p.metadata.name == "no-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
-        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "no-sidecar"},
-                                              "spec": {"containers": [{"name": "app", "image": "busybox"}]}})
-    # A sidecar pod (hand-written istio-proxy, as injection would add) is not at risk.
-    if not any(p.metadata.name == "with-sidecar" for p in core.list_namespaced_pod(PLAIN_NS).items):
-        core.create_namespaced_pod(PLAIN_NS, {"metadata": {"name": "with-sidecar"}, "spec": {"containers": [
-            {"name": "app", "image": "busybox"}, {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.30.3"}]}})
-
-    result, _unused = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
-    facts = _report(result)
+def test_report_names_pod_without_sidecar(installed):
+    """The install's own report: the plain pod in the STRICT mesh is at risk, the sidecar pod is not."""
+    facts = _report(installed)
     assert f"{PLAIN_NS}/no-sidecar" in facts["at_risk"] and f"{PLAIN_NS}/with-sidecar" not in facts["at_risk"]
     row = [r for r in facts["namespaces"] if r["namespace"] == PLAIN_NS][0]
     assert row["mode"] == "STRICT" and row["source"] == "istio-system/default" and row["pods_without_sidecar"] == ["no-sidecar"]
-
-    # Mesh PERMISSIVE now, STRICT asked with istio_fail_on_risk: stop before the policy is tightened.
-    _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
-    with untouched():
-        failed = playbook(_play(istio_mtls_mode="STRICT", istio_fail_on_risk=True))
-    assert failed.rc != 0 and f"{PLAIN_NS}/no-sidecar" in failed.failure_text() and "istio_fail_on_risk" in failed.failure_text()
-    _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
