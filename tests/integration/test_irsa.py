@@ -20,6 +20,12 @@ ACCOUNTS = [
      "policies": [{"name": "external_dns", "vars": {"hosted_zone_ids": ["Z0123456789TEST"]}},
                   "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]},
 ]
+# The per-entry role options, converged (and re-run) with the two add-ons' accounts.
+BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
+OPTIONS = {"namespace": NS, "service_account": "options", "path": "/irsa-it/", "permissions_boundary": BOUNDARY,
+           "max_session_duration": 7200, "policies": ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]}
+CONVERGED = ACCOUNTS + [OPTIONS]
+CA_POLICY = f"lab-{NS}-cluster-autoscaler-cluster-autoscaler"
 
 
 def _play(accounts, **extra):
@@ -55,18 +61,51 @@ def _trust_allows(trust: dict, provider_arn: str, claims: dict) -> bool:
     return False
 
 
+def _policy_arn(iam) -> str:
+    return next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == CA_POLICY)
+
+
 @pytest.fixture(scope="module")
 def converged(lab):
-    """Check mode first (nothing written), then the real run; returns both, with their plan tables."""
+    """Check mode first (nothing written), then the real run (both with their plan tables); then IAM's five versions
+    of the cluster-autoscaler policy filled with non-default ones, and a re-run counted (AWS and API server writes).
+    The options account's role is deleted after the module."""
+    from kubernetes import client
+
     playbook = runner.run
+    iam = labenv.boto3_client("iam")
     with untouched():
-        check = playbook(_play(ACCOUNTS), check=True, diff=True, plan=True)
+        check = playbook(_play(CONVERGED), check=True, diff=True, plan=True)
     assert check.rc == 0, check.failure_text()
     assert check.total_changed() > 0, "check mode predicted no change on a fresh lab"
-    real = playbook(_play(ACCOUNTS), diff=True, plan=True)
+    real = playbook(_play(CONVERGED), diff=True, plan=True)
     assert real.rc == 0, real.failure_text()
     real.check = check
-    return real
+
+    arn = _policy_arn(iam)
+    default_id = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId=default_id)["PolicyVersion"]["Document"]
+    for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:  # left by an earlier session on this lab
+        if not version["IsDefaultVersion"]:
+            iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    for n in range(4):  # fill up to IAM's 5 versions with non-default ones
+        extra = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": f"ec2:DescribeTags{n}", "Resource": "*"}])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(extra), SetAsDefault=False)
+    real.versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    real.shipped_doc = doc
+
+    labenv.aws_calls(reset=True)
+    offset, _unused = labenv.k8s_writes()
+    real.again = playbook(_play(CONVERGED))
+    real.again_aws_writes = aws_write_calls(labenv.aws_calls())
+    real.again_k8s_writes = labenv.k8s_writes(offset)[1]
+    yield real
+    name = f"lab-{NS}-options"
+    if _role_exists(iam, name):
+        for policy in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+        iam.delete_role(RoleName=name)
+    client.CoreV1Api(labenv.k8s_client()).delete_namespaced_service_account("options", NS)
 
 
 def test_check_mode_predicted_what_the_real_run_did(converged):
@@ -77,14 +116,12 @@ def test_check_mode_predicted_what_the_real_run_did(converged):
     assert predicted == done, f"planned, not done: {sorted(predicted - done)}; done, not planned: {sorted(done - predicted)}"
 
 
-def test_second_run_changes_nothing_and_writes_nothing(converged, playbook):
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    again = playbook(_play(ACCOUNTS))
+def test_second_run_changes_nothing_and_writes_nothing(converged):
+    again = converged.again
     assert again.rc == 0, again.failure_text()
     assert again.total_changed() == 0, again.changed()
-    assert aws_write_calls(labenv.aws_calls()) == []
-    assert labenv.k8s_writes(offset)[1] == []
+    assert converged.again_aws_writes == []
+    assert converged.again_k8s_writes == []
 
 
 def test_two_addons_share_one_provider_and_get_exact_trust(converged, lab):
@@ -138,17 +175,11 @@ def test_token_request_satisfies_exactly_the_written_trust(converged):
 
 def test_policy_versions_change_only_on_real_differences_and_prune_at_five(converged, playbook):
     iam = labenv.boto3_client("iam")
-    name = f"lab-{NS}-cluster-autoscaler-cluster-autoscaler"
-    arn = next(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"] if p["PolicyName"] == name)
-    default_id = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    doc = iam.get_policy_version(PolicyArn=arn, VersionId=default_id)["PolicyVersion"]["Document"]
-    for n in range(4):  # fill up to IAM's 5 versions with non-default ones
-        extra = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": f"ec2:DescribeTags{n}", "Resource": "*"}])
-        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(extra), SetAsDefault=False)
-    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    arn = _policy_arn(iam)
+    versions, doc = converged.versions, converged.shipped_doc
     assert len(versions) == 5
-    # The shipped document is still the default: nothing to do.
-    same = playbook(_play(ACCOUNTS[:1]))
+    # The shipped document is still the default: nothing to do (the module's re-run, with the five versions).
+    same = converged.again
     assert same.rc == 0 and same.total_changed() == 0, same.changed()
     # A real difference (one more statement) makes a new default and prunes the oldest non-default.
     changed_doc = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}])
@@ -161,51 +192,75 @@ def test_policy_versions_change_only_on_real_differences_and_prune_at_five(conve
     assert default["VersionId"] not in {v["VersionId"] for v in versions}
     new_doc = iam.get_policy_version(PolicyArn=arn, VersionId=default["VersionId"])["PolicyVersion"]["Document"]
     assert new_doc["Statement"][-1]["Action"] == "ec2:DescribeRegions"
-    # Restore the shipped document for later runs.
-    assert playbook(_play(ACCOUNTS[:1])).rc == 0
+    # Restore the shipped document as the default, as the role left it (its version is one of the five kept).
+    shipped = next(v["VersionId"] for v in versions if v["IsDefaultVersion"])
+    assert shipped in {v["VersionId"] for v in after}
+    iam.set_default_policy_version(PolicyArn=arn, VersionId=shipped)
 
 
-def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab, playbook):
+OIDC_URL = "https://oidc.example.test/id/IRSAIT"
+
+
+def _oidc_task(state: str) -> dict:
+    return {"name": "provider", "register": "out",
+            "nodeless.eks.oidc_provider": {"url": OIDC_URL, "thumbprints": ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+                                           "state": state}}
+
+
+@pytest.fixture(scope="module")
+def oidc_absent(lab):
+    """A provider made directly in IAM; then one check run holding both the lab issuer's thumbprint and that provider's
+    removal (nothing written), the real removal and its re-run, each with its AWS write calls."""
+    from support import playbook as runner
+
+    iam = labenv.boto3_client("iam")
+    iam.create_open_id_connect_provider(Url=OIDC_URL, ClientIDList=["sts.amazonaws.com"],
+                                        ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"])
+    thumbprint = {"name": "thumbprint", "nodeless.eks.oidc_provider": {
+        "url": lab["issuer"], "compute_thumbprint": True, "issuer_validate_certs": False}, "register": "r"}
+    runs = {}
+    with untouched():
+        runs["check"] = runner.run([{"name": "oidc", "hosts": "lab", "gather_facts": False,
+                                     "tasks": [thumbprint, _oidc_task("absent")]}], check=True, diff=True)
+    for name in ("real", "again"):
+        labenv.aws_calls(reset=True)
+        runs[name] = runner.run([{"name": "oidc", "hosts": "lab", "gather_facts": False, "tasks": [_oidc_task("absent")]}])
+        runs[f"{name}_writes"] = aws_write_calls(labenv.aws_calls())
+        runs[f"{name}_providers"] = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    return runs
+
+
+def _task_result(run, task: str) -> dict:
+    return next(res for name, _host, res in run.tasks() if name == task)
+
+
+def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab, oidc_absent):
     import hashlib
     import ssl
 
     host, port = lab["issuer"].removeprefix("https://").split(":")
     # The lab's API server presents only its serving certificate, so that certificate is the top of the chain.
     expected = hashlib.sha1(ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((host, int(port))))).hexdigest()
-    task = {"name": "thumbprint", "nodeless.eks.oidc_provider": {"url": lab["issuer"], "compute_thumbprint": True,
-                                                                 "issuer_validate_certs": False}, "register": "r"}
-    with untouched():
-        run = playbook([{"hosts": "lab", "gather_facts": False, "tasks": [task]}], check=True)
+    run = oidc_absent["check"]  # check mode, nothing written (untouched)
     assert run.rc == 0, run.failure_text()
-    result = next(res for name, _unused, res in run.tasks() if name == "thumbprint")
+    result = _task_result(run, "thumbprint")
     assert (result["thumbprints"], result["thumbprint_source"]) == ([expected], "computed")
 
 
-def test_role_path_permissions_boundary_and_session_duration_reach_the_role(converged, lab, playbook):
-    """The per-entry role options: the path is part of the role's ARN (and so of the annotation)."""
+def test_role_path_permissions_boundary_and_session_duration_reach_the_role(converged):
+    """The per-entry role options (converged with the other accounts; the re-run that changed nothing held them too):
+    the path is part of the role's ARN (and so of the annotation)."""
     from kubernetes import client
 
     iam = labenv.boto3_client("iam")
-    boundary = "arn:aws:iam::aws:policy/PowerUserAccess"
-    accounts = [{"namespace": NS, "service_account": "options", "path": "/irsa-it/", "permissions_boundary": boundary,
-                 "max_session_duration": 7200, "policies": ["arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"]}]
     name = f"lab-{NS}-options"
-    try:
-        run = playbook(_play(accounts))
-        assert run.rc == 0, run.failure_text()
-        role = iam.get_role(RoleName=name)["Role"]
-        assert role["Path"] == "/irsa-it/" and role["MaxSessionDuration"] == 7200
-        assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
-        sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("options", NS)
-        assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"] == f"arn:aws:iam::123456789012:role/irsa-it/{name}"
-        again = playbook(_play(accounts))
-        assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    finally:
-        for policy in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []) if _role_exists(iam, name) else []:
-            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
-        if _role_exists(iam, name):
-            iam.delete_role(RoleName=name)
-        client.CoreV1Api(labenv.k8s_client()).delete_namespaced_service_account("options", NS)
+    role = iam.get_role(RoleName=name)["Role"]
+    assert role["Path"] == "/irsa-it/" and role["MaxSessionDuration"] == 7200
+    assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
+    sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("options", NS)
+    assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"] == f"arn:aws:iam::123456789012:role/irsa-it/{name}"
+    again = converged.again
+    assert again.rc == 0 and again.total_changed() == 0, again.changed()
 
 
 def _role_exists(iam, name: str) -> bool:
@@ -216,29 +271,12 @@ def _role_exists(iam, name: str) -> bool:
     return True
 
 
-def test_oidc_provider_absent_is_predicted_then_deleted_once(lab, playbook):
-    url = "https://oidc.example.test/id/IRSAIT"
-    iam = labenv.boto3_client("iam")
-
-    def play(state):
-        task = {"name": "provider", "register": "out",
-                "nodeless.eks.oidc_provider": {"url": url, "thumbprints": ["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"], "state": state}}
-        return [{"name": "oidc", "hosts": "lab", "gather_facts": False, "tasks": [task]}]
-
-    def result(run):
-        return next(res for name, _host, res in run.tasks() if name == "provider")
-
-    assert playbook(play("present")).rc == 0
-    assert any(p["Arn"].endswith(":oidc-provider/oidc.example.test/id/IRSAIT") for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
-    with untouched():
-        check = playbook(play("absent"), check=True, diff=True)
+def test_oidc_provider_absent_is_predicted_then_deleted_once(oidc_absent):
+    check, real, again = oidc_absent["check"], oidc_absent["real"], oidc_absent["again"]
     assert check.rc == 0, check.failure_text()
-    assert result(check)["changes"] == [{"resource": "aws:oidc-provider/oidc.example.test/id/IRSAIT", "action": "remove"}]
-    labenv.aws_calls(reset=True)
-    real = playbook(play("absent"))
-    assert real.rc == 0 and result(real)["changes"] == result(check)["changes"]
-    assert [w[1] for w in aws_write_calls(labenv.aws_calls())] == ["DeleteOpenIDConnectProvider"]
-    assert not any(p["Arn"].endswith("/IRSAIT") for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"])
-    labenv.aws_calls(reset=True)
-    again = playbook(play("absent"))
-    assert again.rc == 0 and again.total_changed() == 0 and aws_write_calls(labenv.aws_calls()) == []
+    assert _task_result(check, "provider")["changes"] == [{"resource": "aws:oidc-provider/oidc.example.test/id/IRSAIT",
+                                                           "action": "remove"}]
+    assert real.rc == 0 and _task_result(real, "provider")["changes"] == _task_result(check, "provider")["changes"]
+    assert [w[1] for w in oidc_absent["real_writes"]] == ["DeleteOpenIDConnectProvider"]
+    assert not any(arn.endswith("/IRSAIT") for arn in oidc_absent["real_providers"])
+    assert again.rc == 0 and again.total_changed() == 0 and oidc_absent["again_writes"] == []
