@@ -38,13 +38,49 @@ def _clean():
             time.sleep(0.5)
 
 
-@pytest.mark.lab
-def test_check_mode_first_then_classes_and_pause_pods_then_nothing_changes(playbook):
+@pytest.fixture(scope="module")
+def lifecycle(lab):
+    """The file's one sequence, read by every test: another globalDefault class in the cluster refused before any
+    write, then accepted once named as the default class; then, from a cluster without the role's objects, check
+    mode, the real run and a re-run (the lab is left converged)."""
+    from kubernetes import client
+
+    from support import playbook as runner
+
     _clean()
+    _unused, sched, _unused = _api()
+    sched.create_priority_class(client.V1PriorityClass(metadata=client.V1ObjectMeta(name="team-default"), value=10,
+                                                       global_default=True))
+    try:
+        with untouched():
+            refused = runner.run(ROLE)
+        # Naming the existing default keeps one globalDefault; the pause priority must then be below its value.
+        named = runner.run(ROLE, extravars={"overprovisioning_default_class_name": "team-default",
+                                            "overprovisioning_default_class_value": 10})
+    finally:
+        sched.delete_priority_class("team-default")
+        _clean()
     with untouched():
-        check = playbook(ROLE, check=True, diff=True)
+        check = runner.run(ROLE, check=True, diff=True)
+    run = runner.run(ROLE)
+    with untouched():  # the full path (the gated re-run is tests/integration/test_convergence.py's)
+        again = runner.run(ROLE, extravars={"nodeless_eks_full_check": True})
+    return {"refused": refused, "named": named, "check": check, "run": run, "again": again}
+
+
+@pytest.mark.lab
+def test_another_global_default_in_the_cluster_fails_before_any_write(lifecycle):
+    refused = lifecycle["refused"]
+    assert refused.rc != 0
+    text = refused.failure_text()
+    assert "overprovisioning_default_class_global_default" in text and "team-default" in text
+    assert lifecycle["named"].rc == 0, lifecycle["named"].failure_text()
+
+
+@pytest.mark.lab
+def test_check_mode_first_then_classes_and_pause_pods_then_nothing_changes(lifecycle):
+    check, run, again = lifecycle["check"], lifecycle["run"], lifecycle["again"]
     assert check.rc == 0, check.failure_text()
-    run = playbook(ROLE)
     assert run.rc == 0, run.failure_text()
     assert _applied(run) == _applied(check) == ["Apply the PriorityClasses", "Apply the pause"], check.changed()
 
@@ -60,14 +96,12 @@ def test_check_mode_first_then_classes_and_pause_pods_then_nothing_changes(playb
     assert [(p.spec.priority, p.status.phase, bool(p.spec.node_name)) for p in pods] == [(-1, "Running", True)]
     assert pods[0].spec.containers[0].resources.requests == {"cpu": "500m", "memory": "512Mi"}
 
-    with untouched():  # the full path (the gated re-run is tests/integration/test_convergence.py's)
-        again = playbook(ROLE, extravars={"nodeless_eks_full_check": True})
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
 
 
 @pytest.mark.lab
-def test_pod_without_a_class_gets_priority_zero(playbook):
-    assert playbook(ROLE).rc == 0
+def test_pod_without_a_class_gets_priority_zero(lifecycle):
+    assert lifecycle["run"].rc == 0, lifecycle["run"].failure_text()
     core, _unused, _unused = _api()
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "no-class-"},
            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]}}
@@ -77,27 +111,3 @@ def test_pod_without_a_class_gets_priority_zero(playbook):
         assert created.spec.priority_class_name == "default"
     finally:
         core.delete_namespaced_pod(created.metadata.name, "default", grace_period_seconds=0)
-
-
-@pytest.mark.lab
-def test_another_global_default_in_the_cluster_fails_before_any_write(playbook):
-    from kubernetes import client
-
-    _clean()
-    _unused, sched, _unused = _api()
-    sched.create_priority_class(client.V1PriorityClass(metadata=client.V1ObjectMeta(name="team-default"), value=10,
-                                                       global_default=True))
-    try:
-        with untouched():
-            result = playbook(ROLE)
-        assert result.rc != 0
-        text = result.failure_text()
-        assert "overprovisioning_default_class_global_default" in text and "team-default" in text
-        # Naming the existing default keeps one globalDefault; the pause priority must then be below its value.
-        result = playbook(ROLE, extravars={"overprovisioning_default_class_name": "team-default",
-                                           "overprovisioning_default_class_value": 10})
-        assert result.rc == 0, result.failure_text()
-    finally:
-        sched.delete_priority_class("team-default")
-        _clean()
-        assert playbook(ROLE).rc == 0
