@@ -36,62 +36,84 @@ def _set_env(**values):
     client.AppsV1Api(labenv.k8s_client()).patch_namespaced_daemon_set("aws-node", "kube-system", patch, field_manager="eks-lab")
 
 
-@pytest.mark.lab
-def test_max_pods_matches_published_values_from_moto_data(playbook):
-    types = sorted(PUBLISHED)
-    play = [{"name": "max pods", "hosts": "lab", "gather_facts": False, "tasks": [{
+def _max_pods_play(types: list) -> dict:
+    return {"name": "max pods", "hosts": "lab", "gather_facts": False, "tasks": [{
         "name": "compute", "ansible.builtin.set_fact": {
             "raw": f"{{{{ query('nodeless.eks.max_pods', *{types}, vcpu_ceiling=false) }}}}",
             "capped": f"{{{{ query('nodeless.eks.max_pods', *{types}) }}}}",
-            "prefix": f"{{{{ query('nodeless.eks.max_pods', *{types}, prefix_delegation=true) }}}}"}}]}]
-    labenv.aws_calls(reset=True)
-    result = playbook(play)
+            "prefix": f"{{{{ query('nodeless.eks.max_pods', *{types}, prefix_delegation=true) }}}}"}}]}
+
+
+@pytest.fixture(scope="module")
+def lifecycle(lab):
+    """The file's one sequence, read by every test: the role with both targets and an extra setting; aws-node put back
+    in EKS's shape for prefix delegation; check mode; the real run with the defaults (prefix delegation on, the
+    targets and the extra setting released); a re-run that also computes max pods for the published types."""
+    from support import playbook as runner
+
+    image = _container().image
+    targets = runner.run(ROLE, extravars={"vpc_cni_warm_ip_target": 5, "vpc_cni_minimum_ip_target": 10,
+                                          "vpc_cni_extra_env": {"AWS_VPC_K8S_CNI_LOGLEVEL": "INFO"}})
+    targets_env = _env()
+    try:
+        _set_env(ENABLE_PREFIX_DELEGATION="false", WARM_PREFIX_TARGET="1")
+        with untouched():
+            check = runner.run(ROLE, check=True, diff=True)
+        run = runner.run(ROLE)
+        run_env, run_image = _env(), _container().image
+        with untouched():
+            labenv.aws_calls(reset=True)
+            again = runner.run(ROLE + [_max_pods_play(sorted(PUBLISHED))])
+            calls = [c for c in labenv.aws_calls() if c[1] == "DescribeInstanceTypes"]
+    finally:
+        _set_env(AWS_VPC_K8S_CNI_LOGLEVEL="DEBUG")
+    return {"image": image, "targets": targets, "targets_env": targets_env, "check": check, "run": run,
+            "run_env": run_env, "run_image": run_image, "again": again, "describe_instance_types": calls}
+
+
+@pytest.mark.lab
+def test_max_pods_matches_published_values_from_moto_data(lifecycle):
+    types = sorted(PUBLISHED)
+    result = lifecycle["again"]
     assert result.rc == 0, result.failure_text()
     facts = next(res for name, _unused, res in result.tasks() if name == "compute")["ansible_facts"]
     got = {t: (facts["raw"][i], facts["capped"][i], facts["prefix"][i]) for i, t in enumerate(types)}
     assert got == PUBLISHED
-    calls = [c for c in labenv.aws_calls() if c[1] == "DescribeInstanceTypes"]
-    assert len(calls) == 3, f"one batched call per query, not one per type: {calls}"
+    # The role's own computation for the node groups' types is one call, then one batched call per query.
+    calls = lifecycle["describe_instance_types"]
+    assert len(calls) == 1 + 3, f"one batched call per query, not one per type: {calls}"
 
 
 @pytest.mark.lab
-def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_changes(playbook):
-    _set_env(ENABLE_PREFIX_DELEGATION="false", WARM_PREFIX_TARGET="1")
-    image = _container().image
-    with untouched():
-        check = playbook(ROLE, check=True, diff=True)
+def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_changes(lifecycle):
+    check, run, again, image = lifecycle["check"], lifecycle["run"], lifecycle["again"], lifecycle["image"]
     assert check.rc == 0, check.failure_text()
     assert any("Set the VPC CNI capacity settings" in t for t in check.changed())
 
-    run = playbook(ROLE)
     assert run.rc == 0, run.failure_text()
     assert run.changed() == check.changed(), "check mode predicted a different set of changes"
-    env = _env()
+    env = lifecycle["run_env"]
     assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_PREFIX_TARGET"] == "1"
     assert env["WARM_ENI_TARGET"] == "1" and env["AWS_VPC_ENI_MTU"] == "9001", "settings the role does not own were touched"
     assert env["AWS_VPC_K8S_CNI_EXTERNALSNAT"] == "false", "settings the role does not own were touched"
-    assert _container().image == image and "/amazon-k8s-cni:v1." in image, "the role changed the CNI's image"
+    assert lifecycle["run_image"] == image and "/amazon-k8s-cni:v1." in image, "the role changed the CNI's image"
     facts = next(res for name, _unused, res in run.tasks() if "Compute max pods" in name)["ansible_facts"]
     assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
 
-    with untouched():
-        again = playbook(ROLE)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
 
 
 @pytest.mark.lab
-def test_null_targets_are_left_to_their_owner_and_extra_env_is_applied(playbook):
-    result = playbook(ROLE, extravars={"vpc_cni_warm_ip_target": 5, "vpc_cni_minimum_ip_target": 10,
-                                       "vpc_cni_extra_env": {"AWS_VPC_K8S_CNI_LOGLEVEL": "INFO"}})
+def test_null_targets_are_left_to_their_owner_and_extra_env_is_applied(lifecycle):
+    result = lifecycle["targets"]
     assert result.rc == 0, result.failure_text()
-    env = _env()
+    env = lifecycle["targets_env"]
     assert (env["WARM_IP_TARGET"], env["MINIMUM_IP_TARGET"], env["AWS_VPC_K8S_CNI_LOGLEVEL"]) == ("5", "10", "INFO")
-    # Back to the defaults: the role was the only owner of the two targets, so server-side apply removes them;
-    # of the taken-over LOGLEVEL only the value was the role's, so the entry stays without a value (docs/vpc_cni.md).
-    result = playbook(ROLE)
-    assert result.rc == 0, result.failure_text()
-    env = _env()
+    # Back to the defaults (the lifecycle's real run): the role was the only owner of the two targets, so server-side
+    # apply removes them; of the taken-over LOGLEVEL only the value was the role's, so the entry stays without a
+    # value (docs/vpc_cni.md).
+    assert lifecycle["run"].rc == 0, lifecycle["run"].failure_text()
+    env = lifecycle["run_env"]
     assert not {"WARM_IP_TARGET", "MINIMUM_IP_TARGET"} & set(env)
     assert env["AWS_VPC_K8S_CNI_LOGLEVEL"] is None
     assert env["ENABLE_PREFIX_DELEGATION"] == "true" and env["WARM_ENI_TARGET"] == "1"
-    _set_env(AWS_VPC_K8S_CNI_LOGLEVEL="DEBUG")
