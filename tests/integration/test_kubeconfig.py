@@ -9,7 +9,6 @@ binding is cluster-admin and a revoked break-glass account gets 403; exec files 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import stat
 import time
@@ -83,19 +82,13 @@ def _pod(ns: str) -> dict:
 
 def _expired_copy(token: str) -> str:
     """The same claims with exp in the past, signed with the lab's service-account key: a real expired token."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
+    import jwt
 
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    header, payload = token.split(".")[:2]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = jwt.decode(token, options={"verify_signature": False})
     now = int(time.time())
     claims.update(iat=now - 7200, nbf=now - 7200, exp=now - 3600)
-    signing_input = f"{header}.{b64(json.dumps(claims).encode())}".encode()
-    key = serialization.load_pem_private_key((Path(labenv.state()["dir"]) / "pki" / "sa.key").read_bytes(), None)
-    return f"{signing_input.decode()}.{b64(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))}"
+    key = (Path(labenv.state()["dir"]) / "pki" / "sa.key").read_bytes()
+    return jwt.encode(claims, key, algorithm="RS256", headers=jwt.get_unverified_header(token))
 
 
 @pytest.fixture(scope="module")
