@@ -140,21 +140,17 @@ def life(lab):
         _delete_ours()
 
 
-def _res(run, task: str) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == task)
-
-
 def test_create_check_first_then_real_then_rerun_writes_nothing(life):
     check, create = life["check"], life["create"]
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "spot")
+    predicted = check.task("spot")
     assert predicted["changed"] is True
     assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "add"}]
     assert predicted["diff"]["before"] == {}
     assert predicted["rule"]["arn"] == f"arn:aws:events:us-west-2:123456789012:rule/{SPOT}"
 
     assert create.rc == 0, create.failure_text()
-    done, writes = _res(create, "spot"), writes_by_task(create)
+    done, writes = create.task("spot"), writes_by_task(create)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
     assert done["rule"] == predicted["rule"]
     assert sorted(writes["spot"]) == ["PutRule", "PutTargets"]  # tags go with PutRule
@@ -163,39 +159,39 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(life):
     assert [(t["Id"], t["Arn"]) for t in live["targets"]] == [("queue", QUEUE)]
     assert live["tags"] == [{"Key": "team", "Value": "platform"}]
 
-    again = _res(create, "spot again")
+    again = create.task("spot again")
     assert again["changed"] is False and writes["spot again"] == [] and again["changes"] == []
     # The same pattern as JSON text with other key order and spacing is no change either.
-    assert _res(create, "spot as text")["changed"] is False and writes["spot as text"] == []
+    assert create.task("spot as text")["changed"] is False and writes["spot as text"] == []
 
 
 def test_changed_pattern_then_absent(life):
     plan, change, delete = life["plan"], life["change"], life["delete"]
     assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
-    predicted = _res(plan, "spot change")
+    predicted = plan.task("spot change")
     assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "change", "detail": "event_pattern"}]
     assert predicted["diff"]["before"]["event_pattern"] == PATTERN and predicted["diff"]["after"]["event_pattern"] == HEALTH
 
     assert change.rc == 0, change.failure_text()
-    assert _res(change, "spot change")["changes"] == predicted["changes"]
+    assert change.task("spot change")["changes"] == predicted["changes"]
     assert writes_by_task(change)["spot change"] == ["PutRule"]  # targets and tags are unchanged: not written
     assert json.loads(life["changed"][SPOT]["rule"]["EventPattern"]) == HEALTH
     assert len(life["changed"][SPOT]["targets"]) == 1
 
-    assert _res(plan, "spot absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "remove"}]
+    assert plan.task("spot absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{SPOT}", "action": "remove"}]
     assert delete.rc == 0, delete.failure_text()
     writes = writes_by_task(delete)
-    assert _res(delete, "spot absent")["changes"] == _res(plan, "spot absent")["changes"]
+    assert delete.task("spot absent")["changes"] == plan.task("spot absent")["changes"]
     assert writes["spot absent"] == ["RemoveTargets", "DeleteRule"]
     assert SPOT not in life["left"]
-    assert _res(delete, "spot absent again")["changed"] is False and writes["spot absent again"] == []
+    assert delete.task("spot absent again")["changed"] is False and writes["spot absent again"] == []
 
 
 def test_targets_replaced_and_tags_purged(life):
     change = life["change"]
     assert change.rc == 0, change.failure_text()
     assert sorted(t["Id"] for t in life["created"][TARGETS]["targets"]) == ["old", "queue"]
-    assert _res(change, "targets change")["changes"] == _res(life["plan"], "targets change")["changes"] == [
+    assert change.task("targets change")["changes"] == life["plan"].task("targets change")["changes"] == [
         {"resource": f"aws:eventbridge-rule/{TARGETS}", "action": "change",
          "detail": "put targets new, queue; remove targets old; tags"}]
     writes = writes_by_task(change)
@@ -204,30 +200,30 @@ def test_targets_replaced_and_tags_purged(life):
     assert sorted(live) == ["new", "queue"] and live["queue"]["Arn"] == OTHER
     assert json.loads(live["new"]["Input"]) == {"hello": "world"}
     assert life["changed"][TARGETS]["tags"] == [{"Key": "owner", "Value": "me"}]
-    assert _res(change, "targets again")["changed"] is False and writes["targets again"] == []
+    assert change.task("targets again")["changed"] is False and writes["targets again"] == []
 
 
 def test_several_rules_in_one_run_check_real_rerun_absent(life):
     check, create, delete = life["check"], life["create"], life["delete"]
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "many")
+    predicted = check.task("many")
     assert predicted["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "add"} for n in MANY]
     assert [r["arn"] for r in predicted["rules"]] == [f"arn:aws:events:us-west-2:123456789012:rule/{n}" for n in MANY]
     assert [d["before_header"] for d in predicted["diff"]] == MANY and all(d["before"] == {} for d in predicted["diff"])
 
     assert create.rc == 0, create.failure_text()
-    assert _res(create, "many")["changes"] == predicted["changes"] and _res(create, "many")["rules"] == predicted["rules"]
+    assert create.task("many")["changes"] == predicted["changes"] and create.task("many")["rules"] == predicted["rules"]
     writes = writes_by_task(create)
     assert sorted(writes["many"]) == ["PutRule"] * 3 + ["PutTargets"] * 3
     assert [life["created"][n]["rule"]["State"] for n in MANY] == ["ENABLED", "ENABLED", "DISABLED"]
 
-    assert _res(create, "many again")["changed"] is False and writes["many again"] == []
+    assert create.task("many again")["changed"] is False and writes["many again"] == []
     # One module run reads each rule (describe, targets, tags) and nothing else.
     calls = [c[1] for c in calls_by_task(create)["many again"]]
     assert sorted(calls) == sorted(["DescribeRule", "ListTargetsByRule", "ListTagsForResource"] * 3)
 
     assert delete.rc == 0, delete.failure_text()
-    assert _res(delete, "many absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "remove"} for n in MANY]
+    assert delete.task("many absent")["changes"] == [{"resource": f"aws:eventbridge-rule/{n}", "action": "remove"} for n in MANY]
     assert sorted(writes_by_task(delete)["many absent"]) == ["DeleteRule"] * 3 + ["RemoveTargets"] * 3
     assert not [n for n in life["left"] if n.startswith(f"{PREFIX}many-")]
 
@@ -235,7 +231,7 @@ def test_several_rules_in_one_run_check_real_rerun_absent(life):
 def test_rules_refused_with_a_single_rule_option(life):
     plan = life["plan"]
     assert life["plan_untouched"] is None, life["plan_untouched"]  # the refused call wrote nothing
-    refused = _res(plan, "rules and tags")
+    refused = plan.task("rules and tags")
     assert refused["failed"] and "parameters are mutually exclusive: rules|tags" in refused["msg"]
     assert writes_by_task(plan)["rules and tags"] == []
 
@@ -265,7 +261,7 @@ def test_karpenter_role_rules_check_mode_lists_what_the_real_run_creates(life):
     spot = json.loads(rules[f"{PREFIX}karpenter-spot-interruption"]["rule"]["EventPattern"])
     assert spot == {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}
 
-    again = _res(create, "karpenter again")
+    again = create.task("karpenter again")
     assert not again["changed"] and writes_by_task(create)["karpenter again"] == []
     # the role's other tasks (common's cluster facts) changed nothing either
     assert [name for name, res in ((t["task"]["name"], r) for t in create.data["plays"][1]["tasks"] for r in t["hosts"].values())

@@ -97,21 +97,17 @@ def life(lab):
         _delete_ours()
 
 
-def _res(run, task: str) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == task)
-
-
 def test_check_then_create_then_rerun_reads_by_arn_and_writes_nothing(life):
     check, create = life["check"], life["create"]
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "two")
+    predicted = check.task("two")
     assert predicted["changes"] == [{"resource": f"aws:iam-policy/{PREFIX}ca", "action": "add"},
                                     {"resource": f"aws:iam-policy/it/{PREFIX}dns", "action": "add"}]
     assert [p["arn"] for p in predicted["policies"]] == [_arn("/", f"{PREFIX}ca"), _arn("/it/", f"{PREFIX}dns")]
 
     assert create.rc == 0, create.failure_text()
     writes = writes_by_task(create)
-    assert _res(create, "two")["changes"] == predicted["changes"]
+    assert create.task("two")["changes"] == predicted["changes"]
     assert writes["two"] == ["CreatePolicy", "CreatePolicy"]  # tags and description in the same call
     for path, name, doc in (("/", f"{PREFIX}ca", DOC), ("/it/", f"{PREFIX}dns", ZONE_DOC)):
         live = life["created"][_arn(path, name)]
@@ -120,7 +116,7 @@ def test_check_then_create_then_rerun_reads_by_arn_and_writes_nothing(life):
         assert live["description"] == "it"
 
     # The same documents spelled otherwise: no change, no write, and no ListPolicies: each policy is read by its ARN.
-    assert _res(create, "respelled")["changed"] is False, _res(create, "respelled")["changes"]
+    assert create.task("respelled")["changed"] is False, create.task("respelled")["changes"]
     calls = [c[1] for c in calls_by_task(create)["respelled"]]
     assert writes["respelled"] == [] and "ListPolicies" not in calls
     assert calls.count("GetPolicy") == 2 and calls.count("GetPolicyVersion") == 2
@@ -130,13 +126,13 @@ def test_real_difference_makes_one_new_default_version_and_tags_follow(life):
     plan, change = life["plan"], life["change"]
     arn = _arn("/", f"{PREFIX}ca")
     assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
-    predicted = _res(plan, "wider")["changes"]
+    predicted = plan.task("wider")["changes"]
     assert predicted == [
         {"resource": f"aws:iam-policy/{PREFIX}ca", "action": "change", "detail": "document (new default version); tags"},
         {"resource": f"aws:iam-policy/it/{PREFIX}dns", "action": "change", "detail": "tags"}]
 
     assert change.rc == 0, change.failure_text()
-    assert _res(change, "wider")["changes"] == predicted
+    assert change.task("wider")["changes"] == predicted
     # the tag's new value b overwrites lab: one TagPolicy per policy, nothing to untag
     assert sorted(writes_by_task(change)["wider"]) == ["CreatePolicyVersion", "TagPolicy", "TagPolicy"]
     live = life["changed"][arn]
@@ -146,8 +142,8 @@ def test_real_difference_makes_one_new_default_version_and_tags_follow(life):
 
 
 def test_a_name_taken_under_another_path_is_refused_naming_the_path(life):
-    assert _res(life["create"], "taken")["changed"] is True
-    refused = _res(life["change"], "taken under /")
+    assert life["create"].task("taken")["changed"] is True
+    refused = life["change"].task("taken under /")
     assert refused["failed"]
     assert f"policies[0].path: a policy named {TAKEN} exists under another path than /" in refused["msg"]
     assert life["taken"] == [(TAKEN, "/other/")]  # only the one under /other/

@@ -115,14 +115,10 @@ def life(lab):
         _delete_ours()
 
 
-def _res(run, task: str) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == task)
-
-
 def test_create_check_first_then_real_then_rerun_writes_nothing(life, lab):
     check, create = life["check"], life["create"]
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "create")
+    predicted = check.task("create")
     assert predicted["changed"] is True
     assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "add"}]
     assert predicted["diff"]["before"] == {}
@@ -130,7 +126,7 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(life, lab):
     assert NAME not in life["names_before"] and NAME not in life["names_after_check"]
 
     assert create.rc == 0, create.failure_text()
-    done, writes = _res(create, "create"), writes_by_task(create)
+    done, writes = create.task("create"), writes_by_task(create)
     assert done["changes"] == predicted["changes"]  # check mode listed exactly what the real run did
     assert done["queue"]["url"].endswith(f"/{NAME}")
     assert dict(done["queue"], url=None) == predicted["queue"]  # the URL is known only once the queue exists
@@ -142,33 +138,33 @@ def test_create_check_first_then_real_then_rerun_writes_nothing(life, lab):
     assert attributes["QueueArn"] == _arn(lab, NAME)
     assert tags == {"team": "platform"}
 
-    again = _res(create, "again")
+    again = create.task("again")
     assert again["changed"] is False and writes["again"] == [] and again["changes"] == []
     assert again["queue"]["attributes"]["sse"] == "sqs"
     # The same policy as JSON text with other key order and spacing is no change either.
-    assert _res(create, "as text")["changed"] is False and writes["as text"] == []
+    assert create.task("as text")["changed"] is False and writes["as text"] == []
     # Options left out are not managed: whatever the queue has is no drift.
-    assert _res(create, "bare")["changed"] is False and writes["bare"] == []
+    assert create.task("bare")["changed"] is False and writes["bare"] == []
 
     # Check mode on a queue that is as wanted reports nothing either (no write: untouched).
     plan = life["plan"]
     assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
-    assert _res(plan, "idle")["changed"] is False and _res(plan, "idle")["changes"] == []
+    assert plan.task("idle")["changed"] is False and plan.task("idle")["changes"] == []
 
 
 def test_changed_retention_sets_only_that_attribute_then_absent(life):
     plan, change, delete = life["plan"], life["change"], life["delete"]
     before, tags_before = life["created"]
     assert plan.rc == 0 and life["plan_untouched"] is None, (plan.failure_text(), life["plan_untouched"])
-    predicted = _res(plan, "retention")
+    predicted = plan.task("retention")
     assert predicted["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "change", "detail": "message_retention_period"}]
     assert predicted["diff"]["before"]["attributes"]["message_retention_period"] == 300
     assert predicted["diff"]["after"]["attributes"] == dict(predicted["diff"]["before"]["attributes"], message_retention_period=600)
 
     assert change.rc == 0, change.failure_text()
     writes = writes_by_task(change)
-    assert _res(change, "retention")["changes"] == predicted["changes"]
-    assert _res(change, "retention")["queue"] == predicted["queue"]
+    assert change.task("retention")["changes"] == predicted["changes"]
+    assert change.task("retention")["queue"] == predicted["queue"]
     assert writes["retention"] == ["SetQueueAttributes"]  # tags are unchanged: not written
     after, tags_after = life["changed"]
     assert after["MessageRetentionPeriod"] == "600"
@@ -177,16 +173,16 @@ def test_changed_retention_sets_only_that_attribute_then_absent(life):
     # (moto 5.2 resets the policy then; the lab must close that gap in nodeless_lab/moto_fixes.py.)
     unchanged = ("MessageRetentionPeriod", "LastModifiedTimestamp")
     assert {k: v for k, v in after.items() if k not in unchanged} == {k: v for k, v in before.items() if k not in unchanged}
-    again = _res(change, "retention again")
+    again = change.task("retention again")
     assert again["changed"] is False and writes["retention again"] == [], again["changes"]
 
-    assert _res(plan, "absent")["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "remove"}]
+    assert plan.task("absent")["changes"] == [{"resource": f"aws:sqs-queue/{NAME}", "action": "remove"}]
     assert delete.rc == 0, delete.failure_text()
     writes = writes_by_task(delete)
-    assert _res(delete, "absent")["changes"] == _res(plan, "absent")["changes"] and _res(delete, "absent")["queue"] == {}
+    assert delete.task("absent")["changes"] == plan.task("absent")["changes"] and delete.task("absent")["queue"] == {}
     assert writes["absent"] == ["DeleteQueue"]
     assert NAME not in life["names_after_delete"]
-    assert _res(delete, "absent again")["changed"] is False and writes["absent again"] == []
+    assert delete.task("absent again")["changed"] is False and writes["absent again"] == []
 
 
 def test_encryption_switched_on_and_tags_purged(life):
@@ -197,7 +193,7 @@ def test_encryption_switched_on_and_tags_purged(life):
     assert tags == {"team": "a", "old": "x"}
 
     assert change.rc == 0, change.failure_text()
-    assert _res(change, "sse")["changes"] == _res(life["plan"], "sse")["changes"] == [
+    assert change.task("sse")["changes"] == life["plan"].task("sse")["changes"] == [
         {"resource": f"aws:sqs-queue/{SSE}", "action": "change", "detail": "sse; tags"}]
     assert sorted(writes_by_task(change)["sse"]) == ["SetQueueAttributes", "TagQueue", "UntagQueue"]
     attributes, tags = life["sse_changed"]
@@ -209,4 +205,4 @@ def test_encryption_switched_on_and_tags_purged(life):
     writes = writes_by_task(delete)
     assert writes["kept"] == ["TagQueue"]
     assert life["sse_kept"][1] == {"team": "b", "owner": "me"}
-    assert _res(delete, "kept again")["changed"] is False and writes["kept again"] == []
+    assert delete.task("kept again")["changed"] is False and writes["kept again"] == []

@@ -120,15 +120,11 @@ def life(lab):
             _asg_tag(workers, CA + "other-cluster", None)
 
 
-def _res(run, task: str) -> dict:
-    return next(res for name, _host, res in run.tasks() if name == task)
-
-
 def test_asg_tags_predicts_applies_in_one_batch_and_purges_only_its_own(life):
     check, apply, again, workers = life["check"], life["apply"], life["again"], life["workers"]
     assert life["absent"].rc == 0, life["absent"].failure_text()
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "asg_tags")
+    predicted = check.task("asg_tags")
     assert predicted["changed"]
     assert sorted(c["resource"] for c in predicted["changes"]) == sorted(f"aws:asg/{n}" for n in life["asgs_before"])
     detail = next(c["detail"] for c in predicted["changes"] if workers in c["resource"])
@@ -137,7 +133,7 @@ def test_asg_tags_predicts_applies_in_one_batch_and_purges_only_its_own(life):
     assert predicted["diff"]["before"][workers][NT + "label/stale"] == "x"
     assert NT + "label/stale" not in predicted["diff"]["after"][workers]
 
-    assert apply.rc == 0 and _res(apply, "asg_tags")["changed"], apply.failure_text()
+    assert apply.rc == 0 and apply.task("asg_tags")["changed"], apply.failure_text()
     assert sorted(writes_by_task(apply)["asg_tags"]) == ["CreateOrUpdateTags", "DeleteTags"]
     tags = life["asgs_applied"][workers]
     assert tags[CA + "enabled"] == ("true", False)
@@ -147,10 +143,10 @@ def test_asg_tags_predicts_applies_in_one_batch_and_purges_only_its_own(life):
     assert tags[NT + "label/workload"] == ("general", False)
     assert NT + "label/stale" not in tags
     assert tags[CA + "other-cluster"] == ("owned", False), "another cluster's tag must survive purge"
-    assert _res(apply, "asg_tags")["tags"][workers] == {k: value for k, (value, _propagate) in tags.items()}
+    assert apply.task("asg_tags")["tags"][workers] == {k: value for k, (value, _propagate) in tags.items()}
 
     assert again.rc == 0 and life["again_untouched"] is None, (again.failure_text(), life["again_untouched"])
-    assert not _res(again, "asg_tags again")["changed"] and _res(again, "asg_tags again")["changes"] == []
+    assert not again.task("asg_tags again")["changed"] and again.task("asg_tags again")["changes"] == []
     assert writes_by_task(again)["asg_tags again"] == []
 
 
@@ -174,7 +170,7 @@ def test_asg_tags_retries_throttled_writes(life):
 def test_discovery_tags_classifies_by_route_table_and_tags_in_one_call_per_tag_set(life):
     check, apply, again, public, sg = life["check"], life["apply"], life["again"], life["public"], life["sg"]
     assert check.rc == 0 and life["check_untouched"] is None, (check.failure_text(), life["check_untouched"])
-    predicted = _res(check, "discovery_tags")
+    predicted = check.task("discovery_tags")
     assert predicted["changed"]
     assert len(predicted["changes"]) == 7
     assert {k for k, v in predicted["subnets"].items() if v == "public"} == set(public)
@@ -192,13 +188,13 @@ def test_discovery_tags_classifies_by_route_table_and_tags_in_one_call_per_tag_s
         assert tags.get("karpenter.sh/discovery") == (None if kind == "public" else "lab")
 
     assert again.rc == 0 and life["again_untouched"] is None, (again.failure_text(), life["again_untouched"])
-    assert not _res(again, "discovery_tags again")["changed"] and writes_by_task(again)["discovery_tags again"] == []
+    assert not again.task("discovery_tags again")["changed"] and writes_by_task(again)["discovery_tags again"] == []
 
 
 def test_invalid_node_group_label_fails_before_any_write(life):
     again = life["again"]
     assert life["again_untouched"] is None, life["again_untouched"]  # the refused call wrote nothing
-    refused = _res(again, "bad labels")
+    refused = again.task("bad labels")
     assert refused["failed"]
     assert "nodegroups[bad].labels: key 'bad key!' is not a valid Kubernetes label key" in refused["msg"]
     assert writes_by_task(again)["bad labels"] == []

@@ -38,6 +38,10 @@ class Result:
                 for host, res in task.get("hosts", {}).items():
                     yield task["task"]["name"], host, res
 
+    def task(self, name: str) -> dict:
+        """The result of the first task called NAME."""
+        return next(res for task, _host, res in self.tasks() if task == name)
+
     def changed(self) -> list[str]:
         return [name for name, _host, res in self.tasks() if res.get("changed")]
 
