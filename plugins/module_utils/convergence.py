@@ -108,6 +108,27 @@ def route_tables(tables: list) -> dict:
     return result
 
 
+def iam_role(detail: dict) -> dict:
+    """What the record covers of an IAM role (a RoleDetail of GetAccountAuthorizationDetails): its id (a role deleted
+    and made again is another role), path, trust policy, attached managed policy ARNs, inline policies (name and
+    document), permissions boundary and tags. Not RoleLastUsed, which moves whenever the role is used."""
+    return {"role_id": detail.get("RoleId"), "path": detail.get("Path"), "trust": detail.get("AssumeRolePolicyDocument"),
+            "managed": sorted(p.get("PolicyArn") for p in detail.get("AttachedManagedPolicies") or []),
+            "inline": {p.get("PolicyName"): p.get("PolicyDocument") for p in detail.get("RolePolicyList") or []},
+            "boundary": (detail.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+            "tags": ec2_tags(detail)}
+
+
+def iam_policy(policy: dict) -> dict:
+    """What the record covers of a customer managed policy (a ManagedPolicyDetail of GetAccountAuthorizationDetails):
+    its id, path, default version id and that version's document, and every version id (a version added or deleted
+    out of band changes it, default or not). Not AttachmentCount or UpdateDate, which other roles' attachments move."""
+    versions = policy.get("PolicyVersionList") or []
+    default = next((v for v in versions if v.get("VersionId") == policy.get("DefaultVersionId")), {})
+    return {"policy_id": policy.get("PolicyId"), "path": policy.get("Path"), "default_version": policy.get("DefaultVersionId"),
+            "document": default.get("Document"), "versions": sorted(v.get("VersionId") for v in versions)}
+
+
 def _key(entry: dict) -> tuple:
     if "type" in entry:
         return ("aws", entry["type"], entry["id"])

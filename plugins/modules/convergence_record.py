@@ -88,6 +88,12 @@ options:
         Subnets come with the route tables of their VPCs (what classifies them public or private).
       - The digest covers every tag of subnets, security groups and Auto Scaling groups (value and
         propagate-at-launch), and the associations and routes of route tables.
+      - IAM roles (V(iam_role), by name) and customer managed policies (V(iam_policy), by ARN) are read together
+        with one paginated C(iam:GetAccountAuthorizationDetails) (filter C(Role), C(LocalManagedPolicy)). A role's
+        digest covers its id, path, trust policy, attached managed policy ARNs, inline policies (names and documents),
+        permissions boundary and tags (not its description or maximum session duration, which that call does not
+        return, nor RoleLastUsed); a policy's covers its id, path, default version id and document, and every
+        version id (a version added out of band, default or not, changes it).
     type: list
     elements: dict
     default: []
@@ -96,9 +102,9 @@ options:
         description: Resource type.
         type: str
         required: true
-        choices: [subnet, security_group, autoscaling_group]
+        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy]
       ids:
-        description: Subnet or security group IDs, or Auto Scaling group names.
+        description: Subnet or security group IDs, Auto Scaling group names, IAM role names or customer managed policy ARNs.
         type: list
         elements: str
         required: true
@@ -210,7 +216,7 @@ ARGUMENT_SPEC = dict(
         track=dict(type="str", choices=list(C.TRACKS), default="resourceVersion"),
     )),
     aws=dict(type="list", elements="dict", default=[], options=dict(
-        type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group"]),
+        type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy"]),
         ids=dict(type="list", elements="str", required=True),
     )),
     namespace=dict(type="str", default=C.NAMESPACE),
@@ -244,6 +250,20 @@ def _asg_all(client, names: list) -> list:
     return found
 
 
+@AWSRetry.jittered_backoff()
+def _iam_details(client, filters: list) -> dict:
+    return client.get_paginator("get_account_authorization_details").paginate(Filter=filters).build_full_result()
+
+
+def iam_entries(client, wanted: dict) -> list:
+    """The entries of the IAM roles (names) and customer managed policies (ARNs) WANTED names, from one paginated
+    GetAccountAuthorizationDetails filtered to the detail types asked for."""
+    roles, policies = set(wanted.get("iam_role") or []), set(wanted.get("iam_policy") or [])
+    details = _iam_details(client, (["Role"] if roles else []) + (["LocalManagedPolicy"] if policies else []))
+    return ([C.aws_entry("iam_role", r["RoleName"], C.iam_role(r)) for r in details.get("RoleDetailList") or [] if r.get("RoleName") in roles]
+            + [C.aws_entry("iam_policy", p["Arn"], C.iam_policy(p)) for p in details.get("Policies") or [] if p.get("Arn") in policies])
+
+
 def read_aws(module, wanted: dict) -> tuple[list, list]:
     """(entries, errors) for {type: [ids]}: one paginated describe per type (route tables per VPC of the subnets)."""
     entries, errors = [], []
@@ -262,6 +282,8 @@ def read_aws(module, wanted: dict) -> tuple[list, list]:
             asg = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
             entries += [C.aws_entry("autoscaling_group", g["AutoScalingGroupName"], C.asg_tags(g))
                         for g in _asg_all(asg, wanted["autoscaling_group"])]
+        if wanted.get("iam_role") or wanted.get("iam_policy"):
+            entries += iam_entries(module.client("iam", retry_decorator=AWSRetry.jittered_backoff()), wanted)
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"AWS: {exc}")
     return entries, errors

@@ -121,3 +121,27 @@ def test_capability_names_and_missing_aws_ids_are_named():
     assert C.missing_ids([{"type": "subnet", "ids": ["subnet-1"]}], entries) == []
     assert C.missing_ids([{"type": "subnet", "ids": ["subnet-1", "subnet-2"]}, {"type": "security_group", "ids": ["subnet-1"]}],
                          entries) == ["aws[0].ids: subnet not found: subnet-2", "aws[1].ids: security_group not found: subnet-1"]
+
+
+IAM_ROLE = {"RoleName": "sa", "RoleId": "AROA1", "Path": "/", "AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow"}]},
+            "AttachedManagedPolicies": [{"PolicyArn": "arn:b"}, {"PolicyArn": "arn:a"}], "RolePolicyList": [{"PolicyName": "i", "PolicyDocument": {}}],
+            "Tags": [{"Key": "k", "Value": "v"}], "RoleLastUsed": {"LastUsedDate": "2026-12-05"}}
+IAM_POLICY = {"Arn": "arn:p", "Path": "/", "DefaultVersionId": "v1", "AttachmentCount": 1,
+              "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": {"Statement": []}}]}
+
+
+def test_iam_role_digest_covers_what_is_managed_and_not_its_last_use():
+    assert C.iam_role(IAM_ROLE) == {"role_id": "AROA1", "path": "/", "trust": {"Statement": [{"Effect": "Allow"}]},
+                                    "managed": ["arn:a", "arn:b"], "inline": {"i": {}}, "boundary": None, "tags": {"k": "v"}}
+    assert C.iam_role(dict(IAM_ROLE, RoleLastUsed={})) == C.iam_role(IAM_ROLE)
+    for change in ({"AssumeRolePolicyDocument": {}}, {"AttachedManagedPolicies": []}, {"RolePolicyList": []}, {"RoleId": "AROA2"},
+                   {"PermissionsBoundary": {"PermissionsBoundaryArn": "arn:x"}}, {"Tags": []}, {"Path": "/x/"}):
+        assert C.digest(C.iam_role(dict(IAM_ROLE, **change))) != C.digest(C.iam_role(IAM_ROLE)), change
+
+
+def test_iam_policy_digest_changes_with_a_version_added_default_or_not():
+    assert C.iam_policy(IAM_POLICY) == {"policy_id": None, "path": "/", "default_version": "v1", "document": {"Statement": []}, "versions": ["v1"]}
+    assert C.iam_policy(dict(IAM_POLICY, AttachmentCount=5, UpdateDate="later")) == C.iam_policy(IAM_POLICY)
+    added = IAM_POLICY["PolicyVersionList"] + [{"VersionId": "v2", "IsDefaultVersion": False, "Document": {"Statement": [1]}}]
+    assert C.digest(C.iam_policy(dict(IAM_POLICY, PolicyVersionList=added))) != C.digest(C.iam_policy(IAM_POLICY))
+    assert C.iam_policy(dict(IAM_POLICY, PolicyVersionList=added, DefaultVersionId="v2"))["document"] == {"Statement": [1]}
