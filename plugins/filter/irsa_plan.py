@@ -4,7 +4,8 @@
 """Filters ``irsa_plan_errors`` and ``irsa_plan``: why the irsa role's input is refused (the role checks this
 first, so its message starts with the field rather than with Ansible's filter-failure preamble), then the
 validated plan (names, ARNs, trust, policies) before any write; under EKS Pod Identity, ``irsa_associations`` (the
-plan's associations) and ``irsa_annotation_removal`` (the JSON patch taking the IRSA annotations off a ServiceAccount)."""
+plan's associations) and ``irsa_annotation_removal`` (the JSON patch taking the IRSA annotations off a ServiceAccount);
+``irsa_record_targets``: what the role's convergence record covers (issue #23)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files impo
 from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
 from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import associations
 from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import irsa_plan
+from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import record_targets
 from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import annotation_removal
 
 
@@ -35,4 +37,4 @@ def _irsa_plan_errors(service_accounts, cluster, **defaults) -> list:
 class FilterModule:
     def filters(self):
         return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors, "irsa_associations": associations,
-                "irsa_annotation_removal": annotation_removal}
+                "irsa_annotation_removal": annotation_removal, "irsa_record_targets": record_targets}

@@ -129,6 +129,21 @@ def iam_policy(policy: dict) -> dict:
             "document": default.get("Document"), "versions": sorted(v.get("VersionId") for v in versions)}
 
 
+def oidc_provider(provider: dict) -> dict:
+    """What the record covers of an IAM OIDC provider (GetOpenIDConnectProvider): URL, audiences, thumbprints, tags."""
+    return {"url": provider.get("Url"), "client_ids": sorted(provider.get("ClientIDList") or []),
+            "thumbprints": sorted(provider.get("ThumbprintList") or []), "tags": ec2_tags(provider)}
+
+
+def fargate_profile(profile: dict) -> dict:
+    """What the record covers of a Fargate profile (DescribeFargateProfile): its ARN (a profile deleted and made again
+    under the same name has another), pod execution role, subnets, selectors, tags and status. EKS cannot change a
+    profile in place; tags aside, a changed profile is a new one."""
+    return {"arn": profile.get("fargateProfileArn"), "role": profile.get("podExecutionRoleArn"),
+            "subnets": sorted(profile.get("subnets") or []), "selectors": profile.get("selectors") or [],
+            "tags": profile.get("tags") or {}, "status": profile.get("status")}
+
+
 def _key(entry: dict) -> tuple:
     if "type" in entry:
         return ("aws", entry["type"], entry["id"])

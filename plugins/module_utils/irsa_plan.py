@@ -160,3 +160,23 @@ def associations(plan: list[dict]) -> list[dict]:
     """The Pod Identity associations of an irsa plan (entries with ``associate``), as pod_identity_association takes them."""
     return [{"namespace": e["namespace"], "service_account": e["service_account"], "role_arn": e["role_arn"]}
             for e in plan if e.get("associate")]
+
+
+def record_targets(plan: list[dict], cluster: dict) -> dict:
+    """What the irsa role's convergence record covers (issue #23), as nodeless.eks.convergence_record takes it: the IAM
+    roles, the customer managed policies the role creates (not the ARNs it only attaches), the cluster's OIDC provider,
+    and per namespace the ServiceAccounts it annotates (one list each, kept to those names)."""
+    attached = {a["arn"] for e in plan for a in e.get("attach") or []}
+    policies = sorted({arn for e in plan for arn in e.get("policy_arns") or []} - attached)
+    provider = provider_arn(cluster.get("partition") or "aws", cluster.get("account_id"), cluster.get("oidc_issuer"))
+    aws = [{"type": "iam_oidc_provider", "ids": [provider]}]
+    if plan:
+        aws.append({"type": "iam_role", "ids": sorted({e["role_name"] for e in plan})})
+    if policies:
+        aws.append({"type": "iam_policy", "ids": policies})
+    namespaces = {}
+    for entry in plan:
+        namespaces.setdefault(entry["namespace"], set()).add(entry["service_account"])
+    kubernetes = [{"api_version": "v1", "kind": "ServiceAccount", "namespace": ns, "names": sorted(names)}
+                  for ns, names in sorted(namespaces.items())]
+    return {"aws": aws, "kubernetes": kubernetes}

@@ -27,7 +27,8 @@ description:
     writes the record only when its content differs from the stored one, so C(written_at) moves only when the
     content does and a re-run changes nothing. The namespace is created (labelled
     C(app.kubernetes.io/managed-by=nodeless.eks)) when missing. In check mode it reads and reports whether it
-    would write. A failed read fails the task.
+    would write (an AWS resource of O(aws) that the check run only planned, so is not found, is no error there).
+    A failed read fails the task.
   - Kubernetes authentication comes from O(kubeconfig) and O(context), or the C(K8S_AUTH_*) environment
     variables as for kubernetes.core modules.
   - RV(changes) is always empty - the record is bookkeeping, not a managed resource, so the plan callback shows
@@ -74,6 +75,13 @@ options:
       label_selector:
         description: Label selector of the list.
         type: str
+      names:
+        description:
+          - Keep only the objects of these names from the list (still one list), for objects that carry no label of
+            the capability's, such as ServiceAccounts a chart made and the capability annotates. A name the list
+            lacks is an object gone.
+        type: list
+        elements: str
       track:
         description:
           - What changes when the object is edited. V(generation) for kinds whose spec no controller writes
@@ -94,6 +102,11 @@ options:
         permissions boundary and tags (not its description or maximum session duration, which that call does not
         return, nor RoleLastUsed); a policy's covers its id, path, default version id and document, and every
         version id (a version added out of band, default or not, changes it).
+      - IAM OIDC providers (V(iam_oidc_provider), by ARN) are read with one C(iam:GetOpenIDConnectProvider) each (IAM
+        has no call that lists them with their settings); the digest covers the URL, client IDs, thumbprints and tags.
+      - Fargate profiles (V(eks_fargate_profile), C(<cluster>/<profile>)) are listed with one paginated
+        C(eks:ListFargateProfiles) per cluster, and each listed one is described (C(eks:DescribeFargateProfile)); the
+        digest covers its ARN (a profile made again has another), pod execution role, subnets, selectors, tags and status.
     type: list
     elements: dict
     default: []
@@ -102,9 +115,11 @@ options:
         description: Resource type.
         type: str
         required: true
-        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy]
+        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy, iam_oidc_provider, eks_fargate_profile]
       ids:
-        description: Subnet or security group IDs, Auto Scaling group names, IAM role names or customer managed policy ARNs.
+        description:
+          - Subnet or security group IDs, Auto Scaling group names, IAM role names, customer managed policy ARNs,
+            IAM OIDC provider ARNs or Fargate profiles as C(<cluster>/<profile>).
         type: list
         elements: str
         required: true
@@ -213,10 +228,12 @@ ARGUMENT_SPEC = dict(
         kind=dict(type="str", required=True),
         namespace=dict(type="str"),
         label_selector=dict(type="str"),
+        names=dict(type="list", elements="str"),
         track=dict(type="str", choices=list(C.TRACKS), default="resourceVersion"),
     )),
     aws=dict(type="list", elements="dict", default=[], options=dict(
-        type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy"]),
+        type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy",
+                                                      "iam_oidc_provider", "eks_fargate_profile"]),
         ids=dict(type="list", elements="str", required=True),
     )),
     namespace=dict(type="str", default=C.NAMESPACE),
@@ -264,6 +281,42 @@ def iam_entries(client, wanted: dict) -> list:
             + [C.aws_entry("iam_policy", p["Arn"], C.iam_policy(p)) for p in details.get("Policies") or [] if p.get("Arn") in policies])
 
 
+@AWSRetry.jittered_backoff()
+def _oidc_provider(client, arn: str):
+    try:
+        return client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchEntity":
+            return None
+        raise
+
+
+def oidc_provider_entries(client, arns: list) -> list:
+    """The entries of the IAM OIDC providers ARNS names that exist (one GetOpenIDConnectProvider each)."""
+    found = [(arn, _oidc_provider(client, arn)) for arn in sorted(set(arns))]
+    return [C.aws_entry("iam_oidc_provider", arn, C.oidc_provider(provider)) for arn, provider in found if provider is not None]
+
+
+@AWSRetry.jittered_backoff()
+def _fargate_names(client, cluster: str) -> list:
+    return client.get_paginator("list_fargate_profiles").paginate(clusterName=cluster).build_full_result().get("fargateProfileNames") or []
+
+
+def fargate_profile_entries(client, ids: list) -> list:
+    """The entries of the Fargate profiles IDS names (<cluster>/<profile>) that exist: one list per cluster, then one
+    describe per listed profile."""
+    entries = []
+    clusters = {}
+    for item in sorted(set(ids)):
+        cluster, _sep, name = item.partition("/")
+        clusters.setdefault(cluster, set()).add(name)
+    for cluster, names in sorted(clusters.items()):
+        for name in sorted(names & set(_fargate_names(client, cluster))):
+            profile = client.describe_fargate_profile(clusterName=cluster, fargateProfileName=name, aws_retry=True)["fargateProfile"]
+            entries.append(C.aws_entry("eks_fargate_profile", f"{cluster}/{name}", C.fargate_profile(profile)))
+    return entries
+
+
 def read_aws(module, wanted: dict) -> tuple[list, list]:
     """(entries, errors) for {type: [ids]}: one paginated describe per type (route tables per VPC of the subnets)."""
     entries, errors = [], []
@@ -284,6 +337,10 @@ def read_aws(module, wanted: dict) -> tuple[list, list]:
                         for g in _asg_all(asg, wanted["autoscaling_group"])]
         if wanted.get("iam_role") or wanted.get("iam_policy"):
             entries += iam_entries(module.client("iam", retry_decorator=AWSRetry.jittered_backoff()), wanted)
+        if wanted.get("eks_fargate_profile"):
+            entries += fargate_profile_entries(module.client("eks", retry_decorator=AWSRetry.jittered_backoff()), wanted["eks_fargate_profile"])
+        if wanted.get("iam_oidc_provider"):
+            entries += oidc_provider_entries(module.client("iam", retry_decorator=AWSRetry.jittered_backoff()), wanted["iam_oidc_provider"])
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"AWS: {exc}")
     return entries, errors
@@ -299,6 +356,9 @@ def read_k8s(client, selectors: list) -> tuple[list, list]:
         except Exception as exc:  # pylint: disable=broad-except
             errors.append(f"{sel['kind']} list: {exc}")
             continue
+        if sel.get("names") is not None:
+            keep = set(sel["names"])
+            items = [i for i in items if (i.get("metadata") or {}).get("name") in keep]
         for item in items:
             entries.append(C.k8s_entry(dict(item, apiVersion=sel["api_version"], kind=sel["kind"]), sel["track"]))
     return entries, errors
@@ -403,8 +463,9 @@ def write(module, client, params: dict, inputs_digest: str) -> dict:
     live = snapshot(module, client, params, wanted)
     if live["errors"]:
         module.fail_json(msg=f"{params['capability']}: could not read what the record covers: {'; '.join(live['errors'])}")
+    # In check mode a resource the run only planned does not exist yet: the record would differ, which is reported.
     errors = C.missing_ids(params["aws"], live["aws"])
-    if errors:
+    if errors and not module.check_mode:
         module.fail_json(msg="; ".join(errors), errors=errors)
     record = C.build(params["capability"], inputs_digest, live, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     diff = {"before": C.content(stored) or {}, "after": C.content(record)}

@@ -1,4 +1,5 @@
-"""Fargate role against the lab: check mode first, profiles on private subnets, CoreDNS patched once."""
+"""Fargate role against the lab: check mode first, profiles on private subnets, CoreDNS patched once; the re-run ends at
+the convergence gate, and CoreDNS given its EC2-only annotation back out of band is found and repaired (#23)."""
 from __future__ import annotations
 
 import json
@@ -88,9 +89,32 @@ def test_fargate_check_then_converge_then_nothing(playbook, profiles):
     coredns = client.AppsV1Api(labenv.k8s_client()).read_namespaced_deployment("coredns", "kube-system")
     assert coredns.status.updated_replicas == coredns.spec.replicas == coredns.status.available_replicas, "CoreDNS has not rolled out"
 
+    # The re-run ends at the gate (#23; the full path's re-run is test_site's, with nodeless_eks_full_check).
     labenv.aws_calls(reset=True)
     offset, _unused = labenv.k8s_writes()
     again = playbook(play)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert aws_write_calls(labenv.aws_calls()) == []
     assert labenv.k8s_writes(offset)[1] == [], "the second run wrote to the API server (CoreDNS patched twice?)"
+    record = _record()
+    assert _gate_line(again) == f"fargate: in sync (record {record['written_at']}, 4 objects)"
+
+    # Drift (#23): the EC2-only annotation put back on CoreDNS out of band -> the gate falls through, the role removes it.
+    _give_coredns_the_ec2_annotation()
+    drifted = playbook(play)
+    assert drifted.rc == 0, drifted.stdout[-3000:]
+    assert _gate_line(drifted) == "fargate: not in sync, full path (Deployment kube-system/coredns: generation changed)"
+    assert KEY not in _coredns_annotations()
+    assert [n.split(" : ", 1)[-1] for n in drifted.changed()] == [
+        "Remove the EC2-only annotation from CoreDNS's pods and restart it; wait for the new CoreDNS pods to be Available",
+        "Record what the role converged to (written only when it differs from the stored record)"]
+
+
+def _gate_line(run) -> str:
+    return next(res["msg"] for _name, _host, res in run.tasks() if str(res.get("msg")).startswith("fargate: "))
+
+
+def _record() -> dict:
+    from kubernetes import client
+
+    return json.loads(client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-fargate", "nodeless-eks").data["record.json"])

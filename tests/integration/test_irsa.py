@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import jwt_claims
 from support import labenv
 from support import playbook as runner
-from support.snapshots import aws_write_calls, untouched
+from support.snapshots import aws_write_calls, untouched, write_names
 
 pytestmark = pytest.mark.lab
 
@@ -67,9 +67,11 @@ def _policy_arn(iam) -> str:
 
 @pytest.fixture(scope="module")
 def converged(lab):
-    """Check mode first (nothing written), then the real run (both with their plan tables); then IAM's five versions
-    of the cluster-autoscaler policy filled with non-default ones, and a re-run counted (AWS and API server writes).
-    The options account's role is deleted after the module."""
+    """Check mode first (nothing written), then the real run (both with their plan tables) and a re-run through the gate
+    (#23), counted (AWS and API server writes); then IAM's five versions of the cluster-autoscaler policy filled out of
+    band, the last one made the default (the shipped document again, under a new version id), and a re-run that the
+    gate must send down the full path (the drift test), counted too. The options account's role is deleted after the
+    module."""
     from kubernetes import client
 
     playbook = runner.run
@@ -82,15 +84,23 @@ def converged(lab):
     assert real.rc == 0, real.failure_text()
     real.check = check
 
+    labenv.aws_calls(reset=True)
+    offset, _unused = labenv.k8s_writes()
+    real.gated = playbook(_play(CONVERGED))
+    real.gated_aws_writes = aws_write_calls(labenv.aws_calls())
+    real.gated_k8s_writes = labenv.k8s_writes(offset)[1]
+    real.record = _record()
+
     arn = _policy_arn(iam)
     default_id = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     doc = iam.get_policy_version(PolicyArn=arn, VersionId=default_id)["PolicyVersion"]["Document"]
     for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:  # left by an earlier session on this lab
         if not version["IsDefaultVersion"]:
             iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
-    for n in range(4):  # fill up to IAM's 5 versions with non-default ones
+    for n in range(3):  # fill up to IAM's 5 versions: three non-default ones, then a new default
         extra = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": f"ec2:DescribeTags{n}", "Resource": "*"}])
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(extra), SetAsDefault=False)
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(doc), SetAsDefault=True)
     real.versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     real.shipped_doc = doc
 
@@ -99,6 +109,7 @@ def converged(lab):
     real.again = playbook(_play(CONVERGED))
     real.again_aws_writes = aws_write_calls(labenv.aws_calls())
     real.again_k8s_writes = labenv.k8s_writes(offset)[1]
+    real.again_record = _record()
     yield real
     name = f"lab-{NS}-options"
     if _role_exists(iam, name):
@@ -116,12 +127,39 @@ def test_check_mode_predicted_what_the_real_run_did(converged):
     assert predicted == done, f"planned, not done: {sorted(predicted - done)}; done, not planned: {sorted(done - predicted)}"
 
 
+def _gate_line(run) -> str:
+    return next(res["msg"] for _name, _host, res in run.tasks() if str(res.get("msg")).startswith("irsa: "))
+
+
+def _record() -> dict:
+    from kubernetes import client
+
+    return json.loads(client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-irsa", "nodeless-eks").data["record.json"])
+
+
 def test_second_run_changes_nothing_and_writes_nothing(converged):
-    again = converged.again
+    """The re-run ends at the gate (#23): the provider, three roles, two created policies and three service accounts are
+    those of the record (the full path's re-run is test_site's, with nodeless_eks_full_check)."""
+    gated = converged.gated
+    assert gated.rc == 0, gated.failure_text()
+    assert gated.total_changed() == 0, gated.changed()
+    assert converged.gated_aws_writes == []
+    assert converged.gated_k8s_writes == []
+    assert _gate_line(gated) == f"irsa: in sync (record {converged.record['written_at']}, 9 objects)"
+    assert sorted({e["type"] for e in converged.record["aws"]}) == ["iam_oidc_provider", "iam_policy", "iam_role"]
+
+
+def test_policy_version_set_as_default_out_of_band_is_found(converged):
+    """Drift (#23): a version added and made the default outside the role sends the gate down the full path, which
+    finds the default document to be the shipped one (nothing to repair in IAM) and rewrites the record."""
+    again, arn = converged.again, _policy_arn(labenv.boto3_client("iam"))
     assert again.rc == 0, again.failure_text()
-    assert again.total_changed() == 0, again.changed()
-    assert converged.again_aws_writes == []
-    assert converged.again_k8s_writes == []
+    assert _gate_line(again) == f"irsa: not in sync, full path (aws iam_policy {arn}: sha256 changed)"
+    assert [n.split(" : ", 1)[-1] for n in again.changed()] == [
+        "Record what the role converged to (written only when it differs from the stored record)"]
+    assert write_names(converged.again_k8s_writes) == ["patch configmaps/nodeless-eks-irsa"]
+    policy = next(e for e in converged.again_record["aws"] if e["id"] == arn)
+    assert policy != next(e for e in converged.record["aws"] if e["id"] == arn)
 
 
 def test_two_addons_share_one_provider_and_get_exact_trust(converged, lab):
@@ -178,9 +216,10 @@ def test_policy_versions_change_only_on_real_differences_and_prune_at_five(conve
     arn = _policy_arn(iam)
     versions, doc = converged.versions, converged.shipped_doc
     assert len(versions) == 5
-    # The shipped document is still the default: nothing to do (the module's re-run, with the five versions).
+    # The shipped document is still the default: nothing to do (the module's re-run, with the five versions; only
+    # the convergence record is written again, the drift test above).
     same = converged.again
-    assert same.rc == 0 and same.total_changed() == 0, same.changed()
+    assert same.rc == 0 and converged.again_aws_writes == [], converged.again_aws_writes
     # A real difference (one more statement) makes a new default and prunes the oldest non-default.
     changed_doc = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}])
     accounts = [dict(ACCOUNTS[0], policies=[{"name": "cluster_autoscaler", "document": changed_doc}])]
@@ -248,7 +287,7 @@ def test_oidc_provider_thumbprint_is_the_top_certificate_of_the_issuer_chain(lab
 
 
 def test_role_path_permissions_boundary_and_session_duration_reach_the_role(converged):
-    """The per-entry role options (converged with the other accounts; the re-run that changed nothing held them too):
+    """The per-entry role options (converged with the other accounts; the full re-run that changed nothing in IAM held them too):
     the path is part of the role's ARN (and so of the annotation)."""
     from kubernetes import client
 
@@ -259,8 +298,10 @@ def test_role_path_permissions_boundary_and_session_duration_reach_the_role(conv
     assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == BOUNDARY
     sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("options", NS)
     assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"] == f"arn:aws:iam::123456789012:role/irsa-it/{name}"
-    again = converged.again
-    assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    again = converged.again  # the full path (the gate fell through): no IAM write, only the record written again
+    assert again.rc == 0 and converged.again_aws_writes == [], converged.again_aws_writes
+    assert [n.split(" : ", 1)[-1] for n in again.changed()] == [
+        "Record what the role converged to (written only when it differs from the stored record)"]
 
 
 def _role_exists(iam, name: str) -> bool:

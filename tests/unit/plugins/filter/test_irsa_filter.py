@@ -71,3 +71,18 @@ def test_annotation_removal_patches_only_the_irsa_annotations_present():
         {"op": "remove", "path": "/metadata/annotations/eks.amazonaws.com~1sts-regional-endpoints"}]
     assert FILTERS["irsa_annotation_removal"]({"annotations": {"team": "a"}}) == []
     assert FILTERS["irsa_annotation_removal"]({}) == []
+
+
+def test_record_targets_cover_provider_roles_created_policies_and_the_annotated_accounts_only():
+    accounts = [{"namespace": "kube-system", "service_account": "b", "policies": ["cluster_autoscaler", "arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+                {"namespace": "kube-system", "service_account": "a", "policies": [], "path": "/x/"},
+                {"namespace": "dns", "service_account": "c", "policies": []}]
+    cluster = dict(CLUSTER, region="us-west-2")
+    plan = FILTERS["irsa_plan"](accounts, cluster)
+    assert FILTERS["irsa_record_targets"](plan, cluster) == {
+        "aws": [{"type": "iam_oidc_provider", "ids": ["arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/ABC"]},
+                {"type": "iam_role", "ids": ["lab-dns-c", "lab-kube-system-a", "lab-kube-system-b"]},
+                {"type": "iam_policy", "ids": ["arn:aws:iam::123456789012:policy/lab-kube-system-b-cluster-autoscaler"]}],
+        "kubernetes": [{"api_version": "v1", "kind": "ServiceAccount", "namespace": "dns", "names": ["c"]},
+                       {"api_version": "v1", "kind": "ServiceAccount", "namespace": "kube-system", "names": ["a", "b"]}]}
+    assert FILTERS["irsa_record_targets"]([], CLUSTER)["aws"][1:] == []

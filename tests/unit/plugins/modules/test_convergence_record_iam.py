@@ -1,5 +1,6 @@
-"""convergence_record's IAM read (issue #23): one paginated GetAccountAuthorizationDetails for roles and policies,
-against botocore's Stubber; what each digest covers is in tests/unit/plugins/module_utils/test_convergence.py."""
+"""convergence_record's AWS reads (issue #23), against botocore's Stubber: one paginated GetAccountAuthorizationDetails
+for roles and policies, one GetOpenIDConnectProvider per provider, Fargate profiles listed per cluster then described;
+and a Kubernetes list kept to named objects. What each digest covers: tests/unit/plugins/module_utils/test_convergence.py."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,7 @@ from botocore.stub import Stubber
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
-from ansible_collections.nodeless.eks.plugins.modules.convergence_record import iam_entries
+from ansible_collections.nodeless.eks.plugins.modules.convergence_record import fargate_profile_entries, iam_entries, oidc_provider_entries, read_k8s
 
 TRUST = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}}]}'
 ROLE = {"RoleName": "lab-sa", "RoleId": "AROA1AAAAAAAAAAAAAAA", "Arn": "arn:aws:iam::123456789012:role/lab-sa", "Path": "/",
@@ -47,3 +48,56 @@ def test_only_roles_asked_reads_only_roles(iam):
     stub.add_response("get_account_authorization_details", copy.deepcopy({"RoleDetailList": [ROLE], "IsTruncated": False}), {"Filter": ["Role"]})
     decoded = dict(ROLE, AssumeRolePolicyDocument=json.loads(TRUST))
     assert iam_entries(client, {"iam_role": ["lab-sa"]}) == [C.aws_entry("iam_role", "lab-sa", C.iam_role(decoded))]
+
+
+def test_oidc_providers_are_read_one_call_each_and_a_missing_one_is_left_out(iam):
+    client, stub = iam
+    arn = "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/A"
+    provider = {"Url": "oidc.example/id/A", "ClientIDList": ["sts.amazonaws.com"], "ThumbprintList": ["b" * 40, "a" * 40]}
+    stub.add_response("get_open_id_connect_provider", provider, {"OpenIDConnectProviderArn": arn})
+    stub.add_client_error("get_open_id_connect_provider", "NoSuchEntity", "gone", 404, expected_params={"OpenIDConnectProviderArn": arn + "B"})
+    assert oidc_provider_entries(client, [arn + "B", arn]) == [C.aws_entry("iam_oidc_provider", arn, {
+        "url": "oidc.example/id/A", "client_ids": ["sts.amazonaws.com"], "thumbprints": ["a" * 40, "b" * 40], "tags": {}})]
+
+
+class _List:
+    """A dynamic client's resources.get(...).get(...) answering one list."""
+    def __init__(self, items):
+        self.items, self.calls = items, []
+
+    def get(self, **kwargs):
+        if "api_version" in kwargs:
+            return self
+        self.calls.append(kwargs)
+        return self
+
+    def to_dict(self):
+        return {"items": self.items}
+
+    @property
+    def resources(self):
+        return self
+
+
+def test_a_list_kept_to_names_is_still_one_list():
+    accounts = [{"metadata": {"name": n, "namespace": "ns", "uid": n, "resourceVersion": "1"}} for n in ("a", "default", "b")]
+    client = _List(accounts)
+    entries, errors = read_k8s(client, [{"api_version": "v1", "kind": "ServiceAccount", "namespace": "ns", "names": ["a", "b", "gone"],
+                                         "track": "resourceVersion"}])
+    assert not errors and [e["name"] for e in entries] == ["a", "b"] and client.calls == [{"namespace": "ns", "label_selector": None}]
+
+
+def test_fargate_profiles_are_listed_per_cluster_and_only_listed_ones_described():
+    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    profile = {"fargateProfileName": "dns", "fargateProfileArn": "arn:aws:eks:us-west-2:123456789012:fargateprofile/lab/dns/1",
+               "clusterName": "lab", "podExecutionRoleArn": "arn:aws:iam::123456789012:role/x", "subnets": ["subnet-2", "subnet-1"],
+               "selectors": [{"namespace": "kube-system"}], "status": "ACTIVE", "tags": {"team": "platform"}}
+    with Stubber(client) as stub:
+        stub.add_response("list_fargate_profiles", {"fargateProfileNames": ["dns", "other"], "nextToken": "t"}, {"clusterName": "lab"})
+        stub.add_response("list_fargate_profiles", {"fargateProfileNames": ["apps"]}, {"clusterName": "lab", "nextToken": "t"})
+        stub.add_response("describe_fargate_profile", {"fargateProfile": profile}, {"clusterName": "lab", "fargateProfileName": "dns"})
+        entries = fargate_profile_entries(RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), ["lab/dns", "lab/gone"])
+        stub.assert_no_pending_responses()
+    assert entries == [C.aws_entry("eks_fargate_profile", "lab/dns", {
+        "arn": profile["fargateProfileArn"], "role": profile["podExecutionRoleArn"], "subnets": ["subnet-1", "subnet-2"],
+        "selectors": [{"namespace": "kube-system"}], "tags": {"team": "platform"}, "status": "ACTIVE"})]
