@@ -116,6 +116,11 @@ docs: collections
 # Faults, restarts, concurrent runs and security checks, in a lab of their own (docs/operations.md).
 reliability: collections tools
 	$(BIN)/python tests/run_all.py reliability
+# Issue #23's fleet figures: site.yml over N = 1, 2, 4 separate labs, first run, gated and full-check re-runs, linear
+# and Mitogen (docs/operations.md "Fleets"); a benchmark, not part of `make test` (a long run on 2 cores).
+.PHONY: bench-fleet
+bench-fleet: collections tools
+	$(BIN)/python benchmarks/fleet.py
 
 changelog-lint: venv
 	$(BIN)/antsibull-changelog lint
