@@ -153,6 +153,10 @@ def irsa_plan(service_accounts, cluster: dict, defaults: dict, load_policy, know
             "associate": identity == "pod_identity" and entry.get("associate", True) not in (False, "false", "no"),
         })
         plan[-1]["fact"]["identity"] = identity
+        # what a convergence record of the including role covers (issue #23): the customer managed policies this role
+        # creates and the OIDC provider the role trusts (None under Pod Identity)
+        plan[-1]["fact"]["managed_policy_arns"] = sorted(prefix + m["name"] for m in managed)
+        plan[-1]["fact"]["provider_arn"] = provider
     return plan
 
 

@@ -42,8 +42,24 @@ def _forget_cluster_autoscaler():
             asg.delete_tags(Tags=[{"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k} for k in keys])
 
 
+def _record() -> dict:
+    from kubernetes import client
+
+    config_map = client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-cluster-autoscaler", "nodeless-eks")
+    return json.loads(config_map.data["record.json"])
+
+
+def _gate_lines(result) -> list[str]:
+    """What the role's gate said (#23): in sync, or why the full path runs."""
+    return [res["msg"] for name, _host, res in result.tasks() if name.endswith("with the convergence record") and "in_sync" in res]
+
+
 @pytest.fixture(scope="module")
 def converged(lab):
+    """Check mode, the converge, then drift (#23): the Deployment's flags edited out of band with the kubernetes
+    client, and one run, whose gate must fall through and whose role must take the flags back."""
+    from kubernetes import client
+
     from support import playbook as runner
 
     _forget_cluster_autoscaler()
@@ -52,12 +68,19 @@ def converged(lab):
     assert check.rc == 0, check.failure_text()
     run = runner.run(ROLE)
     assert run.rc == 0, run.failure_text()
-    return check, run
+    apps = client.AppsV1Api(labenv.k8s_client())
+    before = {"record": _record(), "command": apps.read_namespaced_deployment("cluster-autoscaler", "kube-system").spec.template.spec.containers[0].command}
+    edited = [f.replace("--expander=least-waste", "--expander=random") for f in before["command"]]
+    apps.patch_namespaced_deployment("cluster-autoscaler", "kube-system", {"spec": {"template": {"spec": {"containers": [
+        {"name": "cluster-autoscaler", "command": edited}]}}}})
+    drift = runner.run(ROLE)
+    after = {"record": _record(), "command": apps.read_namespaced_deployment("cluster-autoscaler", "kube-system").spec.template.spec.containers[0].command}
+    return check, run, {"before": before, "drift": drift, "after": after}
 
 
 @pytest.mark.lab
 def test_check_mode_predicted_the_run(converged):
-    check, run = converged
+    check, run, _drift = converged
     predicted, done = " | ".join(check.changed()), " | ".join(run.changed())
     for task in ("Tag the node group ASGs so cluster-autoscaler discovers them", "Apply the cluster-autoscaler RBAC and Deployment"):
         assert task in predicted and task in done, (predicted, done)
@@ -148,14 +171,49 @@ def test_rbac_allows_and_denies_these_verbs(converged, resource, verb, allowed):
 
 
 @pytest.mark.lab
-def test_second_run_changes_nothing(converged, playbook):
+def test_edited_flags_are_found_by_the_gate_and_taken_back(converged):
+    """#23 drift: the record of the converge no longer holds after an out-of-band edit of the Deployment's flags."""
+    _check, run, drift = converged
+    assert _gate_lines(run)[0].startswith("cluster_autoscaler: not in sync, full path ("), _gate_lines(run)
+    result = drift["drift"]
+    assert result.rc == 0, result.failure_text()
+    assert _gate_lines(result) == ["cluster_autoscaler: not in sync, full path (Deployment kube-system/cluster-autoscaler: generation changed)"]
+    assert "Apply the cluster-autoscaler RBAC and Deployment" in " | ".join(result.changed()), result.changed()
+    assert drift["after"]["command"] == drift["before"]["command"] and "--expander=least-waste" in drift["after"]["command"]
+    deployment = [(e["kind"], e["generation"]) for e in drift["after"]["record"]["kubernetes"] if e["kind"] == "Deployment"]
+    recorded = [(e["kind"], e["generation"]) for e in drift["before"]["record"]["kubernetes"] if e["kind"] == "Deployment"]
+    assert deployment == [("Deployment", recorded[0][1] + 2)], (recorded, deployment)  # the edit, then the role's repair
+
+
+@pytest.mark.lab
+def test_record_covers_the_asgs_rbac_service_account_and_deployment(converged):
+    record = converged[2]["after"]["record"]
+    assert (record["schema"], record["capability"]) == (1, "cluster_autoscaler") and record["inputs"].startswith("sha256:")
+    assert sorted((e["kind"], e.get("namespace"), e["name"]) for e in record["kubernetes"]) == [
+        ("ClusterRole", None, "cluster-autoscaler"), ("ClusterRoleBinding", None, "cluster-autoscaler"),
+        ("Deployment", "kube-system", "cluster-autoscaler"), ("Role", "kube-system", "cluster-autoscaler"),
+        ("RoleBinding", "kube-system", "cluster-autoscaler"), ("ServiceAccount", "kube-system", "cluster-autoscaler")]
+    assert sorted(e["id"] for e in record["aws"] if e["type"] == "autoscaling_group") == sorted(_asg_tags())
+    iam = sorted((e["type"], e["id"]) for e in record["aws"] if e["type"] != "autoscaling_group")
+    assert iam == [("iam_oidc_provider", f"arn:aws:iam::123456789012:oidc-provider/{labenv.state()['issuer'].removeprefix('https://')}"),
+                   ("iam_policy", "arn:aws:iam::123456789012:policy/lab-kube-system-cluster-autoscaler-cluster-autoscaler"),
+                   ("iam_role", "lab-kube-system-cluster-autoscaler")], iam
+
+
+@pytest.mark.lab
+def test_second_run_is_gated_in_sync_and_changes_nothing(converged, playbook):
+    """The gated re-run (#23): one line, no write; the full path's re-run is test_site.py's (nodeless_eks_full_check)."""
     with untouched():
         again = playbook(ROLE)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    record = converged[2]["after"]["record"]
+    objects = len(record["kubernetes"]) + len(record["aws"])
+    assert _gate_lines(again) == [f"cluster_autoscaler: in sync (record {record['written_at']}, {objects} objects)"]
 
 
 @pytest.mark.lab
 def test_existing_tags_are_only_checked_when_tagging_is_off(converged, playbook):
+    # without the record: other inputs would take the full path and write the record anew
     with untouched():
-        result = playbook(ROLE, extravars={"cluster_autoscaler_tag_asgs": False})
+        result = playbook(ROLE, extravars={"cluster_autoscaler_tag_asgs": False, "cluster_autoscaler_record": False})
     assert result.rc == 0 and result.total_changed() == 0, result.failure_text()

@@ -5,6 +5,7 @@ ServiceAccount with its IRSA role, against moto's Route 53 (``nodeless_lab.contr
 One converge (module fixture) serves both: the role's own checks, and the controller's run."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ PLAY = [{"hosts": "lab", "gather_facts": False, "roles": [{"role": "nodeless.eks
     # Sync on a Service / Ingress change (at most every 5 s) instead of only once a minute.
     "external_dns_extra_args": ["--events"]}}]}]
 NAMESPACE = "external-dns-it"
+ROLE_ARN = "eks.amazonaws.com/role-arn"
 TIMEOUT = 60
 # Another cluster's record in our zone, with its TXT ownership record (registry format of ExternalDNS 0.19).
 FOREIGN = {"name": f"taken.{DOMAIN}.", "ip": "192.0.2.99",
@@ -51,14 +53,42 @@ def _zone_id(name: str, private: bool) -> str:
     return next(z["Id"].rsplit("/", 1)[1] for z in zones if z["Name"] == f"{name}." and z["Config"]["PrivateZone"] == private)
 
 
+def _record() -> dict:
+    from kubernetes import client
+
+    config_map = client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-external-dns", "nodeless-eks")
+    return json.loads(config_map.data["record.json"])
+
+
+def _gate_lines(result) -> list[str]:
+    """What the role's gate said (#23): in sync, or why the full path runs."""
+    return [res["msg"] for name, _host, res in result.tasks() if name.endswith("with the convergence record") and "in_sync" in res]
+
+
+def _role_arn_annotation() -> str | None:
+    from kubernetes import client
+
+    sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("external-dns", "kube-system")
+    return (sa.metadata.annotations or {}).get(ROLE_ARN)
+
+
 @pytest.fixture(scope="module")
 def converged(lab):  # noqa: ARG001 - the lab must be up
-    """Check mode first (writes nothing), then the one real converge."""
+    """Check mode first (writes nothing), then the one real converge; then drift (#23): the ServiceAccount's IRSA
+    annotation removed out of band, and one run, whose gate must fall through and whose role must put it back."""
+    from kubernetes import client
+
     _delete_k8s_objects()
     with untouched():
         check = run_playbook(PLAY, check=True, diff=True)
     run = run_playbook(PLAY)
-    return {"check": check, "run": run, "zone_id": _zone_id(DOMAIN, private=True)}
+    drift = {"record": _record(), "annotation": _role_arn_annotation()}
+    client.CoreV1Api(labenv.k8s_client()).patch_namespaced_service_account(
+        "external-dns", "kube-system", {"metadata": {"annotations": {ROLE_ARN: None}}})
+    drift["removed"] = _role_arn_annotation()
+    drift["run"] = run_playbook(PLAY)
+    drift["restored"], drift["record_after"] = _role_arn_annotation(), _record()
+    return {"check": check, "run": run, "zone_id": _zone_id(DOMAIN, private=True), "drift": drift}
 
 
 def test_external_dns_check_then_converge_then_nothing(converged, playbook):
@@ -89,8 +119,29 @@ def test_external_dns_check_then_converge_then_nothing(converged, playbook):
     again = playbook(PLAY)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert aws_write_calls(labenv.aws_calls()) == []
-    # Every write counts, the irsa role's ServiceAccount apply included: a re-run writes nothing.
+    # Every write counts, the irsa role's ServiceAccount apply included: a re-run writes nothing. It goes through the
+    # gate (#23); the full path's re-run is test_site.py's (nodeless_eks_full_check).
     assert write_names(labenv.k8s_writes(offset)[1]) == []
+    record = converged["drift"]["record_after"]
+    assert _gate_lines(again) == [f"external_dns: in sync (record {record['written_at']}, {len(record['kubernetes']) + len(record['aws'])} objects)"]
+
+
+def test_removed_service_account_annotation_is_found_by_the_gate_and_put_back(converged):
+    """#23 drift: the record of the converge no longer holds once the IRSA annotation was removed out of band."""
+    drift = converged["drift"]
+    assert _gate_lines(converged["run"])[0].startswith("external_dns: not in sync, full path ("), _gate_lines(converged["run"])
+    assert drift["annotation"] and drift["removed"] is None
+    assert drift["run"].rc == 0, drift["run"].failure_text()
+    assert _gate_lines(drift["run"]) == ["external_dns: not in sync, full path (ServiceAccount kube-system/external-dns: resourceVersion changed)"]
+    assert drift["restored"] == drift["annotation"]
+    assert sorted((e["kind"], e.get("namespace"), e["name"]) for e in drift["record_after"]["kubernetes"]) == [
+        ("ClusterRole", None, "external-dns"), ("ClusterRoleBinding", None, "external-dns"),
+        ("Deployment", "kube-system", "external-dns"), ("ServiceAccount", "kube-system", "external-dns")]
+    assert sorted(e["type"] for e in drift["record_after"]["aws"]) == ["iam_oidc_provider", "iam_policy", "iam_role"]
+    assert [e["id"] for e in drift["record_after"]["aws"] if e["type"] == "iam_role"] == ["lab-kube-system-external-dns"]
+    service_accounts = [[e["resourceVersion"] for e in r["kubernetes"] if e["kind"] == "ServiceAccount"]
+                        for r in (drift["record"], drift["record_after"])]
+    assert service_accounts[0] != service_accounts[1], "the record must be rewritten with the repaired ServiceAccount"
 
 
 # --- the upstream controller on what the role deployed ----------------------------------------------------------------

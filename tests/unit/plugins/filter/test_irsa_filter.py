@@ -47,7 +47,7 @@ def test_pod_identity_plan_trusts_the_pod_identity_service_for_this_cluster_only
         "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
                       "ArnEquals": {"aws:SourceArn": "arn:aws:eks:us-west-2:123456789012:cluster/lab"}}}]
     assert plan[0]["fact"] == {"role_name": "lab-kube-system-app", "role_arn": "arn:aws:iam::123456789012:role/lab-kube-system-app",
-                               "identity": "pod_identity"}
+                               "identity": "pod_identity", "managed_policy_arns": [], "provider_arn": None}
     assert [p["associate"] for p in plan] == [True, False]
     assert FILTERS["irsa_associations"](plan) == [
         {"namespace": "kube-system", "service_account": "app", "role_arn": "arn:aws:iam::123456789012:role/lab-kube-system-app"}]
