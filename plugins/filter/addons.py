@@ -6,19 +6,23 @@ logic lives in module_utils/addons_role.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def addons_request(settings, step):
+    from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
     return addons_role.request(plain(dict(settings or {})), str(step))
 
 
 def addons_names(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
     return addons_role.names(plain(dict(settings or {})))
 
 
 def addons_errors(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import addons_role
     return addons_role.errors(plain(dict(settings or {})))
 
 

@@ -7,16 +7,19 @@ cluster_autoscaler_errors.yml and cluster_autoscaler_lacking.yml; the logic live
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import autoscaler
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def cluster_autoscaler_errors(planned, cluster, policy, replicas, expendable_cutoff):
+    from ansible_collections.nodeless.eks.plugins.module_utils import autoscaler
     return autoscaler.role_errors(plain(dict(planned or {})), plain(dict(cluster or {})), plain(dict(policy or {})),
                                   plain(replicas), plain(expendable_cutoff))
 
 
 def cluster_autoscaler_lacking(asgs, discovery_tags, asg_tags):
+    from ansible_collections.nodeless.eks.plugins.module_utils import autoscaler
     return autoscaler.lacking(plain(list(asgs or [])), plain(dict(discovery_tags or {})), plain(dict(asg_tags or {})))
 
 

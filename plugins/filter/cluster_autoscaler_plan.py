@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 DOCUMENTATION = r"""
 name: cluster_autoscaler_plan
 short_description: The cluster-autoscaler image and command line for an EKS cluster
@@ -65,10 +67,9 @@ _value:
   type: dict
 """
 
-from ansible_collections.nodeless.eks.plugins.module_utils.autoscaler import plan
-
 
 def cluster_autoscaler_plan(cluster, **options):
+    from ansible_collections.nodeless.eks.plugins.module_utils.autoscaler import plan
     return plan(cluster["name"], str(cluster.get("version") or ""), **options)
 
 

@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.inventory import cluster_conflicts
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
+
+def cluster_conflicts(hostvars, hosts, *prefixes):
+    from ansible_collections.nodeless.eks.plugins.module_utils.inventory import cluster_conflicts as conflicts
+    return conflicts(hostvars, hosts, *prefixes)
 
 
 class FilterModule:

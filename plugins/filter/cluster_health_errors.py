@@ -6,11 +6,13 @@ module_utils/cluster_health_role.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.cluster_health_role import role_errors
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def cluster_health_errors(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils.cluster_health_role import role_errors
     return role_errors(plain(dict(settings or {})))
 
 

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.tags import role_errors
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def discovery_tags_errors(settings, cluster):
+    from ansible_collections.nodeless.eks.plugins.module_utils.tags import role_errors
     return role_errors(plain(dict(settings or {})), plain(dict(cluster or {})))
 
 

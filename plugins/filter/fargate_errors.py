@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.fargate import role_errors
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def fargate_errors(profiles, exposure, default_subnets, coredns, coredns_namespace, cluster_name):
+    from ansible_collections.nodeless.eks.plugins.module_utils.fargate import role_errors
     return role_errors(plain(list(profiles or [])), plain(dict(exposure or {})), plain(list(default_subnets or [])),
                        bool(coredns), str(coredns_namespace), str(cluster_name))
 

@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
 
-from ansible_collections.nodeless.eks.plugins.module_utils.route53_zones import resolve_zones
+from ansible.errors import AnsibleFilterError
 
 
 def hosted_zone_ids(zones, domains, zone_type="", field="domains"):
+    from ansible_collections.nodeless.eks.plugins.module_utils.route53_zones import resolve_zones
     try:
         return resolve_zones(zones, domains, zone_type, field)
     except ValueError as exc:

@@ -9,17 +9,15 @@ plan's associations) and ``irsa_annotation_removal`` (the JSON patch taking the 
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
 
-from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
-from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
-from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import associations
-from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import irsa_plan
-from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import record_targets
-from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import annotation_removal
+from ansible.errors import AnsibleFilterError
 
 
 def _irsa_plan(service_accounts, cluster, **defaults):
+    from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import irsa_plan
+    from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
+    from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
     try:
         return irsa_plan(service_accounts, dict(cluster or {}), defaults, load, available())
     except ValueError as exc:
@@ -27,6 +25,9 @@ def _irsa_plan(service_accounts, cluster, **defaults):
 
 
 def _irsa_plan_errors(service_accounts, cluster, **defaults) -> list:
+    from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import irsa_plan
+    from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import available
+    from ansible_collections.nodeless.eks.plugins.plugin_utils.iam_policy_files import load
     try:
         irsa_plan(service_accounts, dict(cluster or {}), defaults, load, available())
     except ValueError as exc:
@@ -34,7 +35,23 @@ def _irsa_plan_errors(service_accounts, cluster, **defaults) -> list:
     return []
 
 
+def _associations(plan):
+    from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import associations
+    return associations(plan)
+
+
+def _annotation_removal(metadata):
+    from ansible_collections.nodeless.eks.plugins.module_utils.pod_identity import annotation_removal
+    return annotation_removal(metadata)
+
+
+
+def _record_targets(plan, cluster):
+    from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import record_targets
+    return record_targets(plan, cluster)
+
+
 class FilterModule:
     def filters(self):
-        return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors, "irsa_associations": associations,
-                "irsa_annotation_removal": annotation_removal, "irsa_record_targets": record_targets}
+        return {"irsa_plan": _irsa_plan, "irsa_plan_errors": _irsa_plan_errors, "irsa_associations": _associations,
+                "irsa_annotation_removal": _annotation_removal, "irsa_record_targets": _record_targets}

@@ -7,15 +7,18 @@ irsa_preflight_errors.yml; the logic lives in module_utils/irsa_preflight.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import irsa_preflight
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def irsa_preflight_reads(plan):
+    from ansible_collections.nodeless.eks.plugins.module_utils import irsa_preflight
     return irsa_preflight.reads(plain(list(plan or [])))
 
 
 def irsa_preflight_errors(plan, missing_arns, create_namespace, missing_namespaces, accounts):
+    from ansible_collections.nodeless.eks.plugins.module_utils import irsa_preflight
     return irsa_preflight.errors(plain(list(plan or [])), plain(list(missing_arns or [])), bool(create_namespace),
                                  plain(list(missing_namespaces or [])), plain(list(accounts or [])))
 

@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import k8s
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def k8s_stale(reads):
+    from ansible_collections.nodeless.eks.plugins.module_utils import k8s
     return k8s.stale(plain(list(reads or [])))
 
 

@@ -4,15 +4,16 @@
 
 from __future__ import annotations
 
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 # Documentation: karpenter_v1.yml (ansible-doc -t filter nodeless.eks.karpenter_v1)
 
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_legacy, karpenter_objects, yaml_text
-
 
 def _documents(value):
+    from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
     if isinstance(value, str):
         try:
             documents = [d for d in yaml_text.load_all(value) if d]
@@ -29,6 +30,8 @@ def _documents(value):
 
 
 def karpenter_v1(value, node_role=None, strict=False):
+    from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_legacy
+    from ansible_collections.nodeless.eks.plugins.module_utils import karpenter_objects
     documents, many = _documents(value)
     try:
         if many:

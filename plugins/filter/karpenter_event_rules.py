@@ -6,11 +6,13 @@ module_utils/karpenter_interruption.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.karpenter_interruption import event_rules
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def karpenter_event_rules(events, queue_name, cluster_name, queue_arn):
+    from ansible_collections.nodeless.eks.plugins.module_utils.karpenter_interruption import event_rules
     return event_rules(plain(list(events or [])), str(queue_name), str(cluster_name), str(queue_arn))
 
 

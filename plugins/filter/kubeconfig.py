@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
-from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def _kubeconfig(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
     try:
         return kc.render(kc.build(plain(dict(settings or {}))))
     except ValueError as exc:
@@ -21,6 +22,8 @@ def _kubeconfig(settings):
 
 
 def _kubeconfig_token(text):
+    from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
+    from ansible_collections.nodeless.eks.plugins.module_utils import yaml_text
     try:
         return kc.kubeconfig_token(yaml_text.load(text or "")) or ""
     except yaml_text.YamlTextError:
@@ -28,6 +31,7 @@ def _kubeconfig_token(text):
 
 
 def kubeconfig_errors(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import kubeconfig as kc
     return kc.settings_errors(plain(dict(settings or {})))
 
 

@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import health
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
 
 
 def next_minor(version):
     """'1.35' or 'v1.35.4-eks-1' -> '1.36'; '' when it is not a Kubernetes version."""
+    from ansible_collections.nodeless.eks.plugins.module_utils import health
     return health.next_minor(str(version or "")) or ""
 
 

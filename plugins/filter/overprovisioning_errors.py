@@ -6,11 +6,13 @@ module_utils/overprovisioning.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.overprovisioning import role_errors
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def overprovisioning_errors(settings, live_classes, cluster_name):
+    from ansible_collections.nodeless.eks.plugins.module_utils.overprovisioning import role_errors
     return role_errors(plain(dict(settings or {})), plain(list(live_classes or [])), str(cluster_name))
 
 

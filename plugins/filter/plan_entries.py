@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
 
 
 def plan_entries(objects, action="add"):
     """One entry per Kubernetes object, named as the plan callback names an applied object."""
+    from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
     if isinstance(objects, dict):
         objects = [objects]
     return [change("k8s", o["kind"], o["metadata"]["name"], action, namespace=o["metadata"].get("namespace"))

@@ -7,12 +7,13 @@ so the playbook's assertion starts with the field), ``pod_identity_migration`` (
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
 
-from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
+from ansible.errors import AnsibleFilterError
 
 
 def _plan(service_accounts, pods, addons, associations, selected=None):
+    from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
     try:
         return pi.migration_plan(service_accounts, pods, addons, associations, selected)
     except pi.PodIdentityError as exc:
@@ -20,6 +21,7 @@ def _plan(service_accounts, pods, addons, associations, selected=None):
 
 
 def _errors(service_accounts, pods, addons, associations, selected=None) -> list:
+    from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
     try:
         pi.migration_plan(service_accounts, pods, addons, associations, selected)
     except pi.PodIdentityError as exc:
@@ -28,6 +30,7 @@ def _errors(service_accounts, pods, addons, associations, selected=None) -> list
 
 
 def _trust_added(document, account_id, cluster_arn=None):
+    from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
     try:
         return pi.with_pod_identity_trust(document, account_id, cluster_arn)
     except (pi.PodIdentityError, ValueError) as exc:

@@ -6,8 +6,17 @@ internet gateway; the logic lives in module_utils/subnet_exposure.py."""
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import private_subnets
-from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import subnet_exposure
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
+
+def subnet_exposure(route_tables, subnet_ids):
+    from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import subnet_exposure as exposure
+    return exposure(route_tables, subnet_ids)
+
+
+def private_subnets(route_tables, subnet_ids):
+    from ansible_collections.nodeless.eks.plugins.module_utils.subnet_exposure import private_subnets as private
+    return private(route_tables, subnet_ids)
 
 
 class FilterModule:

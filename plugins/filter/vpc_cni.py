@@ -7,19 +7,23 @@ checks), shared by the ``vpc_cni`` role (DaemonSet patch) and the ``addons`` rol
 
 from __future__ import annotations
 
-from ansible_collections.nodeless.eks.plugins.module_utils import vpc_cni
+# The collection's module_utils are imported inside the filters, when called: docs/developing.md, "Where code goes".
+
 from ansible_collections.nodeless.eks.plugins.plugin_utils.plain import plain
 
 
 def vpc_cni_env(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import vpc_cni
     return vpc_cni.env(plain(dict(settings or {})))
 
 
 def vpc_cni_errors(settings):
+    from ansible_collections.nodeless.eks.plugins.module_utils import vpc_cni
     return vpc_cni.settings_errors(plain(dict(settings or {})))
 
 
 def vpc_cni_installed_errors(daemonsets, where, prefix_delegation):
+    from ansible_collections.nodeless.eks.plugins.module_utils import vpc_cni
     return vpc_cni.installed_errors(plain(list(daemonsets or [])), plain(dict(where or {})), bool(prefix_delegation))
 
 

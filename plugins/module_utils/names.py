@@ -16,6 +16,8 @@ _POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 _IAM_PATH = re.compile(r"^/([\x21-\x7e]+/)?$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
 ROLE_NAME_MAX = 64
+_EKS_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+_REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
 
 def is_dns1123_label(value) -> bool:
@@ -76,3 +78,13 @@ def iam_path_error(path) -> str | None:
 
 def is_policy_arn(value) -> bool:
     return isinstance(value, str) and bool(_POLICY_ARN.match(value))
+
+
+def cluster_identity_error(name, region) -> str:
+    """'' when NAME is an EKS cluster name and REGION is shaped like an AWS region, else one message naming both
+    (the common role's preflight: every role reads the cluster by these two)."""
+    if isinstance(name, str) and _EKS_CLUSTER_NAME.match(name) and isinstance(region, str) and _REGION_NAME.match(region):
+        return ""
+    return (f"nodeless_eks_cluster_name ({name or 'unset'}) must be an EKS cluster name and nodeless_eks_region "
+            f"({region or 'unset'}) an AWS region such as eu-west-1. Set both per inventory host (or "
+            "NODELESS_EKS_CLUSTER_NAME / NODELESS_EKS_REGION).")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.nodeless.eks.plugins.filter.common_errors import common_errors
 from ansible_collections.nodeless.eks.plugins.module_utils.names import (
-    iam_path_error, is_dns1123_label, is_dns1123_subdomain, is_policy_arn, is_policy_name, is_role_arn, role_name_error,
+    cluster_identity_error, iam_path_error, is_dns1123_label, is_dns1123_subdomain, is_policy_arn, is_policy_name, is_role_arn, role_name_error,
     service_account_name_errors,
 )
 
@@ -77,3 +78,26 @@ def test_is_policy_arn(arn, ok):
                                        ("bad name", False), ("", False), (None, False)])
 def test_is_policy_name(value, ok):
     assert is_policy_name(value) is ok
+
+
+@pytest.mark.parametrize("name, region, ok", [
+    ("prod-eu", "eu-west-1", True), ("a", "us-gov-west-1", True), ("1_a", "ap-southeast-2", True),
+    ("", "eu-west-1", False), (None, "eu-west-1", False), ("-prod", "eu-west-1", False), ("a" * 101, "eu-west-1", False),
+    ("prod", "mars-1", False), ("prod", "", False), ({"a": 1}, "eu-west-1", False), ("prod", ["eu-west-1"], False),
+])
+def test_cluster_identity_error_names_both_settings(name, region, ok):
+    message = cluster_identity_error(name, region)
+    assert (message == "") is ok
+    if not ok:
+        assert "nodeless_eks_cluster_name (" + (str(name) if name else "unset") + ")" in message
+        assert "nodeless_eks_region (" + (str(region) if region else "unset") + ")" in message
+
+
+def test_common_errors_lists_the_release_then_types_then_identity_and_nothing_when_all_hold():
+    from ansible.release import __version__ as ansible_core_version
+
+    assert common_errors(ansible_core_version, "prod", "eu-west-1", []) == []
+    errors = common_errors("2.10.0", "", "eu-west-1", ["nodeless_eks_region: a string, not a mapping"])
+    assert len(errors) == 3
+    assert "2.10.0" in errors[0] and errors[1].startswith("nodeless_eks_region: a string")
+    assert errors[2].startswith("nodeless_eks_cluster_name (unset)")
