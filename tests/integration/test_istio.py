@@ -1,4 +1,4 @@
-"""Istio role against the lab: check mode first, then real, then a re-run that writes nothing.
+"""Istio role against the lab: check mode first, then real, then a re-run that writes nothing (through the gate, #23).
 
 The lab's istiod is a kwok pod that never serves, so its webhooks cannot answer: the validating
 webhook fails open (PeerAuthentications are checked by the real CRD schema only) and the injection
@@ -6,6 +6,8 @@ webhook (failurePolicy Fail) refuses pods in enrolled namespaces. Test pods ther
 namespace that is not enrolled.
 """
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -15,6 +17,7 @@ from support.snapshots import untouched
 pytestmark = pytest.mark.lab
 
 PLAIN_NS = "istio-test-plain"
+RECORD_WRITE = "patch configmaps/nodeless-eks/nodeless-eks-istio"
 BASE = {"istio_injection_namespaces": ["istio-test-app"]}
 EXCEPTION = {"namespace": "istio-test-legacy", "mode": "PERMISSIVE", "reason": "old clients", "create": True}
 
@@ -33,6 +36,22 @@ def _writes(offset) -> list[str]:
     _unused, events = labenv.k8s_writes(offset)
     return [f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('namespace', '')}/{e['objectRef'].get('name')}"
             for e in events]
+
+
+def _role_changed(result) -> list[str]:
+    """The tasks that changed, without the convergence record's write (bookkeeping, #23)."""
+    return [name for name in result.changed() if "Record what the role converged to" not in name]
+
+
+def _gate(result) -> str:
+    """The gate's one line (#23)."""
+    return next(res["msg"] for name, _unused, res in result.tasks() if name.startswith("nodeless.eks.istio : Compare the control plane"))
+
+
+def _record() -> dict:
+    from kubernetes import client
+
+    return json.loads(client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-istio", "nodeless-eks").data["record.json"])
 
 
 def _report(result) -> dict:
@@ -66,13 +85,23 @@ def _plain_pods() -> None:
 
 @pytest.fixture(scope="module")
 def installed(lab):
-    """The install (mesh STRICT), with the plain namespace's pods already there, so that its report names them."""
+    """The install (mesh STRICT, the full path: the lab may hold this file's record already), with the plain
+    namespace's pods already there, so that its report names them; then the drift of #23: the mesh-wide
+    PeerAuthentication deleted out of band, and one run (the gate must fall through and the role put it back)."""
+    from kubernetes.dynamic import DynamicClient
+
     from support import playbook as runner
 
     _plain_pods()
-    result = runner.run(_play(istio_mtls_mode="STRICT"))
+    result = runner.run(_play(istio_mtls_mode="STRICT", nodeless_eks_full_check=True))
     assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
-    return result
+    out = {"install": result, "record": _record()}
+    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    pas.delete(namespace="istio-system", name="default")
+    out["drift"], out["drift_writes"] = _run_counted(runner.run, role_vars={"istio_mtls_mode": "STRICT"})
+    out["drift_record"] = _record()
+    out["repaired"] = next(iter(pas.get(namespace="istio-system", field_selector="metadata.name=default").to_dict()["items"]), None)
+    return out
 
 
 def test_istiod_is_available_at_the_pinned_version_and_every_istio_crd_is_established(installed):
@@ -104,10 +133,11 @@ def test_permissive_strict_switch_changes_exactly_one_object_and_fail_on_risk_st
                                        "detail": "mtls STRICT -> PERMISSIVE"}]
 
     result, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
-    assert result.total_changed() == 1 and writes == ["patch peerauthentications/istio-system/default"]
+    assert len(_role_changed(result)) == 1 and writes == ["patch peerauthentications/istio-system/default", RECORD_WRITE]
 
     again, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "PERMISSIVE"})
     assert again.total_changed() == 0 and writes == []
+    assert _gate(again).startswith("istio: in sync (record "), _gate(again)
 
     # Mesh PERMISSIVE now, STRICT asked with istio_fail_on_risk while a pod has no sidecar: stop before the policy
     # is tightened.
@@ -117,7 +147,7 @@ def test_permissive_strict_switch_changes_exactly_one_object_and_fail_on_risk_st
 
     back, writes = _run_counted(playbook, role_vars={"istio_mtls_mode": "STRICT"})
     assert _policy_changes(back)[0]["detail"] == "mtls PERMISSIVE -> STRICT"
-    assert back.total_changed() == 1 and writes == ["patch peerauthentications/istio-system/default"]
+    assert len(_role_changed(back)) == 1 and writes == ["patch peerauthentications/istio-system/default", RECORD_WRITE]
 
 
 def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
@@ -139,13 +169,14 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
 
     again, writes = _run_counted(playbook, role_vars=declared)
     assert again.total_changed() == 0 and writes == []
+    assert _gate(again).startswith("istio: in sync (record "), _gate(again)
     modes = sorted(f"{p['metadata']['namespace']}/{p['metadata']['name']}/{p['spec']['mtls']['mode']}"
                    for p in pas.get().to_dict()["items"]
                    if p["metadata"]["namespace"] == "istio-system" or p["metadata"]["namespace"].startswith("istio-test-"))
     assert modes == ["istio-system/default/STRICT", "istio-test-app/mtls-exception-metrics/UNSET",
                      "istio-test-legacy/mtls-exception/PERMISSIVE"]
-    # The report of the re-run (the policies already in place): each namespace's mode as the exceptions make it.
-    report = _report(again)
+    # The report of the run that applied them (as it is after that run): each namespace's mode as the exceptions make it.
+    report = _report(result)
     rows = {r["namespace"]: r["mode"] for r in report["namespaces"]}
     assert report["mesh_mode"] == "STRICT"
     assert (rows["istio-test-legacy"], rows["istio-test-app"]) == ("PERMISSIVE", "STRICT")
@@ -159,8 +190,8 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
     try:
         removed, writes = _run_counted(playbook, role_vars={})
         assert sorted(writes) == ["delete peerauthentications/istio-test-app/mtls-exception-metrics",
-                                  "delete peerauthentications/istio-test-legacy/mtls-exception"]
-        assert removed.total_changed() == 1
+                                  "delete peerauthentications/istio-test-legacy/mtls-exception", RECORD_WRITE]
+        assert len(_role_changed(removed)) == 1
         assert pas.get(namespace="istio-test-app", name="team-owned").to_dict()["spec"]["mtls"] == {"mode": "PERMISSIVE"}
     finally:
         pas.delete(namespace="istio-test-app", name="team-owned")
@@ -181,7 +212,21 @@ def test_peer_authentication_schema_is_enforced_by_the_api_server(installed):
 
 def test_report_names_pod_without_sidecar(installed):
     """The install's own report: the plain pod in the STRICT mesh is at risk, the sidecar pod is not."""
-    facts = _report(installed)
+    facts = _report(installed["install"])
     assert f"{PLAIN_NS}/no-sidecar" in facts["at_risk"] and f"{PLAIN_NS}/with-sidecar" not in facts["at_risk"]
     row = [r for r in facts["namespaces"] if r["namespace"] == PLAIN_NS][0]
     assert row["mode"] == "STRICT" and row["source"] == "istio-system/default" and row["pods_without_sidecar"] == ["no-sidecar"]
+
+
+def test_deleted_peer_authentication_is_found_by_the_gate_and_put_back(installed):
+    """#23 drift: the mesh-wide policy deleted by hand -> the gate falls through, the role re-creates it (STRICT), the
+    record is rewritten with the new object."""
+    drift = installed["drift"]
+    assert _gate(drift) == "istio: not in sync, full path (PeerAuthentication istio-system/default: gone)"
+    assert installed["repaired"] and installed["repaired"]["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert _role_changed(drift) == ["nodeless.eks.istio : Apply mesh-wide mTLS and the declared exceptions, remove undeclared ones; mode STRICT"]
+    assert installed["drift_writes"] == ["patch peerauthentications/istio-system/default", RECORD_WRITE]
+    before, after = ([e for e in r["kubernetes"] if e["kind"] == "PeerAuthentication"] for r in (installed["record"], installed["drift_record"]))
+    assert [e["uid"] for e in after] == [installed["repaired"]["metadata"]["uid"]] != [e["uid"] for e in before]
+    kinds = {e["kind"] for e in installed["drift_record"]["kubernetes"]}
+    assert {"CustomResourceDefinition", "Deployment", "MutatingWebhookConfiguration", "Namespace", "ConfigMap"} <= kinds, kinds
