@@ -144,6 +144,15 @@ def fargate_profile(profile: dict) -> dict:
             "tags": profile.get("tags") or {}, "status": profile.get("status")}
 
 
+def eks_addon(addon: dict) -> dict:
+    """What the record covers of an EKS add-on (DescribeAddon's ``addon``): what the addons role sets on it (version,
+    configuration values, IRSA role, Pod Identity association ARNs) and its status (a failed add-on is applied again).
+    Not its health issues, tags or timestamps."""
+    return {"version": addon.get("addonVersion"), "configurationValues": addon.get("configurationValues") or "",
+            "serviceAccountRoleArn": addon.get("serviceAccountRoleArn"),
+            "podIdentityAssociations": sorted(addon.get("podIdentityAssociations") or []), "status": addon.get("status")}
+
+
 def _key(entry: dict) -> tuple:
     if "type" in entry:
         return ("aws", entry["type"], entry["id"])

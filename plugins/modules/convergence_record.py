@@ -107,6 +107,9 @@ options:
       - Fargate profiles (V(eks_fargate_profile), C(<cluster>/<profile>)) are listed with one paginated
         C(eks:ListFargateProfiles) per cluster, and each listed one is described (C(eks:DescribeFargateProfile)); the
         digest covers its ARN (a profile made again has another), pod execution role, subnets, selectors, tags and status.
+      - EKS add-ons (V(eks_addon), by C(<cluster>/<add-on name>)) are read with one paginated C(eks:ListAddons) per
+        cluster, then one C(eks:DescribeAddon) per add-on it lists (EKS has no batched describe); the digest covers the
+        version, configuration values, service account role ARN, Pod Identity association ARNs and status.
     type: list
     elements: dict
     default: []
@@ -115,11 +118,11 @@ options:
         description: Resource type.
         type: str
         required: true
-        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy, iam_oidc_provider, eks_fargate_profile]
+        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy, iam_oidc_provider, eks_fargate_profile, eks_addon]
       ids:
         description:
           - Subnet or security group IDs, Auto Scaling group names, IAM role names, customer managed policy ARNs,
-            IAM OIDC provider ARNs or Fargate profiles as C(<cluster>/<profile>).
+            IAM OIDC provider ARNs, Fargate profiles as C(<cluster>/<profile>) or EKS add-ons as C(<cluster>/<add-on name>).
         type: list
         elements: str
         required: true
@@ -233,7 +236,7 @@ ARGUMENT_SPEC = dict(
     )),
     aws=dict(type="list", elements="dict", default=[], options=dict(
         type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy",
-                                                      "iam_oidc_provider", "eks_fargate_profile"]),
+                                                      "iam_oidc_provider", "eks_fargate_profile", "eks_addon"]),
         ids=dict(type="list", elements="str", required=True),
     )),
     namespace=dict(type="str", default=C.NAMESPACE),
@@ -317,6 +320,26 @@ def fargate_profile_entries(client, ids: list) -> list:
     return entries
 
 
+@AWSRetry.jittered_backoff()
+def _eks_addon_names(client, cluster: str) -> list:
+    return client.get_paginator("list_addons").paginate(clusterName=cluster).build_full_result()["addons"]
+
+
+def eks_addon_entries(client, ids: list) -> list:
+    """The entries of the EKS add-ons IDS names (<cluster>/<name>): one paginated ListAddons per cluster, then one
+    DescribeAddon per wanted add-on it lists (EKS has no batched describe)."""
+    wanted = {}
+    for item in ids:
+        cluster, _sep, name = item.partition("/")
+        wanted.setdefault(cluster, set()).add(name)
+    entries = []
+    for cluster, names in sorted(wanted.items()):
+        for name in sorted(names & set(_eks_addon_names(client, cluster))):
+            addon = client.describe_addon(clusterName=cluster, addonName=name, aws_retry=True)["addon"]
+            entries.append(C.aws_entry("eks_addon", f"{cluster}/{name}", C.eks_addon(addon)))
+    return entries
+
+
 def read_aws(module, wanted: dict) -> tuple[list, list]:
     """(entries, errors) for {type: [ids]}: one paginated describe per type (route tables per VPC of the subnets)."""
     entries, errors = [], []
@@ -341,6 +364,8 @@ def read_aws(module, wanted: dict) -> tuple[list, list]:
             entries += fargate_profile_entries(module.client("eks", retry_decorator=AWSRetry.jittered_backoff()), wanted["eks_fargate_profile"])
         if wanted.get("iam_oidc_provider"):
             entries += oidc_provider_entries(module.client("iam", retry_decorator=AWSRetry.jittered_backoff()), wanted["iam_oidc_provider"])
+        if wanted.get("eks_addon"):
+            entries += eks_addon_entries(module.client("eks", retry_decorator=AWSRetry.jittered_backoff()), wanted["eks_addon"])
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"AWS: {exc}")
     return entries, errors
