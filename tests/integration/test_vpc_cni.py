@@ -48,7 +48,8 @@ def _max_pods_play(types: list) -> dict:
 def lifecycle(lab):
     """The file's one sequence, read by every test: the role with both targets and an extra setting; aws-node put back
     in EKS's shape for prefix delegation; check mode; the real run with the defaults (prefix delegation on, the
-    targets and the extra setting released); a re-run that also computes max pods for the published types."""
+    targets and the extra setting released); ENABLE_PREFIX_DELEGATION edited by hand and a run (#23 drift); a re-run through
+    the gate that also computes max pods for the published types."""
     from support import playbook as runner
 
     image = _container().image
@@ -61,6 +62,10 @@ def lifecycle(lab):
             check = runner.run(ROLE, check=True, diff=True)
         run = runner.run(ROLE)
         run_env, run_image = _env(), _container().image
+        # #23 drift: the env the role set edited out of band (another field manager); the gate must fall through.
+        _set_env(ENABLE_PREFIX_DELEGATION="false")
+        drift = runner.run(ROLE)
+        drift_env = _env()
         with untouched():
             labenv.aws_calls(reset=True)
             again = runner.run(ROLE + [_max_pods_play(sorted(PUBLISHED))])
@@ -68,7 +73,13 @@ def lifecycle(lab):
     finally:
         _set_env(AWS_VPC_K8S_CNI_LOGLEVEL="DEBUG")
     return {"image": image, "targets": targets, "targets_env": targets_env, "check": check, "run": run,
-            "run_env": run_env, "run_image": run_image, "again": again, "describe_instance_types": calls}
+            "run_env": run_env, "run_image": run_image, "drift": drift, "drift_env": drift_env, "again": again,
+            "describe_instance_types": calls}
+
+
+def _gate(result) -> str:
+    """The gate's one line (#23)."""
+    return next(res["msg"] for name, _unused, res in result.tasks() if name.startswith("nodeless.eks.vpc_cni : Compare the CNI DaemonSet"))
 
 
 @pytest.mark.lab
@@ -101,6 +112,19 @@ def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_change
     assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
 
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    assert _gate(again).startswith("vpc_cni: in sync (record "), _gate(again)
+
+
+@pytest.mark.lab
+def test_aws_node_env_edited_by_hand_is_found_by_the_gate_and_set_back(lifecycle):
+    """#23 drift: the DaemonSet's generation moved -> full path, the setting taken back, the record rewritten."""
+    drift = lifecycle["drift"]
+    assert drift.rc == 0, drift.failure_text()
+    assert _gate(drift) == "vpc_cni: not in sync, full path (DaemonSet kube-system/aws-node: generation changed)"
+    assert lifecycle["drift_env"]["ENABLE_PREFIX_DELEGATION"] == "true"
+    assert [n.split(" : ", 1)[1][:40] for n in drift.changed()] == [  # the dry-run plan, the apply, the record
+        "Compare the VPC CNI capacity settings wi", "Set the VPC CNI capacity settings on Dae",
+        "Record what the role converged to (writt"], drift.changed()
 
 
 @pytest.mark.lab
