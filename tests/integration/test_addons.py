@@ -31,6 +31,22 @@ EBS_ROLE = "lab-kube-system-ebs-csi-controller-sa"
 EBS_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 
 
+DRIFTED = {"env": {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "2"}}
+
+
+def _record(capability: str) -> dict:
+    from kubernetes import client
+
+    name = "nodeless-eks-" + capability.replace("_", "-")
+    return json.loads(client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map(name, "nodeless-eks").data["record.json"])
+
+
+def _gates(result) -> list[str]:
+    """The gates' lines (#23), in run order."""
+    return [res["msg"] for name, _unused, res in result.tasks()
+            if name.split(" : ", 1)[-1].startswith("Compare the") and "convergence record" in name and "msg" in res]
+
+
 def _apps():
     from kubernetes import client
 
@@ -77,6 +93,12 @@ def converged(lab):
         offset = labenv.k8s_writes()[0]
         out["again"], out["again_writes"], _calls = run_counting_aws(runner.run, SITE, extravars=RERUN_EXTRAVARS)
         out["again_k8s_writes"] = write_names(labenv.k8s_writes(offset)[1])
+        # #23 drift: vpc-cni's configuration values changed out of band; the gate must fall through and put them back.
+        out["record"] = _record("addons")
+        eks.update_addon(clusterName="lab", addonName="vpc-cni", configurationValues=json.dumps(DRIFTED))
+        out["drift"] = runner.run(SITE, extravars=EXTRAVARS)
+        out["drift_values"] = eks.describe_addon(clusterName="lab", addonName="vpc-cni")["addon"]["configurationValues"]
+        out["drift_record"] = _record("addons")
     finally:  # the lab is shared: the next test finds no add-on, and aws-node / CoreDNS as the lab made them
         _put_back(eks, iam, apps, templates)
     out["restored"] = all(_template(apps, *key) == value for key, value in templates.items())
@@ -120,6 +142,23 @@ def test_rerun_changes_nothing_and_writes_nothing(converged):
     assert again.total_changed() == 0, again.changed()
     assert converged["again_writes"] == [], converged["again_writes"]
     assert converged["again_k8s_writes"] == [], converged["again_k8s_writes"]
+    # through the gates (#23): both add-on steps and vpc_cni (vpc-cni managed: its settings only) in sync
+    assert [line.split(" (record ")[0] for line in _gates(again)] == [
+        "addons: in sync", "vpc_cni: in sync", "addons_after_capacity: in sync"], _gates(again)
+
+
+def test_addon_configuration_changed_out_of_band_is_found_by_the_gate_and_put_back(converged):
+    """#23 drift: vpc-cni's configuration values changed with UpdateAddon -> the gate of the step before capacity falls
+    through, eks_addon sends the role's values again; the record (the same state again) is left as it was."""
+    drift = converged["drift"]
+    assert drift.rc == 0, drift.failure_text()
+    lines = _gates(drift)
+    assert lines[0] == "addons: not in sync, full path (aws eks_addon lab/vpc-cni: sha256 changed)", lines
+    assert [line.split(" (record ")[0] for line in lines[1:]] == ["vpc_cni: in sync", "addons_after_capacity: in sync"], lines
+    assert json.loads(converged["drift_values"]) == {"env": {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "1"}}
+    assert any(n.startswith("nodeless.eks.addons : Converge vpc-cni") for n in drift.changed()), drift.changed()
+    assert converged["drift_record"] == converged["record"]
+    assert [e["id"] for e in converged["record"]["aws"]] == ["lab/eks-pod-identity-agent", "lab/kube-proxy", "lab/vpc-cni"]
 
 
 def test_the_shared_lab_is_left_as_it_was(converged):
