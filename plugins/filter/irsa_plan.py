@@ -45,7 +45,6 @@ def _annotation_removal(metadata):
     return annotation_removal(metadata)
 
 
-
 def _record_targets(plan, cluster):
     from ansible_collections.nodeless.eks.plugins.module_utils.irsa_plan import record_targets
     return record_targets(plan, cluster)
