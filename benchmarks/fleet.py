@@ -120,7 +120,7 @@ def run_site(states: list[dict], inventory: Path, strategy: str, label: str, ext
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=C.REPO, check=False)
     wall, after = time.monotonic() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    log = BUILD / f"{strategy}-{len(states)}-{label}.log"
+    log = BUILD / f"{strategy}-{len(states)}-{label.replace(' ', '-')}.log"
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode:
         raise SystemExit(f"site.yml {label} over {len(states)} cluster(s) failed (rc={proc.returncode}); "
