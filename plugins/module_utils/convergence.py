@@ -294,3 +294,29 @@ def message(capability: str, in_sync: bool, record: dict | None, reasons: list[s
         return f"{capability}: in sync (record {record['written_at']}, {count(record)} objects)"
     shown = reasons[:limit] + ([f"{len(reasons) - limit} more"] if len(reasons) > limit else [])
     return f"{capability}: not in sync, full path ({'; '.join(shown)})"
+
+
+def drifted(gate: dict, kinds: list) -> bool:
+    """Whether a gate's result (the module's return; a skipped task's is empty) found an object of one of KINDS
+    edited, deleted or added out of band while the inputs were those of a trusted record. A role whose own
+    comparison would not see that edit (Helm upgrades only when the chart or the values differ) re-applies then.
+    A failed read or changed inputs name no object, so they never count."""
+    if not isinstance(gate, dict) or gate.get("in_sync") or not gate.get("record"):
+        return False
+    prefixes = tuple(f"{kind} " for kind in kinds or [])
+    return any(str(reason).startswith(prefixes) for reason in gate.get("reasons") or []) if prefixes else False
+
+
+SQS_VOLATILE = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed")
+
+
+def sqs_queue(attributes: dict) -> dict:
+    """What a queue's record keeps: every attribute (policy, retention, encryption, its ARN and creation time, so a
+    queue made again is found) but the message counts, which move with the traffic."""
+    return {k: v for k, v in (attributes or {}).items() if k not in SQS_VOLATILE}
+
+
+def eventbridge_rules(rules: list) -> dict:
+    """{rule name: what ListRules says of it} for the rules under one name prefix: an added, deleted, disabled or
+    edited rule changes it. (ListRules does not return targets.)"""
+    return {r["Name"]: {k: v for k, v in r.items() if k != "Name"} for r in rules or []}

@@ -110,6 +110,11 @@ options:
       - EKS add-ons (V(eks_addon), by C(<cluster>/<add-on name>)) are read with one paginated C(eks:ListAddons) per
         cluster, then one C(eks:DescribeAddon) per add-on it lists (EKS has no batched describe); the digest covers the
         version, configuration values, service account role ARN, Pod Identity association ARNs and status.
+      - An SQS queue (V(sqs_queue), by name) is read with C(GetQueueUrl) and one C(GetQueueAttributes); its digest
+        covers every attribute but the message counts (not its tags). EventBridge rules (V(eventbridge_rules), by
+        name prefix) are read with one paginated C(ListRules) on the default event bus; the digest covers each rule
+        under the prefix (name, pattern, state, description, ARN), so a rule added, deleted or edited out of band
+        changes it (not the rules' targets, which C(ListRules) does not return).
     type: list
     elements: dict
     default: []
@@ -118,11 +123,13 @@ options:
         description: Resource type.
         type: str
         required: true
-        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy, iam_oidc_provider, eks_fargate_profile, eks_addon]
+        choices: [subnet, security_group, autoscaling_group, iam_role, iam_policy, iam_oidc_provider, eks_fargate_profile, eks_addon,
+                  sqs_queue, eventbridge_rules]
       ids:
         description:
           - Subnet or security group IDs, Auto Scaling group names, IAM role names, customer managed policy ARNs,
-            IAM OIDC provider ARNs, Fargate profiles as C(<cluster>/<profile>) or EKS add-ons as C(<cluster>/<add-on name>).
+            IAM OIDC provider ARNs, Fargate profiles as C(<cluster>/<profile>), EKS add-ons as C(<cluster>/<add-on name>),
+            SQS queue names or EventBridge rule name prefixes.
         type: list
         elements: str
         required: true
@@ -236,7 +243,8 @@ ARGUMENT_SPEC = dict(
     )),
     aws=dict(type="list", elements="dict", default=[], options=dict(
         type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy",
-                                                      "iam_oidc_provider", "eks_fargate_profile", "eks_addon"]),
+                                                      "iam_oidc_provider", "eks_fargate_profile", "eks_addon", "sqs_queue",
+                                                      "eventbridge_rules"]),
         ids=dict(type="list", elements="str", required=True),
     )),
     namespace=dict(type="str", default=C.NAMESPACE),
@@ -340,6 +348,32 @@ def eks_addon_entries(client, ids: list) -> list:
     return entries
 
 
+@AWSRetry.jittered_backoff()
+def _rules_under(client, prefix: str) -> list:
+    return client.get_paginator("list_rules").paginate(NamePrefix=prefix).build_full_result()["Rules"]
+
+
+def sqs_entries(client, names: list) -> list:
+    """SQS queues by name: GetQueueUrl, then one GetQueueAttributes each. A queue that does not exist has no entry (the
+    gate says it is gone; a write names it missing)."""
+    entries = []
+    for name in sorted(set(names)):
+        try:
+            url = client.get_queue_url(QueueName=name, aws_retry=True)["QueueUrl"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+                continue
+            raise
+        attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"], aws_retry=True).get("Attributes")
+        entries.append(C.aws_entry("sqs_queue", name, C.sqs_queue(attributes)))
+    return entries
+
+
+def rule_entries(client, prefixes: list) -> list:
+    """EventBridge rules: one paginated ListRules per name prefix, one entry per prefix."""
+    return [C.aws_entry("eventbridge_rules", prefix, C.eventbridge_rules(_rules_under(client, prefix))) for prefix in sorted(set(prefixes))]
+
+
 def read_aws(module, wanted: dict) -> tuple[list, list]:
     """(entries, errors) for {type: [ids]}: one paginated describe per type (route tables per VPC of the subnets)."""
     entries, errors = [], []
@@ -366,6 +400,10 @@ def read_aws(module, wanted: dict) -> tuple[list, list]:
             entries += oidc_provider_entries(module.client("iam", retry_decorator=AWSRetry.jittered_backoff()), wanted["iam_oidc_provider"])
         if wanted.get("eks_addon"):
             entries += eks_addon_entries(module.client("eks", retry_decorator=AWSRetry.jittered_backoff()), wanted["eks_addon"])
+        if wanted.get("sqs_queue"):
+            entries += sqs_entries(module.client("sqs", retry_decorator=AWSRetry.jittered_backoff()), wanted["sqs_queue"])
+        if wanted.get("eventbridge_rules"):
+            entries += rule_entries(module.client("events", retry_decorator=AWSRetry.jittered_backoff()), wanted["eventbridge_rules"])
     except (BotoCoreError, ClientError) as exc:
         errors.append(f"AWS: {exc}")
     return entries, errors

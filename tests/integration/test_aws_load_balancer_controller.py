@@ -45,6 +45,22 @@ def _release_status() -> str:
     return json.loads(out)["info"]["status"]
 
 
+def _record() -> dict:
+    from kubernetes import client
+
+    configmap = client.CoreV1Api(labenv.k8s_client()).read_namespaced_config_map("nodeless-eks-aws-load-balancer-controller", "nodeless-eks")
+    return json.loads(configmap.data["record.json"])
+
+
+def _count(record: dict) -> int:
+    return sum(len(record[part]) for part in ("kubernetes", "aws", "helm"))
+
+
+def _gate_lines(result) -> list[str]:
+    return [res["msg"] for name, _host, res in result.tasks()
+            if name.split(" : ", 1)[-1].startswith("Compare the release") and "msg" in res]
+
+
 def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, tmp_path):
     crds = chart.synthetic_crds()
     v1 = chart.build(tmp_path / "v1", "3.5.0", crds)
@@ -95,13 +111,39 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, tmp_path):
                                                tags.get("kubernetes.io/cluster/lab") in ("shared", "owned")))
     assert roles == {"public": {("1", None, True)}, "private": {(None, "1", True)}}, roles
 
+    record = _record()
+    assert {(e["kind"], e["name"]) for e in record["kubernetes"]} >= {
+        ("Deployment", "aws-load-balancer-controller"), ("CustomResourceDefinition", "targetgroupbindings.elbv2.k8s.aws"),
+        ("CustomResourceDefinition", "ingressclassparams.elbv2.k8s.aws"), ("Secret", "sh.helm.release.v1.aws-load-balancer-controller.v1")}
+    assert {e["type"] for e in record["aws"]} >= {"iam_role", "iam_policy", "subnet"}
+    assert ("ServiceAccount", "aws-load-balancer-controller") in {(e["kind"], e["name"]) for e in record["kubernetes"]}
+
+    # The re-run goes through the gate (the full path's re-run writing nothing is test_site's full-check re-run).
     labenv.aws_calls(reset=True)
     offset, _unused = labenv.k8s_writes()
     again = playbook(_play(v1, "3.5.0"))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
+    assert _gate_lines(again) == [f"aws_load_balancer_controller: in sync (record {record['written_at']}, {_count(record)} objects)"]
     assert aws_write_calls(labenv.aws_calls()) == []
-    # Every write counts, the irsa role's ServiceAccount apply included: a re-run writes nothing.
     assert write_names(labenv.k8s_writes(offset)[1]) == []
+
+    # Drift (#23): the Deployment's args edited out of band. Helm alone would keep the edit (the chart and the values
+    # are the release's); the gate falls through, the role re-applies the release, the record is written again.
+    apps = client.AppsV1Api(api)
+    edited = apps.read_namespaced_deployment("aws-load-balancer-controller", "kube-system")
+    args = list(edited.spec.template.spec.containers[0].args)
+    apps.patch_namespaced_deployment("aws-load-balancer-controller", "kube-system", {"spec": {"template": {"spec": {"containers": [
+        {"name": "aws-load-balancer-controller", "args": args + ["--ingress-class=drifted"]}]}}}})
+    repair = playbook(_play(v1, "3.5.0"))
+    assert repair.rc == 0, repair.failure_text()
+    assert _gate_lines(repair) == ["aws_load_balancer_controller: not in sync, full path "
+                                   "(Deployment kube-system/aws-load-balancer-controller: generation changed)"]
+    repaired = apps.read_namespaced_deployment("aws-load-balancer-controller", "kube-system")
+    assert repaired.spec.template.spec.containers[0].args == args
+    rewritten = _record()
+    deployment = next(e for e in rewritten["kubernetes"] if e["kind"] == "Deployment")
+    assert deployment["generation"] == repaired.metadata.generation and rewritten["written_at"] >= record["written_at"]
+    assert "sh.helm.release.v1.aws-load-balancer-controller.v2" in [e["name"] for e in rewritten["kubernetes"]]
 
     # A newer chart whose TargetGroupBinding CRD gained a printer column: Helm alone would keep the old CRD.
     docs = list(yaml.safe_load_all(crds))
