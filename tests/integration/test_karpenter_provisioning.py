@@ -157,6 +157,17 @@ def _crd_names(ext) -> set[str]:
     return {c.metadata.name for c in ext.list_custom_resource_definition().items}
 
 
+def _record() -> dict:
+    core, _apps, _custom = _api()
+    return json.loads(core.read_namespaced_config_map("nodeless-eks-karpenter", "nodeless-eks").data["record.json"])
+
+
+def _gate_lines(result) -> list[str]:
+    """What the karpenter role's gate said (issue #23)."""
+    return [res["msg"] for name, _host, res in result.tasks()
+            if name.split(" : ", 1)[-1].startswith("Compare the release") and "msg" in res]
+
+
 @pytest.fixture(scope="module")
 def controller(lab):
     """An upgrade with nodes running, then the upstream controller of the role's version running with its
@@ -192,7 +203,18 @@ def controller(lab):
     writes = labenv.k8s_writes()[0]
     result = run_playbook(_converge_play(lab["charts"]["karpenter"], KARPENTER_VERSION))
     assert result.rc == 0, result.failure_text()
-    upgrade = {"writes": labenv.k8s_writes(writes)[1], "policies": _consolidation_policies(ext), "crds": _crd_names(ext)}
+    upgrade = {"writes": labenv.k8s_writes(writes)[1], "policies": _consolidation_policies(ext), "crds": _crd_names(ext),
+               "gate": _gate_lines(result), "record": _record()}
+    # Drift (#23): an interruption rule deleted out of band (targets, then the rule, as the console does).
+    events = labenv.boto3_client("events")
+    rule = f"{labenv.state()['cluster_name']}-spot-interruption"
+    upgrade["targets"] = events.list_targets_by_rule(Rule=rule)["Targets"]
+    events.remove_targets(Rule=rule, Ids=[t["Id"] for t in upgrade["targets"]])
+    events.delete_rule(Name=rule)
+    result = run_playbook([dict(_converge_play(lab["charts"]["karpenter"], KARPENTER_VERSION)[0], tasks=[])])  # the role alone
+    assert result.rc == 0, result.failure_text()
+    upgrade["drift"] = {"gate": _gate_lines(result), "changed": result.changed(), "record": _record(),
+                        "rule": events.describe_rule(Name=rule), "targets": events.list_targets_by_rule(Rule=rule)["Targets"]}
     started = time.monotonic()
     controllers.start_karpenter(lab)  # stops the previous one first
     node_class = _wait("EC2NodeClass default Ready", lambda: _node_class_ready(custom))
@@ -246,6 +268,23 @@ def test_upgrade_from_the_previous_minor_keeps_every_node_and_the_new_controller
     print(f"\n[karpenter] upgrade v{KARPENTER_PREVIOUS_VERSION} -> v{KARPENTER_VERSION}: CRDs before the release "
           f"({resources.count('customresourcedefinitions')} CRD writes), {len(claims)} NodeClaim(s) and node(s) kept, "
           "then consolidated by the new controller")
+
+
+def test_an_interruption_rule_deleted_out_of_band_is_found_by_the_gate_and_made_again(controller):
+    """The upgrade's inputs differ from the previous minor's record; then the deleted rule makes the gate fall through
+    (naming the rules, nothing else), the role makes the rule again with its target, and the record, whose content is
+    what it converged to, is the same as before the deletion."""
+    upgrade = controller["upgrade"]
+    assert upgrade["gate"] == ["karpenter: not in sync, full path (the role's inputs changed)"]
+    drift, prefix = upgrade["drift"], f"{labenv.state()['cluster_name']}-"
+    assert drift["gate"] == [f"karpenter: not in sync, full path (aws eventbridge_rules {prefix}: sha256 changed)"]
+    assert [c for c in drift["changed"] if "rule" in c.lower()] and len(drift["changed"]) == 1, drift["changed"]
+    assert drift["rule"]["State"] == "ENABLED" and drift["targets"] == upgrade["targets"]
+    assert {k: v for k, v in drift["record"].items() if k != "written_at"} == {k: v for k, v in upgrade["record"].items() if k != "written_at"}
+    covered = {(e["type"], e["id"]) for e in upgrade["record"]["aws"]}
+    assert {("sqs_queue", prefix[:-1]), ("eventbridge_rules", prefix), ("iam_role", f"KarpenterNodeRole-{prefix[:-1]}")} <= covered
+    assert {("Deployment", "karpenter"), ("NodePool", "default"), ("EC2NodeClass", "default"), ("CustomResourceDefinition", "nodepools.karpenter.sh")} <= {
+        (e["kind"], e["name"]) for e in upgrade["record"]["kubernetes"]}
 
 
 def test_node_class_is_ready_with_what_our_discovery_tags_select(controller):
