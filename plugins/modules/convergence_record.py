@@ -410,12 +410,17 @@ def read_aws(module, wanted: dict) -> tuple[list, list]:
 
 
 def read_k8s(client, selectors: list) -> tuple[list, list]:
-    """(entries, errors): one list per selector."""
+    """(entries, errors): one list per selector. A kind the API server does not serve (its CRD not installed yet, as
+    in a check run on a bare cluster, or deleted) has no objects: none listed, not an error."""
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
     entries, errors = [], []
     for sel in selectors:
         try:
             resource = client.resources.get(api_version=sel["api_version"], kind=sel["kind"])
             items = resource.get(namespace=sel.get("namespace"), label_selector=sel.get("label_selector")).to_dict().get("items") or []
+        except ResourceNotFoundError:
+            continue
         except Exception as exc:  # pylint: disable=broad-except
             errors.append(f"{sel['kind']} list: {exc}")
             continue

@@ -87,6 +87,26 @@ def test_a_list_kept_to_names_is_still_one_list():
     assert not errors and [e["name"] for e in entries] == ["a", "b"] and client.calls == [{"namespace": "ns", "label_selector": None}]
 
 
+class _Unserved:
+    """A dynamic client whose API server serves no such kind (kubernetes.dynamic's discoverer raises on get)."""
+
+    @property
+    def resources(self):
+        return self
+
+    def get(self, **kwargs):
+        from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+        raise ResourceNotFoundError(f"No matches found for {kwargs}")
+
+
+def test_a_kind_the_api_server_does_not_serve_has_no_objects_and_is_no_read_error():
+    entries, errors = read_k8s(_Unserved(), [{"api_version": "security.istio.io/v1", "kind": "PeerAuthentication",
+                                              "label_selector": "app.kubernetes.io/managed-by=nodeless.eks.istio",
+                                              "track": "resourceVersion"}])
+    assert entries == [] and errors == []
+
+
 def test_fargate_profiles_are_listed_per_cluster_and_only_listed_ones_described():
     client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
     profile = {"fargateProfileName": "dns", "fargateProfileArn": "arn:aws:eks:us-west-2:123456789012:fargateprofile/lab/dns/1",
