@@ -317,15 +317,20 @@ def fargate_profile_entries(client, ids: list) -> list:
     """The entries of the Fargate profiles IDS names (<cluster>/<profile>) that exist: one list per cluster, then one
     describe per listed profile."""
     entries = []
-    clusters = {}
-    for item in sorted(set(ids)):
-        cluster, _sep, name = item.partition("/")
-        clusters.setdefault(cluster, set()).add(name)
-    for cluster, names in sorted(clusters.items()):
+    for cluster, names in _names_by_cluster(ids):
         for name in sorted(names & set(_fargate_names(client, cluster))):
             profile = client.describe_fargate_profile(clusterName=cluster, fargateProfileName=name, aws_retry=True)["fargateProfile"]
             entries.append(C.aws_entry("eks_fargate_profile", f"{cluster}/{name}", C.fargate_profile(profile)))
     return entries
+
+
+def _names_by_cluster(ids: list) -> list:
+    """[(cluster, {names})] sorted by cluster, from IDS of the form <cluster>/<name> (Fargate profiles, add-ons)."""
+    wanted = {}
+    for item in ids:
+        cluster, _sep, name = item.partition("/")
+        wanted.setdefault(cluster, set()).add(name)
+    return sorted(wanted.items())
 
 
 @AWSRetry.jittered_backoff()
@@ -336,12 +341,8 @@ def _eks_addon_names(client, cluster: str) -> list:
 def eks_addon_entries(client, ids: list) -> list:
     """The entries of the EKS add-ons IDS names (<cluster>/<name>): one paginated ListAddons per cluster, then one
     DescribeAddon per wanted add-on it lists (EKS has no batched describe)."""
-    wanted = {}
-    for item in ids:
-        cluster, _sep, name = item.partition("/")
-        wanted.setdefault(cluster, set()).add(name)
     entries = []
-    for cluster, names in sorted(wanted.items()):
+    for cluster, names in _names_by_cluster(ids):
         for name in sorted(names & set(_eks_addon_names(client, cluster))):
             addon = client.describe_addon(clusterName=cluster, addonName=name, aws_retry=True)["addon"]
             entries.append(C.aws_entry("eks_addon", f"{cluster}/{name}", C.eks_addon(addon)))
