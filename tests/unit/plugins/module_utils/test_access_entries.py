@@ -1,10 +1,6 @@
 """Access entries: moto has no access-entry API, so the I/O path runs against botocore's Stubber."""
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
 
 ADMIN = "arn:aws:iam::123456789012:role/admin"
@@ -12,14 +8,6 @@ AUDITOR = "arn:aws:iam::123456789012:role/auditor"
 OLD = "arn:aws:iam::123456789012:role/old"
 VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-
-
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def test_validate_expands_policy_names_and_scopes():

@@ -35,14 +35,6 @@ def _want(**over):
     return ea.validate([dict({"name": "vpc-cni"}, **over)], "overwrite")[0]
 
 
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
-
-
 @pytest.mark.parametrize("asked,current,expected", [
     ("latest", None, "v1.21.1-eksbuild.1"),
     ("default", None, "v1.20.4-eksbuild.1"),

@@ -4,26 +4,14 @@ from __future__ import annotations
 import datetime
 import json
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
 
 ROLE = "arn:aws:iam::123456789012:role/payments-api"
 OTHER = "arn:aws:iam::123456789012:role/other"
 CLUSTER_ARN = "arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu"
 NOW = datetime.datetime(2026, 12, 5, tzinfo=datetime.timezone.utc)
-
-
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def _assoc(namespace, account, ident, role=ROLE, owner=None, tags_off=False):

@@ -2,25 +2,11 @@
 asked for that it lists, against botocore's Stubber."""
 from __future__ import annotations
 
-import boto3
-import pytest
-from botocore.stub import Stubber
-
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
 from ansible_collections.nodeless.eks.plugins.modules.convergence_record import eks_addon_entries
 
 ADDON = {"addonName": "vpc-cni", "clusterName": "lab", "addonVersion": "v1.20.4-eksbuild.1", "status": "ACTIVE",
          "configurationValues": '{"env":{"WARM_PREFIX_TARGET":"1"}}', "podIdentityAssociations": ["arn:b", "arn:a"]}
-
-
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def test_listed_addons_asked_for_are_described_one_by_one_and_a_missing_one_is_not_found(eks):

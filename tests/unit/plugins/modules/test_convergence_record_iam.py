@@ -7,7 +7,6 @@ import copy
 import json
 
 import boto3
-import pytest
 from botocore.stub import Stubber
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -21,14 +20,6 @@ ROLE = {"RoleName": "lab-sa", "RoleId": "AROA1AAAAAAAAAAAAAAA", "Arn": "arn:aws:
 OTHER = dict(ROLE, RoleName="someone-elses", RoleId="AROA2AAAAAAAAAAAAAAA", Arn="arn:aws:iam::123456789012:role/someone-elses")
 POLICY = {"PolicyName": "p", "PolicyId": "ANPA1AAAAAAAAAAAAAAA", "Arn": "arn:aws:iam::123456789012:policy/p", "Path": "/", "DefaultVersionId": "v1",
           "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": True, "Document": TRUST}]}
-
-
-@pytest.fixture
-def iam():
-    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def test_roles_and_policies_come_from_one_paginated_read_filtered_to_what_is_asked(iam):

@@ -1,12 +1,6 @@
 """eks_addon_info's reads against botocore's Stubber: the add-ons, and with kubernetes_versions the versions EKS lists per minor."""
 from __future__ import annotations
 
-import boto3
-import pytest
-from botocore.stub import Stubber
-
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as ea
 from ansible_collections.nodeless.eks.plugins.modules.eks_addon_info import read
 
@@ -14,14 +8,6 @@ from ansible_collections.nodeless.eks.plugins.modules.eks_addon_info import read
 def _version(version, *minors, default_for=()):
     return {"addonVersion": version, "compatibilities": [
         {"clusterVersion": m, "platformVersions": ["*"], "defaultVersion": m in default_for} for m in minors]}
-
-
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def test_every_addon_with_its_versions_per_minor_one_describe_addon_versions_each(eks):

@@ -3,12 +3,8 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as ea
 from ansible_collections.nodeless.eks.plugins.modules.eks_addon import converge, prepare
 
@@ -25,14 +21,6 @@ class FakeModule:
     def __init__(self, check_mode):
         self.check_mode = check_mode
         self.params = {"wait": True, "wait_timeout": 5}
-
-
-@pytest.fixture
-def eks():
-    client = boto3.client("eks", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 def _reads(stub, name, versions, current=None, schema=None, default=None):

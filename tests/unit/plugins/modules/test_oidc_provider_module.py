@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.modules import oidc_provider as module_code
 
 ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC"
@@ -28,14 +24,6 @@ class FakeModule:
 
     def warn(self, message):
         self.warnings.append(message)
-
-
-@pytest.fixture
-def iam():
-    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff(retries=1)), stub
-        stub.assert_no_pending_responses()
 
 
 @pytest.fixture
