@@ -19,8 +19,8 @@ cluster, `changed`, the AWS and Kubernetes API writes summed over the labs, and 
 Capabilities: the demo inventory's (tests/inventory/demo), every capability of site.yml on, except `kubeconfig`:
 it writes a file on the control host at `kubeconfig_path`, which would have to differ per host, and the inventory
 check refuses hosts that name the same cluster (`lab`, us-west-2) with different settings. The control host's own
-AWS reads (the vpc_cni role's `max_pods` lookup, which runs outside the play's per-host environment) go to the
-first lab's moto: EC2 instance types, the same data in every lab.
+AWS endpoint is a closed port: every AWS read runs with its host's environment (a read made on the control host
+would fail the run).
 
 A benchmark, not a test (not part of `make test`): it exits 1 when a run fails or a re-run changes or writes
 anything. About 1 CPU minute (Mitogen) to 2 (linear) per cluster and run on a 2-core machine.
@@ -102,11 +102,10 @@ def run_site(states: list[dict], inventory: Path, strategy: str, label: str, ext
     for key in ("K8S_AUTH_KUBECONFIG", "KUBECONFIG", "NODELESS_EKS_CLUSTER_NAME", "NODELESS_EKS_REGION"):
         env.pop(key, None)  # per host, from the inventory
     lab_env = C._lab.env(states[0])
-    # AWS_ENDPOINT_URL of the first lab for the control host's own AWS reads: the vpc_cni role's max_pods lookup runs
-    # in the controller, outside the play's per-host `environment` (EC2 instance types, moto's data, the same in
-    # every lab). Every module reaches its own lab through nodeless_eks_environment.
-    env.update({k: lab_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "PATH",
-                                        "AWS_ENDPOINT_URL")})
+    # Every module reaches its own lab through nodeless_eks_environment; the control host's own AWS endpoint is a
+    # closed port, so an AWS read made on the control host (outside the per-host environment) fails the run.
+    env.update({k: lab_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "PATH")})
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(C.REPO / ".collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_CONFIG": str(C.REPO / "tests" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_STRATEGY": strategy, "ANSIBLE_FORKS": str(len(states))})

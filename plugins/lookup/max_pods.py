@@ -17,6 +17,9 @@ description:
     delegation on Nitro instances, each of those slots holds a /28 prefix of 16 addresses. Two host-network
     pods are added. The result is then capped at 110 (30 vCPUs or fewer) or 250 (more than 30 vCPUs).
   - Returns one integer per term, in order. An instance type that does not exist in the region fails the lookup.
+  - A lookup runs on the controller, outside the play's C(environment). Where hosts reach AWS with different
+    credentials or endpoints (one cluster per host, each with its own account), use the module
+    M(nodeless.eks.max_pods_info), which runs with each host's environment, as the C(vpc_cni) role does.
 options:
   _terms:
     description: EC2 instance types, for example C(m5.large).
@@ -74,13 +77,12 @@ except ImportError:
 
 from ansible.errors import AnsibleLookupError
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
 
-from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import capacity
+from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import InstanceTypesNotFound
+from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import describe
 from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import max_pods
-from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import missing_types
 
 
 class LookupModule(AWSLookupBase):
@@ -91,16 +93,11 @@ class LookupModule(AWSLookupBase):
             raise AnsibleLookupError("max_pods: give at least one instance type")
         client = self.client("ec2", AWSRetry.jittered_backoff())
         try:
-            described = client.describe_instance_types(InstanceTypes=sorted(set(names)), aws_retry=True)["InstanceTypes"]
-        except is_boto3_error_code("InvalidInstanceType") as e:
-            raise AnsibleLookupError(f"max_pods: instance type not found in region {self.region}: "
-                                     f"{e.response['Error'].get('Message', '')}") from None
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:  # pylint: disable=duplicate-except
+            by_name = describe(client, names)
+        except InstanceTypesNotFound as e:
+            raise AnsibleLookupError(f"max_pods: instance type not found in region {self.region}: {e}") from None
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             self.fail_aws("max_pods: describe-instance-types failed", e)
-        missing = missing_types(names, described)
-        if missing:
-            raise AnsibleLookupError(f"max_pods: instance type {', '.join(missing)} does not exist in region {self.region}")
-        by_name = {t["InstanceType"]: capacity(t) for t in described}
         options = {k: self.get_option(k) for k in ("prefix_delegation", "custom_networking", "max_eni", "vcpu_ceiling")}
         try:
             return [max_pods(by_name[name], **options) for name in names]

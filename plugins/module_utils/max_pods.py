@@ -6,10 +6,13 @@
 The same arithmetic as amazon-eks-ami's ``max-pods-calculator.sh``: every ENI but the primary IP
 of each gives one pod address (or one /28 prefix of 16 addresses per secondary slot with prefix
 delegation on Nitro), plus 2 for the host-network pods (aws-node, kube-proxy), then the ceiling
-EKS recommends: 110 pods up to 30 vCPUs, 250 above. Pure functions, no I/O.
+EKS recommends: 110 pods up to 30 vCPUs, 250 above. Pure functions, and one read (``describe``) that the
+lookup ``nodeless.eks.max_pods`` and the module ``nodeless.eks.max_pods_info`` share.
 """
 
 from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 IPS_PER_PREFIX = 16
 HOST_NETWORK_PODS = 2
@@ -58,3 +61,21 @@ def missing_types(requested: list[str], described: list[dict]) -> list[str]:
     """Requested instance types that describe-instance-types did not return, in request order."""
     found = {t["InstanceType"] for t in described}
     return [name for name in requested if name not in found]
+
+
+class InstanceTypesNotFound(Exception):
+    """Instance types the region does not have: AWS's own message, or the names it did not return."""
+
+
+def describe(client, names: list[str]) -> dict:
+    """``{name: capacity()}`` for NAMES from one describe-instance-types call (at most 100 distinct types, the API's
+    limit for one request); CLIENT is wrapped with AWSRetry (``aws_retry=True``). InstanceTypesNotFound when the
+    region lacks one of them."""
+    try:
+        described = client.describe_instance_types(InstanceTypes=sorted(set(names)), aws_retry=True)["InstanceTypes"]
+    except is_boto3_error_code("InvalidInstanceType") as e:
+        raise InstanceTypesNotFound(e.response["Error"].get("Message", "")) from None
+    missing = missing_types(names, described)
+    if missing:
+        raise InstanceTypesNotFound(", ".join(missing))
+    return {t["InstanceType"]: capacity(t) for t in described}

@@ -108,7 +108,7 @@ def test_check_mode_predicts_then_run_sets_prefix_delegation_then_nothing_change
     assert env["WARM_ENI_TARGET"] == "1" and env["AWS_VPC_ENI_MTU"] == "9001", "settings the role does not own were touched"
     assert env["AWS_VPC_K8S_CNI_EXTERNALSNAT"] == "false", "settings the role does not own were touched"
     assert lifecycle["run_image"] == image and "/amazon-k8s-cni:v1." in image, "the role changed the CNI's image"
-    facts = next(res for name, _unused, res in run.tasks() if "Compute max pods" in name)["ansible_facts"]
+    facts = next(res for name, _unused, res in run.tasks() if "Share them as vpc_cni_max_pods" in name)["ansible_facts"]
     assert facts["vpc_cni_max_pods"] == {"m5.large": 110, "m5.xlarge": 110}
 
     assert again.rc == 0 and again.total_changed() == 0, again.changed()

@@ -28,3 +28,9 @@ def eks():
 def iam():
     """(wrapped IAM client, its Stubber)."""
     yield from _stubbed("iam", "us-east-1")
+
+
+@pytest.fixture
+def ec2():
+    """(wrapped EC2 client, its Stubber)."""
+    yield from _stubbed("ec2", "us-west-2")

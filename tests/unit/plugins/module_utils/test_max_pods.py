@@ -68,3 +68,27 @@ def test_no_eni_left_is_an_error():
 def test_missing_types_keeps_request_order():
     described = [itype("m5.large", 2, 3, 10)]
     assert mp.missing_types(["x9.huge", "m5.large", "a1.tiny"], described) == ["x9.huge", "a1.tiny"]
+
+
+def test_describe_asks_once_for_the_distinct_types_and_returns_their_capacity(ec2):
+    client, stub = ec2
+    stub.add_response("describe_instance_types", {"InstanceTypes": [itype("m5.large", 2, 3, 10), itype("t3.micro", 2, 2, 2)]},
+                      {"InstanceTypes": ["m5.large", "t3.micro"]})
+    got = mp.describe(client, ["t3.micro", "m5.large", "t3.micro"])
+    assert {name: mp.max_pods(cap) for name, cap in got.items()} == {"m5.large": 29, "t3.micro": 4}
+
+
+def test_describe_names_a_type_the_region_does_not_return(ec2):
+    client, stub = ec2
+    stub.add_response("describe_instance_types", {"InstanceTypes": [itype("m5.large", 2, 3, 10)]},
+                      {"InstanceTypes": ["m5.large", "m7x.large"]})
+    with pytest.raises(mp.InstanceTypesNotFound, match="^m7x.large$"):
+        mp.describe(client, ["m5.large", "m7x.large"])
+
+
+def test_describe_passes_on_aws_message_for_an_unknown_type(ec2):
+    client, stub = ec2
+    stub.add_client_error("describe_instance_types", "InvalidInstanceType",
+                          "The following supplied instance types do not exist: [x9.huge]")
+    with pytest.raises(mp.InstanceTypesNotFound, match=r"x9\.huge"):
+        mp.describe(client, ["x9.huge"])
