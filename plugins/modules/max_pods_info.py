@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reads the instance types' network limits with one C(ec2 describe-instance-types) call and computes how many
     pods the Amazon VPC CNI can give an address to, as amazon-eks-ami's C(max-pods-calculator.sh) does (the
-    arithmetic of the lookup M(nodeless.eks.max_pods), which it shares).
+    arithmetic of the lookup P(nodeless.eks.max_pods#lookup), which it shares).
   - A module, unlike the lookup, runs with the host's C(environment), so in a play over several clusters each
     host's instance types are read with that host's AWS credentials and endpoint.
   - Read-only; safe in check mode.
