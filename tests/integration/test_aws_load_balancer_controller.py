@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from support import labenv
+from support import playbook as runner
 from support.charts import aws_load_balancer_controller as chart
-from support.snapshots import aws_write_calls, untouched, write_names
+from support.snapshots import untouched, write_names
 
 pytestmark = pytest.mark.lab
 CRD_GROUPS = ("elbv2.k8s.aws", "aga.k8s.aws")
@@ -119,13 +120,11 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, tmp_path):
     assert ("ServiceAccount", "aws-load-balancer-controller") in {(e["kind"], e["name"]) for e in record["kubernetes"]}
 
     # The re-run goes through the gate (the full path's re-run writing nothing is test_site's full-check re-run).
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    again = playbook(_play(v1, "3.5.0"))
+    again = runner.counted(_play(v1, "3.5.0"))
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert _gate_lines(again) == [f"aws_load_balancer_controller: in sync (record {record['written_at']}, {_count(record)} objects)"]
-    assert aws_write_calls(labenv.aws_calls()) == []
-    assert write_names(labenv.k8s_writes(offset)[1]) == []
+    assert again.aws_writes == []
+    assert write_names(again.k8s_writes) == []
 
     # Drift (#23): the Deployment's args edited out of band. Helm alone would keep the edit (the chart and the values
     # are the release's); the gate falls through, the role re-applies the release, the record is written again.

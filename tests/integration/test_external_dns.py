@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from support import labenv
+from support.playbook import counted
 from support.playbook import run as run_playbook
-from support.snapshots import aws_write_calls, untouched, write_names
+from support.snapshots import untouched, write_names
 from support.waiting import until
 
 pytestmark = pytest.mark.lab
@@ -114,14 +115,12 @@ def test_external_dns_check_then_converge_then_nothing(converged, playbook):
     resources = [r for s in writes for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
     assert resources == [f"arn:aws:route53:::hostedzone/{zone_id}"], "the policy must list only the given zone's ARN"
 
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    again = playbook(PLAY)
+    again = counted(PLAY)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert aws_write_calls(labenv.aws_calls()) == []
+    assert again.aws_writes == []
     # Every write counts, the irsa role's ServiceAccount apply included: a re-run writes nothing. It goes through the
     # gate (#23); the full path's re-run is test_site.py's (nodeless_eks_full_check).
-    assert write_names(labenv.k8s_writes(offset)[1]) == []
+    assert write_names(again.k8s_writes) == []
     record = converged["drift"]["record_after"]
     assert _gate_lines(again) == [f"external_dns: in sync (record {record['written_at']}, {len(record['kubernetes']) + len(record['aws'])} objects)"]
 

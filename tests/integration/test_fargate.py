@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from support import labenv
-from support.snapshots import aws_write_calls, untouched
+from support import playbook as runner
+from support.snapshots import untouched
 
 pytestmark = pytest.mark.lab
 KEY = "eks.amazonaws.com/compute-type"
@@ -90,12 +91,10 @@ def test_fargate_check_then_converge_then_nothing(playbook, profiles):
     assert coredns.status.updated_replicas == coredns.spec.replicas == coredns.status.available_replicas, "CoreDNS has not rolled out"
 
     # The re-run ends at the gate (#23; the full path's re-run is test_site's, with nodeless_eks_full_check).
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    again = playbook(play)
+    again = runner.counted(play)
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert aws_write_calls(labenv.aws_calls()) == []
-    assert labenv.k8s_writes(offset)[1] == [], "the second run wrote to the API server (CoreDNS patched twice?)"
+    assert again.aws_writes == []
+    assert again.k8s_writes == [], "the second run wrote to the API server (CoreDNS patched twice?)"
     record = _record()
     assert _gate_line(again) == f"fargate: in sync (record {record['written_at']}, 4 objects)"
 

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.nodeless.eks.plugins.module_utils.kubeconfig import jwt_claims
 from support import labenv
 from support import playbook as runner
-from support.snapshots import aws_write_calls, untouched, write_names
+from support.snapshots import untouched, write_names
 
 pytestmark = pytest.mark.lab
 
@@ -84,11 +84,7 @@ def converged(lab):
     assert real.rc == 0, real.failure_text()
     real.check = check
 
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    real.gated = playbook(_play(CONVERGED))
-    real.gated_aws_writes = aws_write_calls(labenv.aws_calls())
-    real.gated_k8s_writes = labenv.k8s_writes(offset)[1]
+    real.gated = runner.counted(_play(CONVERGED))
     real.record = _record()
 
     arn = _policy_arn(iam)
@@ -104,11 +100,7 @@ def converged(lab):
     real.versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     real.shipped_doc = doc
 
-    labenv.aws_calls(reset=True)
-    offset, _unused = labenv.k8s_writes()
-    real.again = playbook(_play(CONVERGED))
-    real.again_aws_writes = aws_write_calls(labenv.aws_calls())
-    real.again_k8s_writes = labenv.k8s_writes(offset)[1]
+    real.again = runner.counted(_play(CONVERGED))
     real.again_record = _record()
     yield real
     name = f"lab-{NS}-options"
@@ -143,8 +135,8 @@ def test_second_run_changes_nothing_and_writes_nothing(converged):
     gated = converged.gated
     assert gated.rc == 0, gated.failure_text()
     assert gated.total_changed() == 0, gated.changed()
-    assert converged.gated_aws_writes == []
-    assert converged.gated_k8s_writes == []
+    assert converged.gated.aws_writes == []
+    assert converged.gated.k8s_writes == []
     assert _gate_line(gated) == f"irsa: in sync (record {converged.record['written_at']}, 9 objects)"
     assert sorted({e["type"] for e in converged.record["aws"]}) == ["iam_oidc_provider", "iam_policy", "iam_role"]
 
@@ -157,7 +149,7 @@ def test_policy_version_set_as_default_out_of_band_is_found(converged):
     assert _gate_line(again) == f"irsa: not in sync, full path (aws iam_policy {arn}: sha256 changed)"
     assert [n.split(" : ", 1)[-1] for n in again.changed()] == [
         "Record what the role converged to (written only when it differs from the stored record)"]
-    assert write_names(converged.again_k8s_writes) == ["patch configmaps/nodeless-eks-irsa"]
+    assert write_names(converged.again.k8s_writes) == ["patch configmaps/nodeless-eks-irsa"]
     policy = next(e for e in converged.again_record["aws"] if e["id"] == arn)
     assert policy != next(e for e in converged.record["aws"] if e["id"] == arn)
 
@@ -219,7 +211,7 @@ def test_policy_versions_change_only_on_real_differences_and_prune_at_five(conve
     # The shipped document is still the default: nothing to do (the module's re-run, with the five versions; only
     # the convergence record is written again, the drift test above).
     same = converged.again
-    assert same.rc == 0 and converged.again_aws_writes == [], converged.again_aws_writes
+    assert same.rc == 0 and converged.again.aws_writes == [], converged.again.aws_writes
     # A real difference (one more statement) makes a new default and prunes the oldest non-default.
     changed_doc = dict(doc, Statement=doc["Statement"] + [{"Effect": "Allow", "Action": "ec2:DescribeRegions", "Resource": "*"}])
     accounts = [dict(ACCOUNTS[0], policies=[{"name": "cluster_autoscaler", "document": changed_doc}])]
@@ -262,9 +254,7 @@ def oidc_absent(lab):
         runs["check"] = runner.run([{"name": "oidc", "hosts": "lab", "gather_facts": False,
                                      "tasks": [thumbprint, _oidc_task("absent")]}], check=True, diff=True)
     for name in ("real", "again"):
-        labenv.aws_calls(reset=True)
-        runs[name] = runner.run([{"name": "oidc", "hosts": "lab", "gather_facts": False, "tasks": [_oidc_task("absent")]}])
-        runs[f"{name}_writes"] = aws_write_calls(labenv.aws_calls())
+        runs[name] = runner.counted([{"name": "oidc", "hosts": "lab", "gather_facts": False, "tasks": [_oidc_task("absent")]}])
         runs[f"{name}_providers"] = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
     return runs
 
@@ -299,7 +289,7 @@ def test_role_path_permissions_boundary_and_session_duration_reach_the_role(conv
     sa = client.CoreV1Api(labenv.k8s_client()).read_namespaced_service_account("options", NS)
     assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"] == f"arn:aws:iam::123456789012:role/irsa-it/{name}"
     again = converged.again  # the full path (the gate fell through): no IAM write, only the record written again
-    assert again.rc == 0 and converged.again_aws_writes == [], converged.again_aws_writes
+    assert again.rc == 0 and converged.again.aws_writes == [], converged.again.aws_writes
     assert [n.split(" : ", 1)[-1] for n in again.changed()] == [
         "Record what the role converged to (written only when it differs from the stored record)"]
 
@@ -318,6 +308,6 @@ def test_oidc_provider_absent_is_predicted_then_deleted_once(oidc_absent):
     assert _task_result(check, "provider")["changes"] == [{"resource": "aws:oidc-provider/oidc.example.test/id/IRSAIT",
                                                            "action": "remove"}]
     assert real.rc == 0 and _task_result(real, "provider")["changes"] == _task_result(check, "provider")["changes"]
-    assert [w[1] for w in oidc_absent["real_writes"]] == ["DeleteOpenIDConnectProvider"]
+    assert [w[1] for w in oidc_absent["real"].aws_writes] == ["DeleteOpenIDConnectProvider"]
     assert not any(arn.endswith("/IRSAIT") for arn in oidc_absent["real_providers"])
-    assert again.rc == 0 and again.total_changed() == 0 and oidc_absent["again_writes"] == []
+    assert again.rc == 0 and again.total_changed() == 0 and oidc_absent["again"].aws_writes == []

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import labenv, toolchain
+from .snapshots import aws_write_calls
 
 PLAYBOOK_DIR = labenv.REPO / ".build" / "playbooks"
 
@@ -25,6 +26,8 @@ class Result:
     stderr: str
     data: dict = field(default_factory=dict)
     plan: set = field(default_factory=set)  # (host, resource, action) rows of the nodeless.eks.plan callback
+    aws_writes: list = field(default_factory=list)  # set by counted(): the AWS write calls the run made
+    k8s_writes: list = field(default_factory=list)  # set by counted(): its API server write events (audit log)
 
     @property
     def stats(self) -> dict:
@@ -161,3 +164,14 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
         hosts = json.loads(plan_file.read_text())["hosts"]
         rows = {(host, row["resource"], row["action"]) for host, entries in hosts.items() for row in entries}
     return Result(proc.returncode, proc.stdout, proc.stderr, data, rows)
+
+
+def counted(playbook: str | Path | list, **kwargs) -> Result:
+    """run(), with the AWS write calls and the API server writes it made on the result (``aws_writes``,
+    ``k8s_writes``): what an idempotence or a drift check counts."""
+    labenv.aws_calls(reset=True)
+    offset = labenv.k8s_writes()[0]
+    result = run(playbook, **kwargs)
+    result.aws_writes = aws_write_calls(labenv.aws_calls())
+    result.k8s_writes = labenv.k8s_writes(offset)[1]
+    return result
