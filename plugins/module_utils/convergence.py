@@ -32,7 +32,9 @@ VERSION = "0.1.0"
 NAMESPACE = "nodeless-eks"
 DATA_KEY = "record.json"
 LABELS = {"app.kubernetes.io/managed-by": "nodeless.eks", "app.kubernetes.io/component": "convergence-record"}
-TRACKS = ("generation", "resourceVersion")
+# spec_except_replicas: a Deployment a HorizontalPodAutoscaler scales (istiod). Scaling moves its generation; the gate
+# should not fall through each time the autoscaler acted, yet any other change to its spec is drift.
+TRACKS = ("generation", "resourceVersion", "spec_except_replicas")
 
 
 class RecordError(Exception):
@@ -76,7 +78,9 @@ def k8s_entry(obj: dict, track: str) -> dict:
     entry = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": meta.get("name"), "uid": meta.get("uid")}
     if meta.get("namespace"):
         entry["namespace"] = meta["namespace"]
-    if track == "generation" and meta.get("generation") is not None:
+    if track == "spec_except_replicas" and isinstance(obj.get("spec"), dict):
+        entry["spec"] = digest({k: v for k, v in obj["spec"].items() if k != "replicas"})
+    elif track == "generation" and meta.get("generation") is not None:
         entry["generation"] = meta["generation"]
     else:
         entry["resourceVersion"] = meta.get("resourceVersion")

@@ -40,6 +40,21 @@ def test_digest_is_canonical_and_entries_keep_generation_or_resource_version():
     assert C.configmap_name("discovery_tags") == "nodeless-eks-discovery-tags"
 
 
+def test_spec_except_replicas_ignores_scaling_and_finds_any_other_spec_change():
+    """istiod's Deployment, scaled by its HorizontalPodAutoscaler: replicas moved (and generation with them) is in sync;
+    an edited container is not."""
+    scaled = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "istiod", "namespace": "istio-system", "uid": "u9", "generation": 1},
+              "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "discovery", "image": "istio/pilot:1.30.0"}]}}}}
+    entry = C.k8s_entry(scaled, "spec_except_replicas")
+    assert set(entry) == {"apiVersion", "kind", "name", "namespace", "uid", "spec"}
+    more = dict(scaled, metadata=dict(scaled["metadata"], generation=2), spec=dict(scaled["spec"], replicas=3))
+    assert C.differences([entry], [C.k8s_entry(more, "spec_except_replicas")]) == []
+    edited = dict(more, spec=dict(more["spec"], template={"spec": {"containers": [{"name": "discovery", "image": "evil/pilot"}]}}))
+    assert C.differences([entry], [C.k8s_entry(edited, "spec_except_replicas")]) == [
+        "Deployment istio-system/istiod: spec changed"]
+
+
 def test_in_sync_only_when_inputs_and_every_object_are_the_records():
     assert C.compare(record(), C.digest({"replicas": 1}), snapshot()) == (True, [])
     assert C.message("overprovisioning", True, record(), []) == "overprovisioning: in sync (record 2026-12-05T12:00:00Z, 3 objects)"
