@@ -86,7 +86,7 @@ options:
         description:
           - What changes when the object is edited. V(generation) for kinds whose spec no controller writes
             (Deployments), V(resourceVersion) otherwise.
-          - V(spec_except_replicas) for a Deployment a HorizontalPodAutoscaler scales: a digest of its spec without
+          - V(spec_except_replicas) for a Deployment a HorizontalPodAutoscaler scales, a digest of its spec without
             C(replicas), so the autoscaler's scaling is not drift and any other change to the spec is.
         type: str
         choices: [generation, resourceVersion, spec_except_replicas]
