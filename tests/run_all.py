@@ -271,6 +271,11 @@ STREAMS = {
 _CGROUP_ENV = "NODELESS_TEST_CGROUP"
 
 
+def _alive(pid: str) -> bool:
+    """Whether PID (the suffix of a nodeless-eks-test-<pid> group) is a running process."""
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
+
+
 def _own_cgroup() -> Path | None:
     """Put this process, and so everything it starts (the lab's detached servers too), into a CPU-accounting
     cgroup of its own: cgroup v1's cpuacct or cgroup v2. A process started by one that has one (an oldest-platform
@@ -282,6 +287,8 @@ def _own_cgroup() -> Path | None:
         if not (root / usage).is_file():
             continue
         for stale in root.glob("nodeless-eks-test-*"):  # left by earlier runs; only empty ones can go
+            if _alive(stale.name.rsplit("-", 1)[-1]):
+                continue  # a stream starting now: between its mkdir and its pid's write the group is empty too
             with contextlib.suppress(OSError):
                 stale.rmdir()
         group = root / f"nodeless-eks-test-{os.getpid()}"
