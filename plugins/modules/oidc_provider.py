@@ -213,22 +213,36 @@ def apply_update(client, arn, plan):
         client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=plan["remove_tags"], aws_retry=True)
 
 
+def create(client, issuer, want):
+    """The new provider's ARN, or None when another run created it after this one read (two jobs at once)."""
+    kwargs = {"Url": issuer, "ClientIDList": want["client_ids"], "aws_retry": True}
+    if want["thumbprints"]:
+        kwargs["ThumbprintList"] = want["thumbprints"]
+    if want["tags"]:
+        kwargs["Tags"] = ansible_dict_to_boto3_tag_list(want["tags"])
+    try:
+        return client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
+    except is_boto3_error_code("EntityAlreadyExists"):
+        return None
+
+
 def ensure_present(module, client, current, issuer, want):
+    """(before, after, changes); a provider another run created meanwhile is converged like any existing one."""
     host = issuer_host_path(issuer)
     if current is None:
         after = {"url": host, "client_ids": want["client_ids"], "thumbprints": want["thumbprints"] or [], "tags": want["tags"] or {}}
-        arn = None
-        if not module.check_mode:
-            kwargs = {"Url": issuer, "ClientIDList": want["client_ids"], "aws_retry": True}
-            if want["thumbprints"]:
-                kwargs["ThumbprintList"] = want["thumbprints"]
-            if want["tags"]:
-                kwargs["Tags"] = ansible_dict_to_boto3_tag_list(want["tags"])
-            arn = client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
-        return dict(after, arn=arn or predicted_arn(module, host)), [change("aws", "oidc-provider", host, "add")]
+        if module.check_mode:
+            return None, dict(after, arn=predicted_arn(module, host)), [change("aws", "oidc-provider", host, "add")]
+        arn = create(client, issuer, want)
+        if arn:
+            return None, dict(after, arn=arn), [change("aws", "oidc-provider", host, "add")]
+        current = find_provider(client, host)
+        if current is None:  # IAM is eventually consistent: the other run's provider may not be listed yet
+            raise ProviderError(f"url: IAM says a provider for {host} exists (another run created it just now) "
+                                "but does not list it yet; run again")
     plan = provider_update(current, want, module.params["purge_tags"])
     if update_is_empty(plan):
-        return current, []
+        return current, current, []
     if not module.check_mode:
         apply_update(client, current["arn"], plan)
     tags = {k: v for k, v in current["tags"].items() if k not in plan["remove_tags"]}
@@ -237,7 +251,7 @@ def ensure_present(module, client, current, issuer, want):
                  thumbprints=plan["thumbprints"] if plan["thumbprints"] is not None else current["thumbprints"])
     detail = ", ".join(k for k in ("add_client_ids", "remove_client_ids", "thumbprints", "set_tags", "remove_tags")
                        if plan[k] not in (None, [], {}))
-    return after, [change("aws", "oidc-provider", host, "change", detail=detail)]
+    return current, after, [change("aws", "oidc-provider", host, "change", detail=detail)]
 
 
 def predicted_arn(module, host):
@@ -279,11 +293,11 @@ def main():
                 client.delete_open_id_connect_provider(OpenIDConnectProviderArn=current["arn"], aws_retry=True)
             module.exit_json(changed=bool(changes), url=host, changes=changes, diff={"before": current or {}, "after": {}})
         want = desired_state(module, issuer)
-        after, changes = ensure_present(module, client, current, issuer, want)
+        current, after, changes = ensure_present(module, client, current, issuer, want)
     except ProviderError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json_aws_error(exc)
+        module.fail_json_aws(exc, msg="could not converge the OIDC provider")
     module.exit_json(changed=bool(changes), changes=changes, diff={"before": current or {}, "after": after},
                      thumbprint_source=want["thumbprint_source"], **after)
 

@@ -150,7 +150,7 @@ def karpenter_crds(lab: Path, bins: dict) -> list[dict]:
     return [yaml.safe_load(p.read_text()) for p in sorted(out_dir.glob("*.yaml"))]
 
 
-def bootstrap(lab: Path, bins: dict, region: str, kube_version: str, out) -> None:
+def bootstrap(lab: Path, bins: dict, region: str, kube_version: str, out, restart_kwok=None) -> None:
     dyn = api(lab / "admin.kubeconfig")
     core = client.CoreV1Api(dyn.client)
     for node, status in nodes(region, kube_version):
@@ -164,20 +164,34 @@ def bootstrap(lab: Path, bins: dict, region: str, kube_version: str, out) -> Non
         crd.pop("status", None)
         apply(dyn, crd)
     print(f"[lab] applied {len(crds)} Karpenter CRDs from the pinned provider module", file=out, flush=True)
-    wait_ready(dyn, [c["metadata"]["name"] for c in crds], out)
+    wait_ready(dyn, [c["metadata"]["name"] for c in crds], out, lab / "logs" / "kwok.log", restart_kwok)
 
 
-def wait_ready(dyn: DynamicClient, crd_names: list[str], out, timeout: float = 120) -> None:
+# kwok retries a failed node lease sync only after its renew interval (60 s with the lab's lease duration,
+# kube.start_kwok), and a node it has not leased stays NotReady: on a loaded machine a lab once timed out with
+# 0/3 nodes Ready. Nodes not Ready this long after bootstrap get a new kwok (at most twice), not a longer wait.
+KWOK_STALLED_AFTER = 40.0
+
+
+def wait_ready(dyn: DynamicClient, crd_names: list[str], out, kwok_log: Path | None = None, restart_kwok=None,
+               timeout: float = 150) -> None:
     core = client.CoreV1Api(dyn.client)
     apps = client.AppsV1Api(dyn.client)
     ext = client.ApiextensionsV1Api(dyn.client)
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    restarts = 0
     waiting = "nodes Ready"
     while time.monotonic() < deadline:
         node_list = core.list_node(label_selector="type=kwok").items
         ready = [n for n in node_list if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])]
         if not node_list or len(ready) < len(node_list):
             waiting = f"kwok nodes Ready ({len(ready)}/{len(node_list)})"
+            if restart_kwok and restarts < 2 and time.monotonic() - started > KWOK_STALLED_AFTER * (restarts + 1):
+                restarts += 1
+                print(f"[lab] {waiting} after {time.monotonic() - started:.0f}s; kwok said:{_errors(kwok_log) or ' no error'}"
+                      f"\n[lab] restarting kwok ({restarts}/2) with the node leases cleared", file=out, flush=True)
+                restart_kwok(lambda: _clear_node_leases(core, node_list))
         else:
             dep = apps.read_namespaced_deployment("coredns", "kube-system")
             if (dep.status.available_replicas or 0) < dep.spec.replicas:
@@ -190,4 +204,24 @@ def wait_ready(dyn: DynamicClient, crd_names: list[str], out, timeout: float = 1
                     return
                 waiting = f"CRDs Established ({', '.join(pending)})"
         time.sleep(0.5)
-    raise RuntimeError(f"lab bootstrap: still waiting for {waiting} after {timeout:.0f}s; see the logs in the lab directory")
+    raise RuntimeError(f"lab bootstrap: still waiting for {waiting} after {timeout:.0f}s; see the logs in the lab "
+                       f"directory{'; kwok said:' + _errors(kwok_log) if _errors(kwok_log) else ''}")
+
+
+def _clear_node_leases(core, nodes) -> None:
+    """A new kwok has a new holder identity: leases the old one took would keep it off those nodes until they expire."""
+    leases = client.CoordinationV1Api(core.api_client)
+    for node in nodes:
+        try:
+            leases.delete_namespaced_lease(node.metadata.name, "kube-node-lease")
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+def _errors(log: Path | None, lines: int = 5) -> str:
+    """kwok's last error lines, for a message."""
+    if not log or not log.exists():
+        return ""
+    found = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or "level=error" in line]
+    return "".join(f"\n  {line[:300]}" for line in found[-lines:])

@@ -161,3 +161,10 @@ def start_kwok(lab: Path, bins: dict, ports: dict, pki: dict) -> int:
     ], lab, env={"HOME": str(lab), "PATH": "/usr/bin:/bin"})
     procs.wait_for("kwok", lambda: procs.port_open(ports["kwok"]), 60, lab / "logs" / "kwok.log", pid)
     return pid
+
+
+def restart_kwok(lab: Path, bins: dict, ports: dict, pki: dict, between) -> int:
+    """Stop kwok, call between() (the lab clears the node leases there), start it again."""
+    procs.stop(lab, "kwok")
+    between()
+    return start_kwok(lab, bins, ports, pki)

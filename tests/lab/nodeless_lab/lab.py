@@ -120,7 +120,8 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
     procs.wait_for("moto seeded", (lab / "aws.ready").exists, 120, lab / "logs" / "aws.log", aws_pid)
     print("[lab] creating nodes, CoreDNS, aws-node and Karpenter CRDs; waiting for them to be Ready",
           file=out, flush=True)
-    bootstrap.bootstrap(lab, bins, REGION, tools.KUBE_VERSION, out)
+    bootstrap.bootstrap(lab, bins, REGION, tools.KUBE_VERSION, out,
+                        restart_kwok=lambda between: kube.restart_kwok(lab, bins, ports, paths, between))
     return {
         "dir": str(lab), "ports": ports, "region": REGION, "cluster_name": CLUSTER,
         "kube_version": tools.KUBE_VERSION, "aws_endpoint": aws, "api_endpoint": api, "issuer": api,

@@ -35,7 +35,7 @@ def old_python(monkeypatch):
 
 def _converge(module, client, current):
     want = module_code.desired_state(module, ISSUER)
-    after, changes = module_code.ensure_present(module, client, current, ISSUER, want)
+    _before, after, changes = module_code.ensure_present(module, client, current, ISSUER, want)
     return want["thumbprint_source"], after, changes
 
 
@@ -79,3 +79,27 @@ def test_where_the_chain_can_be_read_the_top_certificate_is_the_thumbprint(iam, 
     module = FakeModule(compute_thumbprint=True)
     source, after, _changes = _converge(module, client, None)
     assert (source, after["thumbprints"], module.warnings) == ("computed", [ROOT_SHA1], [])
+
+
+def test_a_provider_another_run_created_after_the_read_is_converged_not_a_crash(iam, old_python):
+    """Two jobs at once against one cluster: both read no provider, one creates it, the other's create is refused."""
+    client, stub = iam
+    stub.add_client_error("create_open_id_connect_provider", "EntityAlreadyExists", http_status_code=409)
+    stub.add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": [{"Arn": ARN}]})
+    stub.add_response("get_open_id_connect_provider", {"Url": HOST, "ClientIDList": ["sts.amazonaws.com"],
+                                                       "ThumbprintList": ["a" * 40], "Tags": []}, {"OpenIDConnectProviderArn": ARN})
+    module = FakeModule(thumbprints=["a" * 40])
+    want = module_code.desired_state(module, ISSUER)
+    before, after, changes = module_code.ensure_present(module, client, None, ISSUER, want)
+    assert (before, changes) == (after, [])  # the other run made it as this one wants it: nothing to change
+    assert after["arn"] == ARN and after["thumbprints"] == ["a" * 40]
+    stub.assert_no_pending_responses()
+
+
+def test_a_provider_created_meanwhile_but_not_listed_yet_fails_naming_the_url(iam, old_python):
+    client, stub = iam
+    stub.add_client_error("create_open_id_connect_provider", "EntityAlreadyExists", http_status_code=409)
+    stub.add_response("list_open_id_connect_providers", {"OpenIDConnectProviderList": []})
+    module = FakeModule(thumbprints=["a" * 40])
+    with pytest.raises(module_code.ProviderError, match=r"^url: IAM says a provider for .* run again$"):
+        module_code.ensure_present(module, client, None, ISSUER, module_code.desired_state(module, ISSUER))
