@@ -40,6 +40,7 @@ DEMO = REPO / ".build" / "demo"
 LAB_DIR = REPO / ".lab" / "demo"
 # What a gated role prints when its record matches (module_utils/convergence.py), and the roles a run ran tasks of.
 IN_SYNC = re.compile(r"\b([a-z_]+): in sync \(record ")
+RUN_GATE = re.compile(r"run gate: [^\n\"]*")
 ROLE_TASK = re.compile(r"^TASK \[nodeless\.eks\.([a-z_]+) : ", re.M)
 GATED_WALL_SHARE, GATED_WALL_SECONDS = 0.15, 10.0  # issue #23's Must-show for the gated re-run
 
@@ -79,6 +80,7 @@ def run(label: str, *flags: str) -> dict:
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"label": label, "seconds": took, "cpu": cpu, "changed": changed, "aws_writes": aws_writes,
             "k8s_writes": k8s_writes, "plan": plan["hosts"], "in_sync": IN_SYNC.findall(proc.stdout),
+            "run_gate": (RUN_GATE.findall(proc.stdout) or ["run gate: did not run"])[0],
             "roles": sorted(set(ROLE_TASK.findall(proc.stdout)) - {"common"})}
 
 
@@ -91,6 +93,7 @@ def gate_report(first: dict, gated: dict) -> None:
           f"CPU {gated['cpu'] / first['cpu'] if first['cpu'] else 0:.0%} ({gated['cpu']:.1f} s / {first['cpu']:.1f} s); "
           f"issue #23's goal (wall <= {GATED_WALL_SHARE:.0%} of the first run and <= {GATED_WALL_SECONDS:.0f} s, "
           f"changed=0, 0 AWS and 0 API writes): {'met' if met else 'NOT met'}")
+    print(f"  {gated['run_gate']}")
     others = [r for r in gated["roles"] if r not in gated["in_sync"]]
     print(f"  in sync (ended after the gate's read): {', '.join(sorted(set(gated['in_sync']))) or 'none'}")
     print(f"  ran their full path (no gate yet, or not in sync): {', '.join(others) or 'none'}")

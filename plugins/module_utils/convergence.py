@@ -68,6 +68,11 @@ def missing_ids(requested: list[dict], entries: list[dict]) -> list[str]:
     return errors
 
 
+def fact_name(capability: str) -> str:
+    """The host fact a capability's gate or record write leaves for the run's gate (convergence_run.py)."""
+    return "nodeless_eks_record_" + capability.replace("-", "_")
+
+
 def configmap_name(capability: str) -> str:
     return "nodeless-eks-" + capability.replace("_", "-").lower()
 

@@ -3,7 +3,7 @@ asked for that it lists, against botocore's Stubber."""
 from __future__ import annotations
 
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
-from ansible_collections.nodeless.eks.plugins.modules.convergence_record import eks_addon_entries
+from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import eks_addon_entries
 
 ADDON = {"addonName": "vpc-cni", "clusterName": "lab", "addonVersion": "v1.20.4-eksbuild.1", "status": "ACTIVE",
          "configurationValues": '{"env":{"WARM_PREFIX_TARGET":"1"}}', "podIdentityAssociations": ["arn:b", "arn:a"]}

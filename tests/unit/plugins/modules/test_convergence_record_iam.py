@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
-from ansible_collections.nodeless.eks.plugins.modules.convergence_record import fargate_profile_entries, iam_entries, oidc_provider_entries, read_k8s
+from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import fargate_profile_entries, iam_entries, oidc_provider_entries, read_k8s
 
 TRUST = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"}}]}'
 ROLE = {"RoleName": "lab-sa", "RoleId": "AROA1AAAAAAAAAAAAAAA", "Arn": "arn:aws:iam::123456789012:role/lab-sa", "Path": "/",

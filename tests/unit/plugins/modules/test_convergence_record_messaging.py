@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
-from ansible_collections.nodeless.eks.plugins.modules.convergence_record import rule_entries, sqs_entries
+from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import rule_entries, sqs_entries
 
 URL = "https://sqs.us-west-2.amazonaws.com/123456789012/lab"
 ATTRIBUTES = {"QueueArn": "arn:aws:sqs:us-west-2:123456789012:lab", "MessageRetentionPeriod": "300", "SqsManagedSseEnabled": "true",
