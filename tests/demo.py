@@ -40,7 +40,7 @@ DEMO = REPO / ".build" / "demo"
 LAB_DIR = REPO / ".lab" / "demo"
 # What a gated role prints when its record matches (module_utils/convergence.py), and the roles a run ran tasks of.
 IN_SYNC = re.compile(r"\b([a-z_]+): in sync \(record ")
-RUN_GATE = re.compile(r"run gate: [^\n\"]*")
+RUN_GATE = re.compile(r"msg: '(run gate: (?:[^']|'')*)'")  # the YAML callback's quoting, wrapped over lines
 ROLE_TASK = re.compile(r"^TASK \[nodeless\.eks\.([a-z_]+) : ", re.M)
 GATED_WALL_SHARE, GATED_WALL_SECONDS = 0.15, 10.0  # issue #23's Must-show for the gated re-run
 
@@ -80,7 +80,7 @@ def run(label: str, *flags: str) -> dict:
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"label": label, "seconds": took, "cpu": cpu, "changed": changed, "aws_writes": aws_writes,
             "k8s_writes": k8s_writes, "plan": plan["hosts"], "in_sync": IN_SYNC.findall(proc.stdout),
-            "run_gate": (RUN_GATE.findall(proc.stdout) or ["run gate: did not run"])[0],
+            "run_gate": " ".join((RUN_GATE.findall(proc.stdout) or ["run gate: did not run"])[0].replace("''", "'").split()),
             "roles": sorted(set(ROLE_TASK.findall(proc.stdout)) - {"common"})}
 
 
@@ -173,6 +173,8 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--name", default="demo", help="lab in .lab/NAME, run files in .build/NAME")
     parser.add_argument("--site-only", action="store_true",
                         help="only the check, first run and re-run with their checks: no provisioning, no lab summary")
+    parser.add_argument("--role-gates", action="store_true",
+                        help="also a re-run with the run's gate off (nodeless_eks_run_gate=false): each role's own gate")
     parser.add_argument("--full-check", action="store_true", default=os.environ.get("NODELESS_DEMO_FULL_CHECK") == "1",
                         help="also a re-run with nodeless_eks_full_check=true (default: NODELESS_DEMO_FULL_CHECK=1)")
     return parser.parse_args(argv)
@@ -190,6 +192,8 @@ def main(argv: list[str]) -> int:
     first = run("first-run", "--diff")
     again = run("gated-re-run", "--diff")
     reruns = [again]
+    if args.role_gates:  # every role through its own gate, as before the run's gate (docs/operations.md)
+        reruns.append(run("role-gated-re-run", "--diff", "-e", "nodeless_eks_run_gate=false"))
     if args.full_check:
         reruns.append(run("full-check-re-run", "--diff", "-e", "nodeless_eks_full_check=true"))
     print("\n===== demo summary =====")
@@ -206,7 +210,7 @@ def main(argv: list[str]) -> int:
         print(f"  planned but not changed: {host} {action} {resource}")
     gate_report(first, again)
     if args.full_check:
-        full = reruns[1]
+        full = reruns[-1]
         print(f"full-check re-run / first run: wall {full['seconds'] / first['seconds']:.0%}, CPU "
               f"{full['cpu'] / first['cpu']:.0%}; gated / full-check: wall {again['seconds'] / full['seconds']:.0%}, "
               f"CPU {again['cpu'] / full['cpu']:.0%}")

@@ -35,16 +35,22 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="steps (a list of site.yml steps) and records (step: [capabilities]) are required")
             return result
         caps = expected(own["steps"], own["records"])
-        if state == "check" and own["full_check"]:
-            reasons = ["nodeless_eks_full_check: every role takes its full path"]
-            result.update(changed=False, in_sync=False, reasons=reasons, run=None, started=time.time(), changes=[],
-                          msg=f"run gate: off, every role runs ({reasons[0]})")
-            return result
-        args.update(inputs_digest=inputs_digest(task_vars, self._templar), capabilities=caps)
         if state == "write":
+            # The digest the check took before any role ran: the roles' set_fact results (irsa_roles, vpc_cni_env, ...)
+            # carry role prefixes too, and are not inputs.
+            args["inputs_digest"] = args.get("inputs_digest") or inputs_digest(task_vars, self._templar)
             since = float(own["since"] or 0)
             facts = task_vars.get("ansible_facts") or {}
             args["facts"] = {cap: facts[fact_name(cap)] for cap in caps
                              if isinstance(facts.get(fact_name(cap)), dict) and float(facts[fact_name(cap)].get("at") or 0) >= since}
+        else:
+            args["inputs_digest"] = inputs_digest(task_vars, self._templar)
+        args["capabilities"] = caps
+        if state == "check" and own["full_check"]:
+            reasons = ["nodeless_eks_full_check: every role takes its full path"]
+            result.update(changed=False, in_sync=False, reasons=reasons, run=None, started=time.time(), changes=[],
+                          inputs_digest=args["inputs_digest"], msg=f"run gate: off, every role runs ({reasons[0]})")
+            return result
         result.update(self._execute_module(module_name="nodeless.eks.convergence_gate", module_args=args, task_vars=task_vars))
+        result.setdefault("inputs_digest", args["inputs_digest"])
         return result

@@ -35,6 +35,13 @@ LABELS = {"app.kubernetes.io/managed-by": "nodeless.eks", "app.kubernetes.io/com
 # spec_except_replicas: a Deployment a HorizontalPodAutoscaler scales (istiod). Scaling moves its generation; the gate
 # should not fall through each time the autoscaler acted, yet any other change to its spec is drift.
 TRACKS = ("generation", "resourceVersion", "spec_except_replicas")
+# Where the records live and how they are written (doc fragment nodeless.eks.convergence).
+RECORD_STORE_ARGS = dict(
+    namespace=dict(type="str", default=NAMESPACE),
+    field_manager=dict(type="str", default="nodeless-eks-convergence"),
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+)
 
 
 class RecordError(Exception):

@@ -39,7 +39,9 @@ options:
     choices: [check, write]
     default: check
   inputs_digest:
-    description: sha256 of the run's raw inputs (the action plugin's).
+    description:
+      - sha256 of the run's raw inputs; the action plugin computes it for the check, and the write takes the check's
+        (site.yml passes RV(inputs_digest) on), as the roles' own facts change the play's variables meanwhile.
     type: str
     required: true
   capabilities:
@@ -53,21 +55,8 @@ options:
         the digest of the role's effective inputs, and C(selectors)).
     type: dict
     default: {}
-  namespace:
-    description: Namespace of the records.
-    type: str
-    default: nodeless-eks
-  field_manager:
-    description: Server-side apply field manager of the run record's writes.
-    type: str
-    default: nodeless-eks-convergence
-  kubeconfig:
-    description: Path to the kubeconfig; default C(K8S_AUTH_KUBECONFIG), then C(~/.kube/config).
-    type: path
-  context:
-    description: Kubeconfig context; default C(K8S_AUTH_CONTEXT), then the current one.
-    type: str
 extends_documentation_fragment:
+  - nodeless.eks.convergence
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -110,6 +99,11 @@ started:
   description: When the check began (seconds since the epoch); the write keeps only the facts of later tasks.
   returned: when state=check
   type: float
+inputs_digest:
+  description: The digest of the run's raw inputs the check compared (the write stores the one the check took).
+  returned: always
+  type: str
+  sample: "sha256:5e1c..."
 run:
   description: The run record (as stored, or as written).
   returned: always
@@ -136,10 +130,7 @@ ARGUMENT_SPEC = dict(
     inputs_digest=dict(type="str", required=True),
     capabilities=dict(type="list", elements="str", required=True),
     facts=dict(type="dict", default={}),
-    namespace=dict(type="str", default=C.NAMESPACE),
-    field_manager=dict(type="str", default="nodeless-eks-convergence"),
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
+    **C.RECORD_STORE_ARGS,
 )
 
 

@@ -135,21 +135,8 @@ options:
         type: list
         elements: str
         required: true
-  namespace:
-    description: Namespace of the records (created by the first write).
-    type: str
-    default: nodeless-eks
-  field_manager:
-    description: Server-side apply field manager of the record's writes.
-    type: str
-    default: nodeless-eks-convergence
-  kubeconfig:
-    description: Path to the kubeconfig; default C(K8S_AUTH_KUBECONFIG), then C(~/.kube/config).
-    type: path
-  context:
-    description: Kubeconfig context; default C(K8S_AUTH_CONTEXT), then the current one.
-    type: str
 extends_documentation_fragment:
+  - nodeless.eks.convergence
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3
@@ -251,10 +238,7 @@ ARGUMENT_SPEC = dict(
                                                       "eventbridge_rules"]),
         ids=dict(type="list", elements="str", required=True),
     )),
-    namespace=dict(type="str", default=C.NAMESPACE),
-    field_manager=dict(type="str", default="nodeless-eks-convergence"),
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
+    **C.RECORD_STORE_ARGS,
 )
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("roles", "plugins", "playbooks", "meta")
-# Not inputs: the switch that turns the gate off, and the facts the roles' record tasks leave for the run record.
-IGNORED = ("nodeless_eks_full_check", "nodeless_eks_record_", "nodeless_eks_cluster")
+# Not inputs: the switches that turn the gates off, and the facts the roles' record tasks leave for the run record.
+IGNORED = ("nodeless_eks_full_check", "nodeless_eks_run_gate", "nodeless_eks_record_", "nodeless_eks_cluster")
 # Executables the roles run by name from PATH (kubernetes.core.helm; istio_istioctl's default).
 TOOLS = ("helm", "istioctl")
+CONTENT_LIMIT = 1 << 20  # files up to 1 MiB count by their bytes, bigger ones by size and modification time
 MAX_FILES = 5000  # per directory a variable names (a chart, say); a bigger tree counts by its first files
 # Cluster facts that move by themselves (the autoscaler sets a node group's desired size; status while EKS updates).
 VOLATILE_CLUSTER = ("status",)
@@ -78,14 +79,22 @@ def _strings(value):
         yield value
 
 
+def _file_stamp(path: str) -> list:
+    stat = os.stat(path)
+    if stat.st_size <= CONTENT_LIMIT:
+        with open(path, "rb") as handle:
+            return [stat.st_size, hashlib.sha256(handle.read()).hexdigest()]
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def path_stamp(path: str):
-    """What says a local file or tree changed: size and modification time of each file (not their bytes: a tool's
-    binary is large, and a rebuilt or reinstalled one gets a new time)."""
+    """What says a local file or tree changed: a small file's content (a chart written again with the same bytes
+    is the same chart), a big one's size and modification time (a tool's binary: a rebuilt or reinstalled one
+    gets a new time)."""
     target = Path(path)
     try:
         if target.is_file():
-            stat = target.stat()
-            return [stat.st_size, stat.st_mtime_ns]
+            return _file_stamp(path)
         if target.is_dir():
             stamps = []
             for top, dirs, files in os.walk(target):
@@ -93,8 +102,8 @@ def path_stamp(path: str):
                 for name in sorted(files):
                     if len(stamps) >= MAX_FILES:
                         return stamps
-                    stat = os.stat(os.path.join(top, name))
-                    stamps.append([os.path.relpath(os.path.join(top, name), target), stat.st_size, stat.st_mtime_ns])
+                    full = os.path.join(top, name)
+                    stamps.append([os.path.relpath(full, target), *_file_stamp(full)])
             return stamps
     except OSError as exc:
         return f"unreadable: {exc.__class__.__name__}"

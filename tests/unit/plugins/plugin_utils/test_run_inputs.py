@@ -61,12 +61,15 @@ def test_a_template_is_digested_as_resolved_and_one_that_does_not_resolve_as_wri
     assert _digest(unresolved) != _digest(dict(_base(), karpenter_replicas="{{ karpenter_other }}"))
 
 
-def test_a_local_tree_a_variable_names_counts_by_its_files(tmp_path):
+def test_a_local_tree_a_variable_names_counts_by_its_files_bytes(tmp_path):
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("version: 1.14.1\n")
     variables = dict(_base(), karpenter_chart_ref=str(chart))
     before = _digest(variables)
+    assert _digest(variables) == before
+    (chart / "Chart.yaml").write_text("version: 1.14.1\n")  # written again, the same bytes
+    os.utime(chart / "Chart.yaml", ns=(1, 2))
     assert _digest(variables) == before
     (chart / "templates" / "deployment.yaml").write_text("kind: Deployment\n")
     assert _digest(variables) != before
@@ -75,12 +78,15 @@ def test_a_local_tree_a_variable_names_counts_by_its_files(tmp_path):
     assert RI.path_stamp(str(tmp_path / "missing")) is None
 
 
-def test_a_tool_on_the_path_counts_by_its_file(tmp_path):
+def test_a_tool_on_the_path_counts_by_its_file(tmp_path, monkeypatch):
     tool = tmp_path / "istioctl"
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
     variables = dict(_base(), nodeless_eks_environment={"PATH": str(tmp_path)})
     before = _digest(variables)
     tool.write_text("#!/bin/sh\necho 1.30\n")
-    os.utime(tool, ns=(1, 2))
     assert _digest(variables) != before
+    monkeypatch.setattr(RI, "CONTENT_LIMIT", 4)  # a big binary: its size and time
+    big = _digest(variables)
+    os.utime(tool, ns=(1, 2))
+    assert _digest(variables) != big
