@@ -23,7 +23,8 @@ description:
     Nothing is written.
   - With O(state=write) (site.yml's last task, after a run in which the roles ran) the entries are rebuilt from
     O(facts), what each role's convergence_record task returned in this run, for the capabilities whose stored
-    record carries the inputs the role had; the run record is written only when its content differs, and refused
+    record carries the inputs the role had; the run record is written only when its content differs and holds an
+    entry (a run whose roles kept no record leaves it as it was), and refused
     when another run wrote it after this one read it (then read and built again once).
   - A record or run record written by a newer nodeless.eks or schema is not trusted, one that is not a record is
     ignored (both with a warning), and any read that fails gives RV(in_sync=false) - every role runs.
@@ -190,6 +191,9 @@ def write(module, client, params: dict) -> dict:
             stored = None
         run = R.build_run(params["inputs_digest"], entries, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         said = f" ({'; '.join(left)}: the run's gate stays off until it does)" if left else ""
+        if not entries:  # nothing a next run could skip: no record to vouch for (EKS Auto Mode, Pod Identity, ...)
+            return dict(changed=False, in_sync=True, reasons=left, run=stored,
+                        msg=f"run record not written: no capability of this run left a record{said}")
         if stored is not None and C.content(stored) == C.content(run):
             return dict(changed=False, in_sync=True, reasons=left, run=stored,
                         msg=f"run record unchanged ({len(entries)} of {len(caps)} capabilities){said}")

@@ -20,8 +20,12 @@ from pathlib import Path
 
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("roles", "plugins", "playbooks", "meta")
-# Not inputs: the switches that turn the gates off, and the facts the roles' record tasks leave for the run record.
-IGNORED = ("nodeless_eks_full_check", "nodeless_eks_run_gate", "nodeless_eks_record_", "nodeless_eks_cluster")
+# Not inputs: the switches that turn the gates off, the facts the roles' record tasks leave for the run record, and
+# which capabilities run (the run record answers that: each capability the run's steps record needs an entry, so
+# cluster_health added to a run keeps it in sync and karpenter added does not).
+IGNORED = ("nodeless_eks_full_check", "nodeless_eks_run_gate", "nodeless_eks_record_", "nodeless_eks_cluster",
+           "nodeless_eks_capabilities", "nodeless_eks_default_capabilities", "nodeless_eks_all_capabilities",
+           "nodeless_eks_capability_records")
 # Executables the roles run by name from PATH (kubernetes.core.helm; istio_istioctl's default).
 TOOLS = ("helm", "istioctl")
 CONTENT_LIMIT = 1 << 20  # files up to 1 MiB count by their bytes, bigger ones by size and modification time

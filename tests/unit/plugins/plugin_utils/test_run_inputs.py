@@ -50,6 +50,8 @@ def test_what_moves_by_itself_and_the_gate_own_facts_do_not():
     assert _digest(dict(_base(), nodeless_eks_cluster=scaled)) == base
     assert _digest(dict(_base(), nodeless_eks_record_irsa={"at": 1.0}, nodeless_eks_full_check=True)) == base
     assert _digest(dict(_base(), ansible_check_mode=True, _karpenter_private="x", unrelated_var=1)) == base
+    # Which capabilities run is the run record's to answer (an entry per recorded capability), not the digest's.
+    assert _digest(dict(_base(), nodeless_eks_capabilities=["identity", "cluster_health"])) == base
     # The roles site.yml runs every time: the kubeconfig role writes the file kubeconfig_path names.
     assert _digest(dict(_base(), kubeconfig_path="/tmp/x.kubeconfig", access_aws_auth_roles=[])) == base
 
