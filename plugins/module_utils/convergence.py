@@ -225,20 +225,27 @@ def _version_tuple(text) -> tuple:
     return tuple(parts)
 
 
-def parse(text) -> dict:
-    """The record stored as TEXT; RecordError when it is not one."""
+def load(text, required: tuple) -> dict:
+    """The JSON object stored as TEXT, with the REQUIRED keys, a numeric schema and an X.Y.Z version (a record's or the
+    run record's head); RecordError when it is not one."""
     try:
-        record = json.loads(text)
+        document = json.loads(text)
     except (TypeError, ValueError) as exc:
         raise RecordError(f"not JSON ({exc})") from exc
-    if not isinstance(record, dict):
+    if not isinstance(document, dict):
         raise RecordError("not a JSON object")
-    missing = [k for k in ("schema", "version", "capability", "written_at", "inputs", "kubernetes", "aws", "helm") if k not in record]
+    missing = [k for k in required if k not in document]
     if missing:
         raise RecordError("missing " + ", ".join(missing))
-    if not isinstance(record["schema"], int) or isinstance(record["schema"], bool):
+    if not isinstance(document["schema"], int) or isinstance(document["schema"], bool):
         raise RecordError("schema is not a number")
-    _version_tuple(record["version"])
+    _version_tuple(document["version"])
+    return document
+
+
+def parse(text) -> dict:
+    """The record stored as TEXT; RecordError when it is not one."""
+    record = load(text, ("schema", "version", "capability", "written_at", "inputs", "kubernetes", "aws", "helm"))
     for part in ("kubernetes", "aws", "helm"):
         if not isinstance(record[part], list) or not all(isinstance(e, dict) for e in record[part]):
             raise RecordError(f"{part} is not a list of objects")

@@ -38,18 +38,7 @@ def expected(steps: list, records: dict) -> list[str]:
 
 def parse_run(text) -> dict:
     """The run record stored as TEXT; C.RecordError when it is not one."""
-    try:
-        run = json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise C.RecordError(f"not JSON ({exc})") from exc
-    if not isinstance(run, dict):
-        raise C.RecordError("not a JSON object")
-    missing = [k for k in ("schema", "version", "written_at", "inputs", "capabilities") if k not in run]
-    if missing:
-        raise C.RecordError("missing " + ", ".join(missing))
-    if not isinstance(run["schema"], int) or isinstance(run["schema"], bool):
-        raise C.RecordError("schema is not a number")
-    C._version_tuple(run["version"])  # pylint: disable=protected-access
+    run = C.load(text, ("schema", "version", "written_at", "inputs", "capabilities"))
     caps = run["capabilities"]
     if not isinstance(caps, dict) or not all(
             isinstance(e, dict) and isinstance(e.get("record"), str) and isinstance(e.get("selectors"), list) for e in caps.values()):

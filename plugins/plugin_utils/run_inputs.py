@@ -34,9 +34,6 @@ MAX_FILES = 5000  # per directory a variable names (a chart, say); a bigger tree
 VOLATILE_CLUSTER = ("status",)
 VOLATILE_NODEGROUP_SCALING = ("desiredSize",)
 
-_CODE_DIGEST = {}
-
-
 # Roles site.yml runs every time (they keep no record): their variables decide nothing the gate skips, and some
 # name files they write (kubeconfig_path).
 ALWAYS_RUN = ("access", "kubeconfig", "cluster_health")
@@ -49,17 +46,15 @@ def role_prefixes(root: Path = COLLECTION_ROOT) -> tuple:
 
 
 def code_digest(root: Path = COLLECTION_ROOT) -> str:
-    """sha256 of every file of the collection's roles, plugins, playbooks and meta (once per process)."""
-    key = str(root)
-    if key not in _CODE_DIGEST:
-        sha = hashlib.sha256()
-        for part in CODE_DIRS:
-            base = root / part
-            for path in sorted(base.rglob("*")) if base.is_dir() else ():
-                if path.is_file() and "__pycache__" not in path.parts:
-                    sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-        _CODE_DIGEST[key] = sha.hexdigest()
-    return _CODE_DIGEST[key]
+    """sha256 of every file of the collection's roles, plugins, playbooks and meta (about 13 ms; once per host and run:
+    only the check computes it)."""
+    sha = hashlib.sha256()
+    for part in CODE_DIRS:
+        base = root / part
+        for path in sorted(base.rglob("*")) if base.is_dir() else ():
+            if path.is_file() and "__pycache__" not in path.parts:
+                sha.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()
 
 
 def _jsonable(value):

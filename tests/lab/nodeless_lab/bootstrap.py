@@ -204,8 +204,9 @@ def wait_ready(dyn: DynamicClient, crd_names: list[str], out, kwok_log: Path | N
                     return
                 waiting = f"CRDs Established ({', '.join(pending)})"
         time.sleep(0.5)
+    said = _errors(kwok_log)
     raise RuntimeError(f"lab bootstrap: still waiting for {waiting} after {timeout:.0f}s; see the logs in the lab "
-                       f"directory{'; kwok said:' + _errors(kwok_log) if _errors(kwok_log) else ''}")
+                       f"directory{'; kwok said:' + said if said else ''}")
 
 
 def _clear_node_leases(core, nodes) -> None:
