@@ -12,7 +12,10 @@ After a role converged, it stores what it converged to in the cluster: one Confi
 - ``kubernetes``: the objects the role manages (kind, namespace, name, uid, and ``generation`` for kinds
   whose spec no controller writes, else ``resourceVersion``);
 - ``aws``: the AWS resources the role manages (type, id, sha256 of what is managed on it);
-- ``helm``: release revisions.
+- ``helm``: release revisions;
+- ``files`` (optional): files the role writes on the host it runs on (path, sha256 of the bytes, mode);
+- ``valid_until`` (optional): epoch seconds after which the record no longer holds whatever the live state says
+  (a kubeconfig's token is renewed before it expires).
 
 On the next run the gate reads the live state the same way and compares (:func:`compare`): in sync only when
 the inputs digest and every entry are equal. A record from a newer version or schema is not trusted, one that
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 
 SCHEMA = 1
 # The collection's version (galaxy.yml; a unit test keeps the two equal).
@@ -169,7 +173,14 @@ def eks_addon(addon: dict) -> dict:
             "podIdentityAssociations": sorted(addon.get("podIdentityAssociations") or []), "status": addon.get("status")}
 
 
+def file_entry(path: str, data: bytes, mode: int) -> dict:
+    """One file the role wrote: its path, a sha256 of its bytes (never the bytes: a kubeconfig holds a token) and mode."""
+    return {"path": path, "sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "mode": f"{mode & 0o7777:04o}"}
+
+
 def _key(entry: dict) -> tuple:
+    if "path" in entry:
+        return ("file", entry["path"])
     if "type" in entry:
         return ("aws", entry["type"], entry["id"])
     if "release" in entry:
@@ -181,9 +192,10 @@ def _sorted(entries: list) -> list:
     return sorted(entries, key=_key)
 
 
-def build(capability: str, inputs_digest: str, snapshot: dict, written_at: str) -> dict:
-    """A record from a live snapshot ({kubernetes, aws, helm} lists of entries)."""
-    return {
+def build(capability: str, inputs_digest: str, snapshot: dict, written_at: str, valid_until: int | None = None) -> dict:
+    """A record from a live snapshot ({kubernetes, aws, helm, files} lists of entries); files and valid_until only
+    when there are (records of roles that write no file read as before)."""
+    record = {
         "schema": SCHEMA,
         "collection": "nodeless.eks",
         "version": VERSION,
@@ -194,6 +206,11 @@ def build(capability: str, inputs_digest: str, snapshot: dict, written_at: str) 
         "aws": _sorted(snapshot.get("aws") or []),
         "helm": _sorted(snapshot.get("helm") or []),
     }
+    if snapshot.get("files"):
+        record["files"] = _sorted(snapshot["files"])
+    if valid_until is not None:
+        record["valid_until"] = int(valid_until)
+    return record
 
 
 def content(record: dict | None) -> dict | None:
@@ -255,6 +272,11 @@ def parse(text) -> dict:
         raise RecordError("a kubernetes entry lacks kind or name")
     if not all({"release", "revision"} <= set(e) for e in record["helm"]):
         raise RecordError("a helm entry lacks release or revision")
+    files = record.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(e, dict) and {"path", "sha256", "mode"} <= set(e) for e in files):
+        raise RecordError("files is not a list of {path, sha256, mode}")
+    if record.get("valid_until") is not None and (not isinstance(record["valid_until"], int) or isinstance(record["valid_until"], bool)):
+        raise RecordError("valid_until is not a number")
     return record
 
 
@@ -268,6 +290,8 @@ def trust(record: dict) -> str | None:
 
 
 def _label(entry: dict) -> str:
+    if "path" in entry:
+        return f"file {entry['path']}"
     if "type" in entry:
         return f"aws {entry['type']} {entry['id']}"
     if "release" in entry:
@@ -292,8 +316,12 @@ def differences(recorded: list, live: list) -> list[str]:
     return reasons
 
 
-def compare(record: dict | None, inputs_digest: str, snapshot: dict) -> tuple[bool, list[str]]:
-    """(in sync, reasons) for a trusted RECORD (None: there is none) against the live SNAPSHOT and the inputs.
+PARTS = ("kubernetes", "aws", "helm", "files")
+
+
+def compare(record: dict | None, inputs_digest: str, snapshot: dict, now: float) -> tuple[bool, list[str]]:
+    """(in sync, reasons) for a trusted RECORD (None: there is none) against the live SNAPSHOT and the inputs, at
+    NOW (epoch seconds; a record past its valid_until no longer holds).
 
     SNAPSHOT holds ``errors``: any read that failed makes the answer "not in sync"."""
     if record is None:
@@ -301,14 +329,17 @@ def compare(record: dict | None, inputs_digest: str, snapshot: dict) -> tuple[bo
     reasons = [f"read failed: {e}" for e in snapshot.get("errors") or []]
     if record.get("inputs") != inputs_digest:
         reasons.append("the role's inputs changed")
+    if record.get("valid_until") is not None and now >= record["valid_until"]:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record["valid_until"]))
+        reasons.append(f"the record held until {stamp} (a renewal is due)")
     if not reasons:
-        for part in ("kubernetes", "aws", "helm"):
+        for part in PARTS:
             reasons += differences(record.get(part) or [], snapshot.get(part) or [])
     return not reasons, reasons
 
 
 def count(record: dict) -> int:
-    return sum(len(record.get(part) or []) for part in ("kubernetes", "aws", "helm"))
+    return sum(len(record.get(part) or []) for part in PARTS)
 
 
 def message(capability: str, in_sync: bool, record: dict | None, reasons: list[str], limit: int = 3) -> str:

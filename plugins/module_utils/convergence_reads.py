@@ -197,6 +197,23 @@ def read_k8s(client, selectors: list) -> tuple[list, list]:
     return entries, errors
 
 
+def read_files(paths: list) -> tuple[list, list]:
+    """(entries, errors) for files on this host: a missing file has no entry (the gate says it is gone), one that
+    cannot be read is an error (never in sync)."""
+    import os
+
+    entries, errors = [], []
+    for path in sorted(set(paths)):
+        try:
+            with open(path, "rb") as handle:
+                entries.append(C.file_entry(path, handle.read(), os.fstat(handle.fileno()).st_mode))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            errors.append(f"file {path}: {exc.strerror or exc}")
+    return entries, errors
+
+
 def read_record(client, namespace: str, capability: str):
     """(stored ConfigMap text or None, error or None)."""
     from kubernetes.dynamic.exceptions import NotFoundError
@@ -240,7 +257,9 @@ def stored_record(module, client, params: dict):
     return record, []
 
 
-def snapshot(module, client, params: dict, aws_wanted: dict) -> dict:
+def snapshot(module, client, params: dict, aws_wanted: dict, files: list) -> dict:
     k8s_entries, k8s_errors = read_k8s(client, params["kubernetes"])
     aws_entries, aws_errors = read_aws(module, aws_wanted) if aws_wanted else ([], [])
-    return {"kubernetes": k8s_entries, "aws": aws_entries, "helm": [], "errors": k8s_errors + aws_errors}
+    file_entries, file_errors = read_files(files)
+    return {"kubernetes": k8s_entries, "aws": aws_entries, "helm": [], "files": file_entries,
+            "errors": k8s_errors + aws_errors + file_errors}

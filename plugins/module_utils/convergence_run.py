@@ -17,7 +17,9 @@ the ConfigMap ``nodeless-eks-run`` (key ``run.json``) beside the records, writte
 The run's gate is in sync only when the run record is trusted, its inputs are this run's, every capability the
 run's steps record has an entry whose record is the stored one, and the live state is that of every record.
 Then the roles with records are skipped, all of them (they share facts: addons tells vpc_cni which add-ons EKS
-manages); otherwise every role runs and gates itself as before. Pure functions only.
+manages); otherwise every role runs and gates itself as before. A capability whose role shares no fact with the
+others (kubeconfig) is judged on its own, beside that group: skipped when its own entry and record hold. Pure
+functions only.
 """
 
 from __future__ import annotations
@@ -142,30 +144,53 @@ def merged_selectors(run: dict, caps: list) -> list:
     return [seen[k] for k in sorted(seen)]
 
 
-def live_reasons(run: dict, caps: list, records: dict, k8s_by_selector: dict, aws_entries: list, errors: list) -> list[str]:
-    """Why the live state is not that of every record: K8S_BY_SELECTOR maps a selector's canonical JSON to the
-    entries its list returned; AWS_ENTRIES are the live entries of every type the records name."""
-    if errors:
-        return [f"read failed: {e}" for e in errors]
-    live_aws = {(e["type"], e["id"]): e for e in aws_entries}
+def wanted_files(records: dict, caps: list) -> list:
+    """The files the capabilities' records list."""
+    return sorted({e["path"] for cap in caps for e in records[cap].get("files") or []})
+
+
+def live_reasons(run: dict, caps: list, records: dict, live: dict, now: float) -> list[str]:
+    """Why the live state is not that of every record at NOW. LIVE: ``kubernetes`` maps a selector's canonical JSON
+    to the entries its list returned; ``aws`` and ``files`` are the live entries of every AWS type and file the
+    records name; ``errors`` the reads that failed."""
+    if live.get("errors"):
+        return [f"read failed: {e}" for e in live["errors"]]
+    k8s_by_selector = live.get("kubernetes") or {}
+    live_aws = {(e["type"], e["id"]): e for e in live.get("aws") or []}
+    live_files = {e["path"]: e for e in live.get("files") or []}
     reasons = []
     for cap in caps:
         record = records[cap]
         k8s = [e for sel in run["capabilities"][cap]["selectors"] for e in k8s_by_selector.get(C.canonical(sel), [])]
         aws = [live_aws[(e["type"], e["id"])] for e in record.get("aws") or [] if (e["type"], e["id"]) in live_aws]
-        _same, found = C.compare(record, record["inputs"], {"kubernetes": k8s, "aws": aws, "helm": []})
+        files = [live_files[e["path"]] for e in record.get("files") or [] if e["path"] in live_files]
+        _same, found = C.compare(record, record["inputs"], {"kubernetes": k8s, "aws": aws, "helm": [], "files": files}, now)
         reasons += [f"{cap}: {r}" for r in found]
     return reasons
 
 
-def entries_for(caps: list, facts: dict, records: dict) -> tuple[dict, list[str]]:
+def skipped_steps(steps: list, mappings: list, skip: list) -> list[str]:
+    """The STEPS whose every capability (in any of MAPPINGS, step: [capabilities]) the gate found in sync (SKIP)."""
+    done = set(skip or [])
+    result = []
+    for step in steps or []:
+        caps = [cap for mapping in mappings for cap in (mapping or {}).get(step) or []]
+        if caps and set(caps) <= done:
+            result.append(step)
+    return result
+
+
+def entries_for(caps: list, facts: dict, records: dict, kept: dict | None = None) -> tuple[dict, list[str]]:
     """The run record's entries after a run: a capability whose role this run gated in sync or recorded (FACTS, what
     its convergence_record task returned) and whose stored record carries the inputs the role had in this run (a run
-    beside this one with other inputs may have written it since). Also the capabilities left out, with why."""
+    beside this one with other inputs may have written it since); a capability the run's gate skipped keeps its
+    entry (KEPT: {capability: the stored run record's entry}). Also the capabilities left out, with why."""
     entries, left = {}, []
     for cap in caps:
         fact, record = facts.get(cap), records.get(cap)
-        if not fact:
+        if not fact and cap in (kept or {}):
+            entries[cap] = kept[cap]
+        elif not fact:
             left.append(f"{cap}: its role kept no record in this run")
         elif record is None:
             left.append(f"{cap}: no record stored")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import posixpath
+import re
 
 from ansible.module_utils.common.yaml import yaml_dump
 
@@ -230,6 +231,9 @@ def settings_errors(s: dict) -> list[str]:
     elif path and probe is not None and "path" not in probe:
         errors.append(f"kubeconfig_path: no file can be created in {directory} ({probe.get('msg', '')}), so the "
                       "kubeconfig could not be written there.")
+    if flag("record") and not re.fullmatch(r"[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?", str(s.get("record_name") or "")):
+        errors.append(f"kubeconfig_record_name: {s.get('record_name') or 'unset'} must be lowercase letters, digits, - and _ "
+                      "(at most 50), the name of the kubeconfig's convergence record")
     arn = s.get("exec_role_arn") or ""
     if arn and not is_role_arn(arn):
         errors.append(f"kubeconfig_exec_role_arn: {arn} is not an IAM role ARN")

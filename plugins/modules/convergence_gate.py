@@ -28,8 +28,9 @@ description:
     when another run wrote it after this one read it (then read and built again once).
   - A record or run record written by a newer nodeless.eks or schema is not trusted, one that is not a record is
     ignored (both with a warning), and any read that fails gives RV(in_sync=false) - every role runs.
-  - The action plugin of the same name computes O(inputs_digest) and O(facts) from the play's variables; use the
-    module through it (site.yml does).
+  - The action plugin of the same name computes O(inputs_digest) and O(facts) from the play's variables, and
+    O(capabilities) and O(independent) from its own arguments C(steps) (site.yml's), C(records) and
+    C(independent_records) (step to capabilities); use the module through it (site.yml does).
   - RV(changes) is always empty (bookkeeping, no plan row).
 author:
   - nodeless.eks contributors (@nodeless)
@@ -46,10 +47,24 @@ options:
     type: str
     required: true
   capabilities:
-    description: The capabilities whose records the run's steps keep.
+    description: The capabilities whose records the run's steps keep, skipped all together or not at all (their roles share facts).
     type: list
     elements: str
     required: true
+  independent:
+    description:
+      - Capabilities whose roles share no fact with the others (kubeconfig), each judged on its own - skipped when its
+        entry, its record and the live state hold, whatever the others' are (the run's inputs must still be the run record's).
+    type: list
+    elements: str
+    default: []
+  kept:
+    description:
+      - With O(state=write), the capabilities the check skipped (RV(skip)); their entries of the stored run record are
+        kept, as their roles left no fact in this run.
+    type: list
+    elements: str
+    default: []
   facts:
     description:
       - With O(state=write), per capability what its role's convergence_record task returned in this run (C(inputs),
@@ -70,13 +85,26 @@ EXAMPLES = r"""
   nodeless.eks.convergence_gate:
     steps: "{{ _caps }}"
     records: "{{ nodeless_eks_capability_records }}"
+    independent_records: "{{ nodeless_eks_independent_records }}"
     region: "{{ nodeless_eks_region }}"
   register: _run_gate
 
-- name: Converge overprovisioning unless the run's gate found every record in sync
+- name: Converge overprovisioning unless the run's gate found it in sync
   ansible.builtin.include_role:
     name: nodeless.eks.overprovisioning
-  when: not _run_gate.in_sync | default(false)
+  when: "'overprovisioning' not in _run_gate.skip_steps | default([])"
+
+- name: Record the run (last task), keeping the entries of what the gate skipped
+  nodeless.eks.convergence_gate:
+    state: write
+    steps: "{{ _caps }}"
+    records: "{{ nodeless_eks_capability_records }}"
+    independent_records: "{{ nodeless_eks_independent_records }}"
+    kept: "{{ _run_gate.skip }}"
+    since: "{{ _run_gate.started }}"
+    inputs_digest: "{{ _run_gate.inputs_digest }}"
+    region: "{{ nodeless_eks_region }}"
+  when: _run_gate.write
 """
 
 RETURN = r"""
@@ -96,6 +124,25 @@ msg:
   returned: always
   type: str
   sample: "run gate: in sync (run record 2026-12-05T12:00:00Z, 12 capabilities): the roles of addons, fargate are skipped"
+skip:
+  description:
+    - With O(state=check), the capabilities whose roles the run skips - every one of O(capabilities) when they are in
+      sync, and each of O(independent) in sync on its own.
+  returned: always
+  type: list
+  elements: str
+  sample: ["irsa", "kubeconfig"]
+skip_steps:
+  description: With O(state=check), set by the action plugin - the site.yml steps whose every recorded capability is in RV(skip).
+  returned: when state=check
+  type: list
+  elements: str
+  sample: ["identity", "kubeconfig"]
+write:
+  description: With O(state=check), set by the action plugin - whether a step with records runs, so the run record may change.
+  returned: when state=check
+  type: bool
+  sample: false
 started:
   description: When the check began (seconds since the epoch); the write keeps only the facts of later tasks.
   returned: when state=check
@@ -123,13 +170,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence_run as R
-from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import read_aws, read_k8s
+from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import read_aws, read_files, read_k8s
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError, apply
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["check", "write"], default="check"),
     inputs_digest=dict(type="str", required=True),
     capabilities=dict(type="list", elements="str", required=True),
+    independent=dict(type="list", elements="str", default=[]),
+    kept=dict(type="list", elements="str", default=[]),
     facts=dict(type="dict", default={}),
     **C.RECORD_STORE_ARGS,
 )
@@ -158,39 +207,59 @@ def live(module, client, run: dict, caps: list, records: dict) -> list[str]:
         for kind, ids in R.wanted_aws(records[cap]).items():
             wanted.setdefault(kind, []).extend(ids)
     aws_entries, aws_errors = read_aws(module, wanted) if wanted else ([], [])
-    return R.live_reasons(run, caps, records, k8s_by_selector, aws_entries, errors + aws_errors)
+    file_entries, file_errors = read_files(R.wanted_files(records, caps))
+    return R.live_reasons(run, caps, records, {"kubernetes": k8s_by_selector, "aws": aws_entries, "files": file_entries,
+                                               "errors": errors + aws_errors + file_errors}, time.time())
+
+
+def judge(module, client, params: dict, run_text, caps: list, records: dict, untrusted: dict, warn: bool):
+    """(run record, reasons) for CAPS taken together: the run record's entries, then the live state."""
+    run, reasons, warnings = R.run_reasons(run_text, params["inputs_digest"], caps, records, untrusted)
+    for warning in warnings if warn else []:
+        module.warn(warning)
+    if not reasons:
+        reasons = live(module, client, run, caps, records)
+    return run, reasons
 
 
 def check(module, client, params: dict) -> dict:
     started = time.time()
     caps = sorted(set(params["capabilities"]))
+    own = sorted(set(params["independent"]) - set(caps))
     try:
         texts, (run_text, _rv) = read_stored(client, params["namespace"])
     except Exception as exc:  # pylint: disable=broad-except
         reasons = [f"read failed: records: {exc}"]
-        return dict(in_sync=False, reasons=reasons, run=None, started=started, msg=R.message(False, None, caps, reasons))
+        return dict(in_sync=False, reasons=reasons, run=None, skip=[], started=started, msg=R.message(False, None, caps, reasons))
     records, untrusted = R.trusted_records(texts)
-    run, reasons, warnings = R.run_reasons(run_text, params["inputs_digest"], caps, records, untrusted)
-    for warning in warnings:
-        module.warn(warning)
-    if not reasons:
-        reasons = live(module, client, run, caps, records)
+    run, reasons = judge(module, client, params, run_text, caps, records, untrusted, warn=True)
     in_sync = not reasons
-    return dict(in_sync=in_sync, reasons=reasons, run=run, started=started, msg=R.message(in_sync, run, caps, reasons))
+    skip, said = list(caps) if in_sync else [], []
+    for cap in own:  # each on its own; a run record that cannot be trusted was said once above
+        _run, why = judge(module, client, params, run_text, [cap], records, untrusted, warn=False)
+        skip += [] if why else [cap]
+        said.append(f"{cap}: in sync, skipped" if not why else f"{cap}: runs ({why[0]})")
+    msg = R.message(in_sync, run, caps, reasons) + "".join(f"; {line}" for line in said)
+    return dict(in_sync=in_sync, reasons=reasons, run=run, skip=sorted(skip), started=started, msg=msg)
 
 
 def write(module, client, params: dict) -> dict:
-    caps = sorted(set(params["capabilities"]))
+    caps = sorted(set(params["capabilities"]) | set(params["independent"]))
     for attempt in (1, 2):
         texts, (run_text, resource_version) = read_stored(client, params["namespace"])
         records, _untrusted = R.trusted_records(texts)
-        entries, left = R.entries_for(caps, params["facts"], records)
         try:
             stored = R.parse_run(run_text) if run_text is not None else None
         except C.RecordError:
             stored = None
+        kept = {cap: stored["capabilities"][cap] for cap in params["kept"] if stored and cap in stored["capabilities"]}
+        entries, left = R.entries_for(caps, params["facts"], records, kept)
         run = R.build_run(params["inputs_digest"], entries, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        said = f" ({'; '.join(left)}: the run's gate stays off until it does)" if left else ""
+        own = set(params["independent"]) - set(params["capabilities"])
+        group_left = [why for why in left if why.split(":", 1)[0] not in own]
+        own_left = [why for why in left if why.split(":", 1)[0] in own]
+        said = (f" ({'; '.join(group_left)}: the run's gate stays off until it does)" if group_left else "") + (
+            f" ({'; '.join(own_left)}: that role runs each time)" if own_left else "")
         if not entries:  # nothing a next run could skip: no record to vouch for (EKS Auto Mode, Pod Identity, ...)
             return dict(changed=False, in_sync=True, reasons=left, run=stored,
                         msg=f"run record not written: no capability of this run left a record{said}")
@@ -222,7 +291,7 @@ def main():
         if params["state"] == "write":
             module.fail_json(msg=f"run record: no Kubernetes client: {exc}")
         reasons = [f"read failed: no Kubernetes client: {exc}"]
-        module.exit_json(changed=False, in_sync=False, reasons=reasons, run=None, started=time.time(), changes=[],
+        module.exit_json(changed=False, in_sync=False, reasons=reasons, run=None, skip=[], started=time.time(), changes=[],
                          msg=R.message(False, None, params["capabilities"], reasons))
     if params["state"] == "write":
         try:

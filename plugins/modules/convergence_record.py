@@ -15,7 +15,8 @@ description:
     C(record.json), readable JSON - the nodeless.eks version and record schema that wrote it, when its content
     last changed, a sha256 of the role's effective inputs, and every object the role manages (Kubernetes objects
     by kind, namespace, name, uid and C(metadata.generation) or C(resourceVersion); AWS resources by type, id
-    and a sha256 of what is managed on them; Helm release revisions).
+    and a sha256 of what is managed on them; Helm release revisions; files the role wrote by path, sha256 and mode;
+    for a record that expires, O(valid_until)).
   - With O(state=check) (the gate, first task after a role's preflight) the module reads the record, then the
     live state in one list per Kubernetes selector of O(kubernetes) and one paginated describe per AWS
     resource type the record lists, and compares. RV(in_sync) is true only when the inputs digest and every
@@ -135,6 +136,19 @@ options:
         type: list
         elements: str
         required: true
+  files:
+    description:
+      - Files the role wrote on the host the module runs on (a kubeconfig). The record keeps each one's path, a sha256
+        of its bytes (never the bytes) and its mode, so a file edited, deleted or made readable by others is found. With
+        O(state=write) each must exist (check mode aside); the gate reads the files the record lists.
+    type: list
+    elements: path
+    default: []
+  valid_until:
+    description:
+      - Epoch seconds after which the record no longer holds, whatever the live state (a kubeconfig's token is renewed
+        before it expires). Stored with O(state=write); omit for records that hold until something changes.
+    type: int
 extends_documentation_fragment:
   - nodeless.eks.convergence
   - amazon.aws.common.modules
@@ -232,6 +246,8 @@ ARGUMENT_SPEC = dict(
         names=dict(type="list", elements="str"),
         track=dict(type="str", choices=list(C.TRACKS), default="resourceVersion"),
     )),
+    files=dict(type="list", elements="path", default=[]),
+    valid_until=dict(type="int"),
     aws=dict(type="list", elements="dict", default=[], options=dict(
         type=dict(type="str", required=True, choices=["subnet", "security_group", "autoscaling_group", "iam_role", "iam_policy",
                                                       "iam_oidc_provider", "eks_fargate_profile", "eks_addon", "sqs_queue",
@@ -250,7 +266,8 @@ def check(module, client, params: dict, inputs_digest: str) -> dict:
         wanted = {}
         for entry in record["aws"]:
             wanted.setdefault(entry["type"], []).append(entry["id"])
-        _unused, reasons = C.compare(record, inputs_digest, snapshot(module, client, params, wanted))
+        live = snapshot(module, client, params, wanted, [e["path"] for e in record.get("files") or []])
+        _unused, reasons = C.compare(record, inputs_digest, live, time.time())
     in_sync = record is not None and not reasons
     return dict(changed=False, in_sync=in_sync, reasons=reasons, record=record,
                 msg=C.message(params["capability"], in_sync, record, reasons), diff={"before": {}, "after": {}})
@@ -289,14 +306,17 @@ def write(module, client, params: dict, inputs_digest: str) -> dict:
     wanted = {}
     for item in params["aws"]:
         wanted.setdefault(item["type"], []).extend(item["ids"])
-    live = snapshot(module, client, params, wanted)
+    live = snapshot(module, client, params, wanted, params["files"])
     if live["errors"]:
         module.fail_json(msg=f"{params['capability']}: could not read what the record covers: {'; '.join(live['errors'])}")
     # In check mode a resource the run only planned does not exist yet: the record would differ, which is reported.
     errors = C.missing_ids(params["aws"], live["aws"])
+    found = {e["path"] for e in live["files"]}
+    errors += [f"files: {path} not found" for path in params["files"] if path not in found]
     if errors and not module.check_mode:
         module.fail_json(msg="; ".join(errors), errors=errors)
-    record = C.build(params["capability"], inputs_digest, live, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    record = C.build(params["capability"], inputs_digest, live, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     params["valid_until"])
     diff = {"before": C.content(stored) or {}, "after": C.content(record)}
     if stored is not None and C.content(stored) == C.content(record):
         return dict(changed=False, in_sync=True, reasons=[], record=stored, diff=diff,

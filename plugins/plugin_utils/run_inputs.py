@@ -25,7 +25,7 @@ CODE_DIRS = ("roles", "plugins", "playbooks", "meta")
 # cluster_health added to a run keeps it in sync and karpenter added does not).
 IGNORED = ("nodeless_eks_full_check", "nodeless_eks_run_gate", "nodeless_eks_record_", "nodeless_eks_cluster",
            "nodeless_eks_capabilities", "nodeless_eks_default_capabilities", "nodeless_eks_all_capabilities",
-           "nodeless_eks_capability_records")
+           "nodeless_eks_capability_records", "nodeless_eks_independent_records")
 # Executables the roles run by name from PATH (kubernetes.core.helm; istio_istioctl's default).
 TOOLS = ("helm", "istioctl")
 CONTENT_LIMIT = 1 << 20  # files up to 1 MiB count by their bytes, bigger ones by size and modification time
@@ -34,9 +34,11 @@ MAX_FILES = 5000  # per directory a variable names (a chart, say); a bigger tree
 VOLATILE_CLUSTER = ("status",)
 VOLATILE_NODEGROUP_SCALING = ("desiredSize",)
 
-# Roles site.yml runs every time (they keep no record): their variables decide nothing the gate skips, and some
-# name files they write (kubeconfig_path).
-ALWAYS_RUN = ("access", "kubeconfig", "cluster_health")
+# Roles site.yml runs every time (they keep no record): their variables decide nothing the gate skips.
+ALWAYS_RUN = ("access", "cluster_health")
+# Variables that name files the roles write, not read: their names count, their bytes do not (the kubeconfig's record
+# covers the file; its token renewed would otherwise change the run's inputs).
+OUTPUTS = ("kubeconfig_path",)
 
 
 def role_prefixes(root: Path = COLLECTION_ROOT) -> tuple:
@@ -148,7 +150,8 @@ def inputs_digest(task_vars: dict, templar, root: Path = COLLECTION_ROOT) -> str
     istioctl = found.get("istio_istioctl")
     if isinstance(istioctl, str) and "/" not in istioctl:
         tools["istio_istioctl"] = shutil.which(istioctl, path=search)
-    paths = sorted({s for s in _strings(found) if s.startswith("/") and len(s) < 4096} | {t for t in tools.values() if t})
+    read = {name: value for name, value in found.items() if name not in OUTPUTS}
+    paths = sorted({s for s in _strings(read) if s.startswith("/") and len(s) < 4096} | {t for t in tools.values() if t})
     payload = {"code": code_digest(root), "variables": found, "cluster": _jsonable(cluster_facts(cluster)), "tools": tools,
                "paths": {p: path_stamp(p) for p in paths}}
     return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

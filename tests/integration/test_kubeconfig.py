@@ -1,8 +1,9 @@
 """nodeless.eks.kubeconfig against the lab's real API server: RBAC is enforced, tokens stay secret.
 
 Covers: check mode writes nothing; a view token lists pods and gets 403 creating one; the file is
-0600 and a -vvv run never prints the token; a re-run is changed=0 with no API write; a
-namespace-scoped token gets 403 elsewhere; an expired token gets 401 and the role renews it; the
+0600 and a -vvv run never prints the token; a re-run is changed=0 with no API write, through the
+convergence record's gate (view) and through the full path (legacy); a namespace-scoped token gets
+403 elsewhere; an expired token written into the file gets 401, the gate finds the file changed and the role renews it; the
 legacy Secret is filled by the real token controller (its token held to its RBAC); the break-glass
 binding is cluster-admin and a revoked break-glass account gets 403; exec files carry role and profile.
 """
@@ -38,6 +39,13 @@ def _play_changed(result, name: str) -> int:
     """How many task results of the play NAME changed (what total_changed counts, for that play only)."""
     return sum(1 for play in result.data.get("plays", []) if play["play"]["name"] == name
                for task in play.get("tasks", []) for res in task.get("hosts", {}).values() if res.get("changed"))
+
+
+def _gate_lines(result, play: str) -> list[str]:
+    """What the kubeconfig gate of the play PLAY said."""
+    return [res["msg"] for p in result.data.get("plays", []) if p["play"]["name"] == play for task in p.get("tasks", [])
+            if task["task"]["name"].endswith("Compare the file, the account and its RBAC with the convergence record")
+            for res in task.get("hosts", {}).values() if "msg" in res]
 
 
 def _token(path: Path) -> str:
@@ -115,10 +123,12 @@ def lifecycle(lab, tmp_path_factory):
         "legacy": {"kubeconfig_service_account": "legacy", "kubeconfig_token_type": "legacy_secret"},
     }
     roles = {name: {**values, "kubeconfig_namespace": ns, "kubeconfig_path": str(paths[name])} for name, values in roles.items()}
+    # One convergence record per kubeconfig of the cluster (they share it otherwise, and each takes the full path).
     roles["break-glass"] = {"kubeconfig_mode": "break_glass", "kubeconfig_break_glass_enabled": True,
                             "kubeconfig_path": str(paths["break-glass"]), "kubeconfig_break_glass_service_account": account}
     roles["exec"] = {"kubeconfig_mode": "exec", "kubeconfig_path": str(paths["exec"]), "kubeconfig_set_fact": True,
                      "kubeconfig_exec_role_arn": "arn:aws:iam::123456789012:role/admins", "kubeconfig_exec_profile": "ops"}
+    roles = {name: {**values, "kubeconfig_record_name": f"kc-{ns}-{name}"} for name, values in roles.items()}
     seen = {"ns": ns, "account": account, "paths": paths}
     absent_done = False
     try:
@@ -151,7 +161,8 @@ def lifecycle(lab, tmp_path_factory):
         seen["exec"] = yaml.safe_load(paths["exec"].read_text())
 
         offset = labenv.k8s_writes()[0]
-        seen["again"] = runner.run(_plays(roles, "view", "legacy"))
+        # view through its record's gate, legacy through the full path (its token read back from the file and reused).
+        seen["again"] = runner.run(_plays({**roles, "legacy": {**roles["legacy"], "nodeless_eks_full_check": True}}, "view", "legacy"))
         seen["again_writes"] = labenv.k8s_writes(offset)[1]
         seen["tokens_again"] = {name: _token(paths[name]) for name in ("view", "legacy")}
         seen["check_again"] = runner.run(_play(**roles["view"]), check=True, diff=True)
@@ -184,7 +195,11 @@ def lifecycle(lab, tmp_path_factory):
         for crb in rbac.list_cluster_role_binding(label_selector="app.kubernetes.io/managed-by=nodeless.eks").items:
             if any(s.namespace == ns for s in crb.subjects or []):
                 rbac.delete_cluster_role_binding(crb.metadata.name)
-        client.CoreV1Api(api).delete_namespace(ns)
+        core = client.CoreV1Api(api)
+        core.delete_namespace(ns)
+        for record in core.list_namespaced_config_map("nodeless-eks", label_selector="nodeless.eks/capability").items:
+            if record.metadata.labels["nodeless.eks/capability"].startswith(f"kc-{ns}-"):
+                core.delete_namespaced_config_map(record.metadata.name, "nodeless-eks")
 
 
 def test_view_token_check_mode_rbac_secrecy_and_idempotence(lifecycle):
@@ -203,6 +218,10 @@ def test_view_token_check_mode_rbac_secrecy_and_idempotence(lifecycle):
     assert again.rc == 0 and again.total_changed() == 0, again.changed()
     assert lifecycle["again_writes"] == [], "a re-run with a valid token wrote to the API server"
     assert lifecycle["tokens_again"]["view"] == tokens["view"]
+    # view ended at its gate: the namespace, ServiceAccount, ClusterRoleBinding and the file are those of its record
+    [line] = _gate_lines(again, "view")
+    assert line.startswith(f"kc-{lifecycle['ns']}-view: in sync (record ") and line.endswith(", 4 objects)"), line
+    assert _gate_lines(again, "legacy") == []  # the full path, its gate skipped
 
     check_again = lifecycle["check_again"]
     assert check_again.rc == 0 and check_again.total_changed() == 0, check_again.changed()
@@ -218,6 +237,9 @@ def test_expired_token_gets_401_and_is_renewed(lifecycle):
     assert lifecycle["expired_status"] == 401
     renewed = lifecycle["renewed"]
     assert renewed.rc == 0 and _play_changed(renewed, "expiring") >= 2, renewed.changed()
+    # the expired token written into the file out of band: the file is not the recorded one, so the role ran
+    assert _gate_lines(renewed, "expiring") == [
+        f"kc-{lifecycle['ns']}-expiring: not in sync, full path (file {lifecycle['paths']['expiring']}: sha256 changed)"]
     assert lifecycle["renewed_token"] not in (lifecycle["tokens"]["expiring"], lifecycle["expired"])
     assert lifecycle["renewed_status"] == 200
 

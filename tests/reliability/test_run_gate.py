@@ -1,7 +1,11 @@
 """site.yml's run gate (issue #23) on the lab the other checks converged: the single run after the concurrent pair
 was gated in sync (no role with a record included); an object edited out of band makes the next run fall through,
-naming it, and its role takes it back; the run after that is in sync again with no write."""
+naming it, and its role takes it back; the run after that is in sync again with no write but for the kubeconfig,
+whose file was opened up meanwhile: judged on its own, only its role runs and takes the mode back."""
 from __future__ import annotations
+
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +16,7 @@ from support.snapshots import aws_write_calls, write_names
 pytestmark = pytest.mark.lab
 
 RECORDED_ROLES = ("irsa", "discovery_tags", "addons", "vpc_cni", "cluster_autoscaler", "overprovisioning",
-                  "aws_load_balancer_controller", "external_dns", "fargate", "karpenter", "istio")
+                  "aws_load_balancer_controller", "external_dns", "fargate", "karpenter", "istio", "kubeconfig")
 
 
 def _gate_line(result) -> str:
@@ -31,7 +35,8 @@ def test_in_sync_run_skips_every_recorded_role_and_drift_still_reaches_its_role(
         line = _gate_line(single)
     assert line.startswith("run gate: in sync"), line
     assert not _roles_run(single) & set(RECORDED_ROLES), sorted(_roles_run(single))
-    assert {"access", "kubeconfig", "cluster_health"} <= _roles_run(single)
+    assert {"access", "cluster_health"} <= _roles_run(single)
+    assert line.endswith("; kubeconfig: in sync, skipped"), line
 
     from kubernetes import client
 
@@ -48,7 +53,13 @@ def test_in_sync_run_skips_every_recorded_role_and_drift_still_reaches_its_role(
     assert apps.read_namespaced_deployment("overprovisioning", "overprovisioning").spec.replicas == replicas
     assert not aws_write_calls(drifted["calls"]), aws_write_calls(drifted["calls"])
 
+    kubeconfig = Path(runs.state["dir"]) / "demo" / "kubeconfigs" / "awx-viewer.kubeconfig"
+    kubeconfig.chmod(0o644)
     after = measured(SITE.name)
-    assert _gate_line(after["result"]).startswith("run gate: in sync"), _gate_line(after["result"])
-    assert after["result"].rc == 0 and after["result"].total_changed() == 0, after["result"].failure_text()
+    line = _gate_line(after["result"])
+    assert line.startswith("run gate: in sync") and line.endswith(f"; kubeconfig: runs (kubeconfig: file {kubeconfig}: mode changed)"), line
+    assert _roles_run(after["result"]) & set(RECORDED_ROLES) == {"kubeconfig"}, sorted(_roles_run(after["result"]))
+    assert after["result"].rc == 0 and [name.split(" : ", 1)[-1] for name in after["result"].changed()] == [
+        "Write the kubeconfig atomically, readable by its owner only, to " + str(kubeconfig)], after["result"].changed()
+    assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     assert not aws_write_calls(after["calls"]) and not after["k8s_writes"], write_names(after["k8s_writes"])

@@ -35,6 +35,6 @@ def test_reasons_the_gate_writes_are_those_the_filter_reads():
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "lbc", "namespace": "kube-system", "uid": "u", "generation": 1}},
         "generation")]}, "2026-12-05T12:00:00Z")
     live = {"kubernetes": [dict(record["kubernetes"][0], generation=2)]}
-    in_sync, reasons = C.compare(record, "sha256:x", live)
+    in_sync, reasons = C.compare(record, "sha256:x", live, 0)
     assert convergence_drifted({"in_sync": in_sync, "reasons": reasons, "record": record}, ["Deployment"]) is True
     assert convergence_drifted({"in_sync": in_sync, "reasons": reasons, "record": record}, []) is False

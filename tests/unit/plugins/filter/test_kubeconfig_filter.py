@@ -14,6 +14,7 @@ GOOD = {
     "server": "https://api.example.com", "ca": "LS0t", "insecure": False, "path": "/home/ci/.kube/lab", "set_fact": False,
     "dir": {"exists": True, "isdir": True, "writeable": True, "woth": False, "mode": "0755"},
     "probe": {"path": "/home/ci/.kube/.nodeless-eks-probe-x"}, "clusterroles_found": 1, "existing_namespaces": None,
+    "record": True, "record_name": "kubeconfig",
 }
 
 
@@ -54,6 +55,9 @@ def test_good_settings_pass():
      "kubeconfig_path: no file can be created in /proc (Permission denied), so the kubeconfig could not be written there."),
     ({"mode": "exec", "service_account": "", "cluster_role": "", "clusterroles_found": None, "exec_role_arn": "ops"},
      "kubeconfig_exec_role_arn: ops is not an IAM role ARN"),
+    ({"record_name": "Ops Viewer"}, "kubeconfig_record_name: Ops Viewer must be lowercase letters, digits, - and _ (at most 50), "
+                                    "the name of the kubeconfig's convergence record"),
+    ({"record_name": ""}, "kubeconfig_record_name: unset must be lowercase letters"),
     ({"cluster_role": "auditor", "clusterroles_found": 0}, "kubeconfig_cluster_role: ClusterRole auditor does not exist in the cluster"),
     ({"rbac_namespaces": ["apps", "default", "web", "apps"], "existing_namespaces": ["kube-system"]},
      "kubeconfig_rbac_namespaces: apps, web do not exist (only kubeconfig_namespace is made by this role)"),

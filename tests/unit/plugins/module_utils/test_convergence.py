@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import pytest
 import yaml
@@ -13,6 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[4]
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment",
               "metadata": {"name": "op", "namespace": "op", "uid": "u1", "generation": 2, "resourceVersion": "77"}}
 CLASS = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "op", "uid": "u2", "resourceVersion": "5"}}
+NOW = 1796515200  # 2026-12-06T00:00:00Z
 SUBNET = {"SubnetId": "subnet-1", "VpcId": "vpc-1", "Tags": [{"Key": "kubernetes.io/role/elb", "Value": "1"}]}
 
 
@@ -56,7 +58,7 @@ def test_spec_except_replicas_ignores_scaling_and_finds_any_other_spec_change():
 
 
 def test_in_sync_only_when_inputs_and_every_object_are_the_records():
-    assert C.compare(record(), C.digest({"replicas": 1}), snapshot()) == (True, [])
+    assert C.compare(record(), C.digest({"replicas": 1}), snapshot(), NOW) == (True, [])
     assert C.message("overprovisioning", True, record(), []) == "overprovisioning: in sync (record 2026-12-05T12:00:00Z, 3 objects)"
 
 
@@ -75,11 +77,11 @@ def test_in_sync_only_when_inputs_and_every_object_are_the_records():
     (snapshot(aws=[], errors=["Deployment list: 503"]), None, ["read failed: Deployment list: 503"]),
 ])
 def test_every_difference_and_every_failed_read_is_a_reason(live, inputs, reasons):
-    assert C.compare(record(), C.digest(inputs or {"replicas": 1}), live) == (False, reasons)
+    assert C.compare(record(), C.digest(inputs or {"replicas": 1}), live, NOW) == (False, reasons)
 
 
 def test_no_record_is_not_in_sync_and_the_message_names_at_most_three_reasons():
-    assert C.compare(None, "sha256:x", snapshot()) == (False, ["no record: full path"])
+    assert C.compare(None, "sha256:x", snapshot(), NOW) == (False, ["no record: full path"])
     assert (C.message("discovery_tags", False, None, ["a", "b", "c", "d", "e"])
             == "discovery_tags: not in sync, full path (a; b; c; 2 more)")
 
@@ -160,3 +162,32 @@ def test_iam_policy_digest_changes_with_a_version_added_default_or_not():
     added = IAM_POLICY["PolicyVersionList"] + [{"VersionId": "v2", "IsDefaultVersion": False, "Document": {"Statement": [1]}}]
     assert C.digest(C.iam_policy(dict(IAM_POLICY, PolicyVersionList=added))) != C.digest(C.iam_policy(IAM_POLICY))
     assert C.iam_policy(dict(IAM_POLICY, PolicyVersionList=added, DefaultVersionId="v2"))["document"] == {"Statement": [1]}
+
+
+def test_a_file_edited_deleted_or_opened_up_and_a_record_past_its_time_are_reasons():
+    """The kubeconfig's record: its file by sha256 and mode (never the bytes), and valid_until (the token's renewal)."""
+    written = C.file_entry("/k/view", b"token: abc", 0o100600)
+    assert written == {"path": "/k/view", "sha256": C.file_entry("/k/view", b"token: abc", 0o600)["sha256"], "mode": "0600"}
+    assert "abc" not in json.dumps(written)
+    rec = C.build("kubeconfig", "sha256:in", {"files": [written]}, "2026-12-05T12:00:00Z", valid_until=NOW + 60)
+    assert C.parse(C.render(rec)) == rec and C.count(rec) == 1
+    assert C.compare(rec, "sha256:in", {"files": [written]}, NOW) == (True, [])
+    assert C.compare(rec, "sha256:in", {"files": [C.file_entry("/k/view", b"token: other", 0o600)]}, NOW) == (
+        False, ["file /k/view: sha256 changed"])
+    assert C.compare(rec, "sha256:in", {"files": [C.file_entry("/k/view", b"token: abc", 0o644)]}, NOW) == (
+        False, ["file /k/view: mode changed"])
+    assert C.compare(rec, "sha256:in", {"files": []}, NOW) == (False, ["file /k/view: gone"])
+    assert C.compare(rec, "sha256:in", {"files": [written]}, NOW + 60) == (
+        False, ["the record held until 2026-12-06T00:01:00Z (a renewal is due)"])
+    # Records without files or an end (every other capability's) read and compare as before.
+    assert "files" not in record() and "valid_until" not in record()
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"files": {"path": "/k"}}, "files is not a list of {path, sha256, mode}"),
+    ({"files": [{"path": "/k", "sha256": "x"}]}, "files is not a list of {path, sha256, mode}"),
+    ({"valid_until": "soon"}, "valid_until is not a number"),
+])
+def test_nonsense_files_or_valid_until_is_no_record(change, problem):
+    with pytest.raises(C.RecordError, match=re.escape(problem)):
+        C.parse(json.dumps(dict(record(), **change)))

@@ -11,6 +11,7 @@ from ansible_collections.nodeless.eks.plugins.module_utils import convergence_ru
 SEL = {"api_version": "apps/v1", "kind": "Deployment", "namespace": "kube-system", "label_selector": "app=x",
        "names": None, "track": "generation"}
 DEPLOY = {"kind": "Deployment", "namespace": "kube-system", "name": "x", "uid": "u1", "generation": 3}
+NOW = 1796515200  # 2026-12-06T00:00:00Z
 SUBNET = {"type": "subnet", "id": "subnet-1", "sha256": "sha256:aa"}
 
 
@@ -63,21 +64,39 @@ def test_an_untrusted_record_keeps_the_run_out_of_sync():
     assert R.run_reasons(text, "sha256:raw", ["overprovisioning"], records, untrusted)[1][0].startswith("overprovisioning: record schema 2")
 
 
+def _live(k8s=None, aws=(), files=(), errors=()):
+    return {"kubernetes": k8s or {}, "aws": list(aws), "files": list(files), "errors": list(errors)}
+
+
 def test_live_reasons_find_an_edit_a_deletion_an_addition_and_a_failed_read():
     rec = _record()
     run = _run({"overprovisioning": rec})
     key = C.canonical(SEL)
-    same = R.live_reasons(run, ["overprovisioning"], {"overprovisioning": rec}, {key: [DEPLOY]}, [SUBNET], [])
-    assert same == []
-    edited = R.live_reasons(run, ["overprovisioning"], {"overprovisioning": rec}, {key: [dict(DEPLOY, generation=4)]}, [SUBNET], [])
+    records = {"overprovisioning": rec}
+    assert R.live_reasons(run, ["overprovisioning"], records, _live({key: [DEPLOY]}, [SUBNET]), NOW) == []
+    edited = R.live_reasons(run, ["overprovisioning"], records, _live({key: [dict(DEPLOY, generation=4)]}, [SUBNET]), NOW)
     assert edited == ["overprovisioning: Deployment kube-system/x: generation changed"]
-    gone = R.live_reasons(run, ["overprovisioning"], {"overprovisioning": rec}, {key: []}, [], [])
+    gone = R.live_reasons(run, ["overprovisioning"], records, _live({key: []}), NOW)
     assert gone == ["overprovisioning: Deployment kube-system/x: gone", "overprovisioning: aws subnet subnet-1: gone"]
     added = dict(DEPLOY, name="y", uid="u2")
-    assert R.live_reasons(run, ["overprovisioning"], {"overprovisioning": rec}, {key: [DEPLOY, added]}, [SUBNET], []) == [
+    assert R.live_reasons(run, ["overprovisioning"], records, _live({key: [DEPLOY, added]}, [SUBNET]), NOW) == [
         "overprovisioning: Deployment kube-system/y: not in the record"]
-    assert R.live_reasons(run, ["overprovisioning"], {"overprovisioning": rec}, {}, [], ["AWS: throttled"]) == [
+    assert R.live_reasons(run, ["overprovisioning"], records, _live(errors=["AWS: throttled"]), NOW) == [
         "read failed: AWS: throttled"]
+
+
+def test_live_reasons_read_the_files_a_record_lists_and_its_end():
+    """The kubeconfig's record through the run's gate: its file edited, and its token's renewal due."""
+    kept = C.file_entry("/k/view", b"token: abc", 0o600)
+    rec = C.build("kubeconfig", "sha256:in", {"kubernetes": [], "files": [kept]}, "2026-12-05T10:00:00Z", valid_until=NOW + 10)
+    run = _run({"kubeconfig": rec})
+    records = {"kubeconfig": rec}
+    assert R.wanted_files(records, ["kubeconfig"]) == ["/k/view"]
+    assert R.live_reasons(run, ["kubeconfig"], records, _live(files=[kept]), NOW) == []
+    assert R.live_reasons(run, ["kubeconfig"], records, _live(files=[C.file_entry("/k/view", b"edited", 0o600)]), NOW) == [
+        "kubeconfig: file /k/view: sha256 changed"]
+    assert R.live_reasons(run, ["kubeconfig"], records, _live(files=[kept]), NOW + 10) == [
+        "kubeconfig: the record held until 2026-12-06T00:00:10Z (a renewal is due)"]
 
 
 def test_selectors_two_capabilities_share_are_listed_once():
@@ -123,3 +142,24 @@ def test_messages_name_the_skipped_capabilities_or_the_reasons():
         "run gate: in sync (run record 2026-12-05T10:01:00Z, 2 capabilities): the roles of irsa, istio are skipped")
     assert R.message(False, None, [], ["a", "b", "c", "d"]) == (
         "run gate: not in sync, every role runs and gates itself (a; b; c; 1 more)")
+
+
+def test_steps_are_skipped_when_every_capability_they_record_is_in_sync():
+    records, independent = {"addons": ["addons", "addons_after_capacity"], "identity": ["irsa"], "access": []}, {"kubeconfig": ["kubeconfig"]}
+    steps = ["identity", "addons", "access", "kubeconfig"]
+    assert R.skipped_steps(steps, [records, independent], ["irsa", "addons", "addons_after_capacity"]) == ["identity", "addons"]
+    assert R.skipped_steps(steps, [records, independent], ["irsa", "addons", "kubeconfig"]) == ["identity", "kubeconfig"]
+    assert R.skipped_steps(steps, [records, independent], []) == []  # access records nothing: never skipped
+
+
+def test_the_write_keeps_the_entries_of_the_capabilities_the_gate_skipped():
+    """kubeconfig ran (its token renewed) while the others were skipped: their entries stay, kubeconfig's is new."""
+    rec, kube = _record(), _record("kubeconfig", inputs="sha256:kc")
+    kept = {"overprovisioning": {"record": R.record_digest(rec), "selectors": [SEL]}}
+    facts = {"kubeconfig": {"inputs": "sha256:kc", "selectors": []}}
+    entries, left = R.entries_for(["kubeconfig", "overprovisioning"], facts, {"overprovisioning": rec, "kubeconfig": kube}, kept)
+    assert entries == {"overprovisioning": kept["overprovisioning"], "kubeconfig": {"record": R.record_digest(kube), "selectors": []}}
+    assert left == []
+    # Not skipped and no fact (its role kept no record this run: kubeconfig_set_fact): no entry, never carried over.
+    entries, left = R.entries_for(["kubeconfig", "overprovisioning"], {}, {"kubeconfig": kube}, kept)
+    assert entries == {"overprovisioning": kept["overprovisioning"]} and left == ["kubeconfig: its role kept no record in this run"]

@@ -51,8 +51,20 @@ def test_what_moves_by_itself_and_the_gate_own_facts_do_not():
     assert _digest(dict(_base(), ansible_check_mode=True, _karpenter_private="x", unrelated_var=1)) == base
     # Which capabilities run is the run record's to answer (an entry per recorded capability), not the digest's.
     assert _digest(dict(_base(), nodeless_eks_capabilities=["identity", "cluster_health"])) == base
-    # The roles site.yml runs every time: the kubeconfig role writes the file kubeconfig_path names.
-    assert _digest(dict(_base(), kubeconfig_path="/tmp/x.kubeconfig", access_aws_auth_roles=[])) == base
+    # The roles site.yml runs every time.
+    assert _digest(dict(_base(), access_aws_auth_roles=[])) == base
+
+
+def test_a_file_the_roles_write_counts_by_its_name_not_its_bytes(tmp_path):
+    """kubeconfig_path: the kubeconfig's own record covers the file (a renewed token must not change the run's inputs)."""
+    written = tmp_path / "view.kubeconfig"
+    written.write_text("token: a\n")
+    base = _digest(dict(_base(), kubeconfig_path=str(written)))
+    assert base != _digest(_base())
+    written.write_text("token: b\n")
+    assert _digest(dict(_base(), kubeconfig_path=str(written))) == base
+    assert _digest(dict(_base(), kubeconfig_path=str(tmp_path / "other.kubeconfig"))) != base
+    assert _digest(dict(_base(), kubeconfig_path=str(written), kubeconfig_service_account="ci")) != base
 
 
 def test_a_template_is_digested_as_resolved_and_one_that_does_not_resolve_as_written():
