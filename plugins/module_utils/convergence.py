@@ -38,7 +38,9 @@ DATA_KEY = "record.json"
 LABELS = {"app.kubernetes.io/managed-by": "nodeless.eks", "app.kubernetes.io/component": "convergence-record"}
 # spec_except_replicas: a Deployment a HorizontalPodAutoscaler scales (istiod). Scaling moves its generation; the gate
 # should not fall through each time the autoscaler acted, yet any other change to its spec is drift.
-TRACKS = ("generation", "resourceVersion", "spec_except_replicas")
+# data: a legacy token Secret, whose resourceVersion the API server moves when it marks the token used (the
+# kubernetes.io/legacy-token-last-used label); its uid and a digest of its data (the token) are what matter.
+TRACKS = ("generation", "resourceVersion", "spec_except_replicas", "data")
 # Where the records live and how they are written (doc fragment nodeless.eks.convergence).
 RECORD_STORE_ARGS = dict(
     namespace=dict(type="str", default=NAMESPACE),
@@ -94,7 +96,9 @@ def k8s_entry(obj: dict, track: str) -> dict:
     entry = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": meta.get("name"), "uid": meta.get("uid")}
     if meta.get("namespace"):
         entry["namespace"] = meta["namespace"]
-    if track == "spec_except_replicas" and isinstance(obj.get("spec"), dict):
+    if track == "data":
+        entry["data"] = digest(obj.get("data") or {})
+    elif track == "spec_except_replicas" and isinstance(obj.get("spec"), dict):
         entry["spec"] = digest({k: v for k, v in obj["spec"].items() if k != "replicas"})
     elif track == "generation" and meta.get("generation") is not None:
         entry["generation"] = meta["generation"]

@@ -89,8 +89,10 @@ options:
             (Deployments), V(resourceVersion) otherwise.
           - V(spec_except_replicas) for a Deployment a HorizontalPodAutoscaler scales, a digest of its spec without
             C(replicas), so the autoscaler's scaling is not drift and any other change to the spec is.
+          - V(data) for a Secret or ConfigMap whose labels others move (the API server labels a legacy token Secret when the
+            token is used), a digest of its C(data) (never the data).
         type: str
-        choices: [generation, resourceVersion, spec_except_replicas]
+        choices: [generation, resourceVersion, spec_except_replicas, data]
         default: resourceVersion
   aws:
     description:

@@ -191,3 +191,15 @@ def test_a_file_edited_deleted_or_opened_up_and_a_record_past_its_time_are_reaso
 def test_nonsense_files_or_valid_until_is_no_record(change, problem):
     with pytest.raises(C.RecordError, match=re.escape(problem)):
         C.parse(json.dumps(dict(record(), **change)))
+
+
+def test_a_secret_tracked_by_data_ignores_labels_the_api_server_moves_and_finds_its_data_changed():
+    """The kubeconfig's legacy token Secret: marked used (a label, a new resourceVersion) is not drift; another token is."""
+    secret = {"apiVersion": "v1", "kind": "Secret", "data": {"token": "ZXlK"},
+              "metadata": {"name": "ci-token", "namespace": "ci", "uid": "u5", "resourceVersion": "10"}}
+    entry = C.k8s_entry(secret, "data")
+    assert entry["data"] == C.digest({"token": "ZXlK"}) and "resourceVersion" not in entry and "ZXlK" not in json.dumps(entry)
+    used = dict(secret, metadata=dict(secret["metadata"], resourceVersion="11", labels={"kubernetes.io/legacy-token-last-used": "2026-12-06"}))
+    assert C.differences([entry], [C.k8s_entry(used, "data")]) == []
+    other = dict(secret, data={"token": "b3RoZXI="})
+    assert C.differences([entry], [C.k8s_entry(other, "data")]) == ["Secret ci/ci-token: data changed"]
