@@ -1,7 +1,9 @@
 """site.yml's run gate (issue #23) on the lab the other checks converged: the single run after the concurrent pair
 was gated in sync (no role with a record included); an object edited out of band makes the next run fall through,
 naming it, and its role takes it back; the run after that is in sync again with no write but for the kubeconfig,
-whose file was opened up meanwhile: judged on its own, only its role runs and takes the mode back."""
+whose file was opened up meanwhile: judged on its own, only its role runs and takes the mode back. Last, the full
+path of every role (`nodeless_eks_full_check`) changes and writes nothing (make test's proof of the full path's
+idempotence for every capability of the demo inventory; test_site.py's proves it on two clusters and Pod Identity)."""
 from __future__ import annotations
 
 import stat
@@ -49,7 +51,8 @@ def test_in_sync_run_skips_every_recorded_role_and_drift_still_reaches_its_role(
     assert result.rc == 0, result.failure_text()
     line = _gate_line(result)
     assert line.startswith("run gate: not in sync") and "overprovisioning: Deployment overprovisioning/overprovisioning" in line, line
-    assert set(RECORDED_ROLES) - {"addons"} <= _roles_run(result)  # every role ran and gated itself
+    assert set(RECORDED_ROLES) - {"addons", "kubeconfig"} <= _roles_run(result)  # every role ran and gated itself
+    assert "kubeconfig" not in _roles_run(result) and line.endswith("; kubeconfig: in sync, skipped"), line  # on its own
     assert apps.read_namespaced_deployment("overprovisioning", "overprovisioning").spec.replicas == replicas
     assert not aws_write_calls(drifted["calls"]), aws_write_calls(drifted["calls"])
 
@@ -63,3 +66,11 @@ def test_in_sync_run_skips_every_recorded_role_and_drift_still_reaches_its_role(
         "Write the kubeconfig atomically, readable by its owner only, to " + str(kubeconfig)], after["result"].changed()
     assert stat.S_IMODE(kubeconfig.stat().st_mode) == 0o600
     assert not aws_write_calls(after["calls"]) and not after["k8s_writes"], write_names(after["k8s_writes"])
+
+    # The full path of every role (nodeless_eks_full_check: every read and comparison, the gates off) on what the
+    # gated runs left: nothing to change or write.
+    full = measured(SITE.name, extravars={"nodeless_eks_full_check": True})
+    assert _gate_line(full["result"]).startswith("run gate: off, every role runs"), _gate_line(full["result"])
+    assert set(RECORDED_ROLES) - {"addons"} <= _roles_run(full["result"])
+    assert full["result"].rc == 0 and full["result"].total_changed() == 0, (full["result"].changed(), full["result"].failure_text())
+    assert not aws_write_calls(full["calls"]) and not full["k8s_writes"], (aws_write_calls(full["calls"]), write_names(full["k8s_writes"]))
