@@ -97,6 +97,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 
 from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
@@ -117,6 +118,7 @@ def _mine(current, owner):
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True), owner=dict(type="str", default="nodeless.eks"),
                            partition=dict(type="str", default="aws"),

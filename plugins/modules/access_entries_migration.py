@@ -122,6 +122,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.nodeless.eks.plugins.module_utils import access_entries as ae
 from ansible_collections.nodeless.eks.plugins.module_utils import access_migration as am
 from ansible_collections.nodeless.eks.plugins.module_utils import aws_auth
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 
 
@@ -211,6 +212,7 @@ def migrate(module, client) -> dict:
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True), aws_auth=dict(type="dict", required=True),
                            authentication_mode=dict(type="str", choices=["API_AND_CONFIG_MAP", "API"], default="API_AND_CONFIG_MAP"),

@@ -170,6 +170,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence_run as R
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import read_aws, read_files, read_k8s
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError, apply
 
@@ -281,6 +282,7 @@ def write(module, client, params: dict) -> dict:
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:

@@ -233,6 +233,7 @@ import time
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.nodeless.eks.plugins.module_utils import convergence as C
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.convergence_reads import namespace_exists, read_record, snapshot, stored_record
 from ansible_collections.nodeless.eks.plugins.module_utils.k8s import K8sError, apply
 
@@ -331,6 +332,7 @@ def write(module, client, params: dict, inputs_digest: str) -> dict:
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     errors = C.capability_errors(params["capability"])

@@ -204,6 +204,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as ea
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 ADDON_SPEC = dict(
@@ -297,6 +298,7 @@ def converge(module, client, cluster, steps):
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(
             cluster_name=dict(type="str", required=True),

@@ -92,6 +92,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import eks_addon as ea
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
@@ -112,6 +113,7 @@ def read(client, cluster: str, names: list[str] | None, minors: list[str] | None
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True), names=dict(type="list", elements="str"),
                            kubernetes_versions=dict(type="list", elements="str")),

@@ -93,12 +93,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.eks import cluster_facts
 from ansible_collections.nodeless.eks.plugins.module_utils.eks import describe_nodegroups
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(name=dict(type="str", required=True), nodegroups=dict(type="bool", default=False)),
         supports_check_mode=True,

@@ -153,6 +153,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
 from ansible_collections.nodeless.eks.plugins.module_utils import iam_managed_policies as P
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
@@ -246,6 +247,7 @@ def ensure_present(module, client, want, arn):
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(
             policies=dict(type="list", elements="dict", required=True, options=dict(

@@ -63,6 +63,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_policy_arn
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
@@ -76,6 +77,7 @@ def exists(client, arn: str) -> bool:
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(argument_spec=dict(arns=dict(type="list", elements="str", required=True)), supports_check_mode=True)
     check_region(module)
     bad = [f"arns[{i}]: {arn!r} is not an IAM policy ARN" for i, arn in enumerate(module.params["arns"]) if not is_policy_arn(arn)]

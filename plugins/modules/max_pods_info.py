@@ -79,6 +79,7 @@ changes:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import InstanceTypesNotFound
 from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import describe
 from ansible_collections.nodeless.eks.plugins.module_utils.max_pods import max_pods
@@ -88,6 +89,7 @@ OPTIONS = ("prefix_delegation", "custom_networking", "max_eni", "vcpu_ceiling")
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(
             instance_types=dict(type="list", elements="str", required=True),

@@ -143,6 +143,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.irsa_trust import STS_AUDIENCE, issuer_host_path
 from ansible_collections.nodeless.eks.plugins.module_utils.oidc_provider import chain_readable, left_to_iam, thumbprint_source
@@ -263,6 +264,7 @@ def predicted_arn(module, host):
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(
             cluster_name=dict(type="str"), url=dict(type="str"),

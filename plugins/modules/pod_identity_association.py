@@ -119,6 +119,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.changes import change
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
@@ -133,6 +134,7 @@ _ACTION = {"create": "add", "update": "change", "delete": "remove"}
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(cluster_name=dict(type="str", required=True),
                            associations=dict(type="list", elements="dict", required=True, options=ASSOCIATION_SPEC)),

@@ -55,10 +55,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import pod_identity as pi
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(argument_spec=dict(cluster_name=dict(type="str", required=True)), supports_check_mode=True)
     check_region(module)
     cluster = module.params["cluster_name"]

@@ -196,6 +196,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.nodeless.eks.plugins.module_utils import sqs
+from ansible_collections.nodeless.eks.plugins.module_utils.botocore_models import share_loaders
 from ansible_collections.nodeless.eks.plugins.module_utils.regions import check_region
 
 # SQS refuses CreateQueue for 60 seconds after a queue of the same name was deleted: retried.
@@ -301,6 +302,7 @@ def ensure_absent(module, client, want, current):
 
 
 def main():
+    share_loaders()  # models parsed once per process (Mitogen: once per host), not once per client
     module = AnsibleAWSModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
