@@ -63,9 +63,14 @@ def digest(value) -> str:
     return "sha256:" + hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
 
 
+def is_capability_name(name) -> bool:
+    """Whether NAME can name a record (its ConfigMap): lowercase letters, digits, - and _ (at most 50)."""
+    return isinstance(name, str) and re.fullmatch(r"[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?", name) is not None
+
+
 def capability_errors(capability: str) -> list[str]:
     """The capability names a ConfigMap: lowercase letters, digits, - and _ (at most 50)."""
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?", capability or ""):
+    if not is_capability_name(capability or ""):
         return [f"capability: {capability!r} is not a capability name (lowercase letters, digits, - and _, at most 50)"]
     return []
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import posixpath
-import re
 
 from ansible.module_utils.common.yaml import yaml_dump
 
+from ansible_collections.nodeless.eks.plugins.module_utils.convergence import is_capability_name
 from ansible_collections.nodeless.eks.plugins.module_utils.names import is_dns1123_subdomain, is_role_arn
 
 # PyJWT reads the claims; the module reports a missing library with missing_required_lib. It is imported where a
@@ -231,7 +231,7 @@ def settings_errors(s: dict) -> list[str]:
     elif path and probe is not None and "path" not in probe:
         errors.append(f"kubeconfig_path: no file can be created in {directory} ({probe.get('msg', '')}), so the "
                       "kubeconfig could not be written there.")
-    if flag("record") and not re.fullmatch(r"[a-z0-9]([a-z0-9_-]{0,48}[a-z0-9])?", str(s.get("record_name") or "")):
+    if flag("record") and not is_capability_name(str(s.get("record_name") or "")):
         errors.append(f"kubeconfig_record_name: {s.get('record_name') or 'unset'} must be lowercase letters, digits, - and _ "
                       "(at most 50), the name of the kubeconfig's convergence record")
     arn = s.get("exec_role_arn") or ""
