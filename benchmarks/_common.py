@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -104,3 +106,36 @@ def split_calls(calls: list) -> tuple[int, int]:
     """(reads, writes) among [service, action, status] entries."""
     writes = sum(1 for c in calls if is_write(c[1]))
     return len(calls) - writes, writes
+
+
+def collection_copy(root: Path, change) -> Path:
+    """A collections path (ROOT) holding a copy of nodeless.eks (plugins, galaxy.yml, meta) that CHANGE(dest) alters,
+    and the other collections of .collections linked beside it: one side of a benchmark comparing the collection
+    with a variant of itself."""
+    dest = root / "ansible_collections" / "nodeless" / "eks"
+    shutil.copytree(REPO / "plugins", dest / "plugins")
+    for name in ("galaxy.yml", "meta"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    change(dest)
+    for other in (REPO / ".collections" / "ansible_collections").iterdir():
+        if other.name != "nodeless":
+            (root / "ansible_collections" / other.name).symlink_to(other.resolve())
+    return root
+
+
+def playbook_cpu(collections: Path, book: Path, strategy: str, env_extra: dict | None = None) -> float:
+    """CPU seconds (user + system) of one ansible-playbook run of BOOK on localhost and its children, with the
+    collections path COLLECTIONS, under STRATEGY; exits when the run fails."""
+    bin_dir = Path(sys.executable).parent
+    inventory = book.parent / "localhost.ini"
+    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={bin_dir / 'python'}\n")
+    env = dict(os.environ, **(env_extra or {}), ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+               ANSIBLE_CONFIG=str(REPO / "tests" / "ansible.cfg"), ANSIBLE_STRATEGY=strategy, ANSIBLE_NOCOLOR="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run([str(bin_dir / "ansible-playbook"), str(book), "-i", str(inventory)],
+                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode or "failed=0" not in proc.stdout:
+        raise SystemExit(f"{book.name} failed (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

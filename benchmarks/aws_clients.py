@@ -15,10 +15,6 @@ Mitogen one interpreter runs every module of the host.
 from __future__ import annotations
 
 import argparse
-import os
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,22 +26,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = "plugins/module_utils/botocore_models.py"
 
 
-def per_client_copy(root: Path) -> Path:
-    """A collections path holding nodeless.eks with share_loaders() made a no-op (each client parses its models)."""
-    dest = root / "ansible_collections" / "nodeless" / "eks"
-    shutil.copytree(REPO / "plugins", dest / "plugins")
-    for name in ("galaxy.yml", "meta"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+def _no_sharing(dest: Path) -> None:
     text = (dest / SHARED).read_text()
     marker = "    try:\n        import botocore.session"
     if marker not in text:
         raise SystemExit(f"{SHARED} changed: this benchmark's per-client side no longer knows how to turn it off")
     (dest / SHARED).write_text(text.replace(marker, "    return False  # the benchmark's per-client side\n" + marker, 1))
-    for other in (REPO / ".collections" / "ansible_collections").iterdir():
-        if other.name != "nodeless":
-            (root / "ansible_collections" / other.name).symlink_to(other.resolve())
-    return root
+
+
+def per_client_copy(root: Path) -> Path:
+    """A collections path holding nodeless.eks with share_loaders() made a no-op (each client parses its models)."""
+    return C.collection_copy(root, _no_sharing)
 
 
 def playbook(path: Path, tasks: int) -> Path:
@@ -60,22 +51,6 @@ def playbook(path: Path, tasks: int) -> Path:
                       "        region: \"{{ lookup('env', 'NODELESS_EKS_REGION') }}\"", "        nodegroups: true"]
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def run(state: dict, collections: Path, book: Path, strategy: str) -> float:
-    """CPU seconds (user + system) of one ansible-playbook run and its children."""
-    bin_dir = Path(sys.executable).parent
-    inventory = book.parent / "localhost.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={bin_dir / 'python'}\n")
-    env = dict(os.environ, **C._lab.env(state), ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_CONFIG=str(REPO / "tests" / "ansible.cfg"), ANSIBLE_STRATEGY=strategy, ANSIBLE_NOCOLOR="1")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([str(bin_dir / "ansible-playbook"), str(book), "-i", str(inventory)],
-                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode or "failed=0" not in proc.stdout:
-        raise SystemExit(f"{book.name} failed (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = {label: [] for label in sides}
                 for _round in range(args.rounds):
                     for label, path in sides.items():  # alternated, so drift on the machine hits both alike
-                        seconds[label].append(run(state, path, book, strategy))
+                        seconds[label].append(C.playbook_cpu(path, book, strategy, C._lab.env(state)))
                 for label in sides:
                     print(f"{label:32} {args.tasks} AWS module runs: {min(seconds[label]):6.2f} s CPU (best of {args.rounds}: "
                           f"{', '.join(f'{s:.2f}' for s in seconds[label])})", flush=True)

@@ -15,11 +15,7 @@ kernel counts them, alternated ROUNDS times.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import resource
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,13 +31,7 @@ EXPRESSIONS = ("'1.35' | nodeless.eks.next_minor", "'web' is nodeless.eks.dns112
 PLAIN = ("'1.35' | upper",)  # the same tasks with a Jinja built-in: what a task costs without the collection's filters
 
 
-def eager_copy(root: Path) -> Path:
-    """A collections path holding nodeless.eks with every filter / test file's lazy imports moved to its top."""
-    dest = root / "ansible_collections" / "nodeless" / "eks"
-    shutil.copytree(REPO / "plugins", dest / "plugins")
-    for name in ("galaxy.yml", "meta"):
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+def _hoist_imports(dest: Path) -> None:
     for path in [*(dest / "plugins" / "filter").glob("*.py"), *(dest / "plugins" / "test").glob("*.py")]:
         text = path.read_text()
         hoisted = sorted(set(LAZY_IMPORT.findall(text)))
@@ -49,10 +39,11 @@ def eager_copy(root: Path) -> Path:
             text = text.replace("from __future__ import annotations\n",
                                 "from __future__ import annotations\n" + "\n".join(hoisted) + "\n", 1)
             path.write_text(text)
-    for other in (REPO / ".collections" / "ansible_collections").iterdir():
-        if other.name != "nodeless":
-            (root / "ansible_collections" / other.name).symlink_to(other.resolve())
-    return root
+
+
+def eager_copy(root: Path) -> Path:
+    """A collections path holding nodeless.eks with every filter / test file's lazy imports moved to its top."""
+    return C.collection_copy(root, _hoist_imports)
 
 
 def playbook(path: Path, tasks: int, expressions=EXPRESSIONS) -> Path:
@@ -62,22 +53,6 @@ def playbook(path: Path, tasks: int, expressions=EXPRESSIONS) -> Path:
         lines += [f"    - name: filter {index}", "      ansible.builtin.debug:", f"        msg: \"{{{{ {expression} }}}}\""]
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def run(collections: Path, book: Path, strategy: str) -> float:
-    """CPU seconds (user + system) of one ansible-playbook run and its children."""
-    bin_dir = Path(sys.executable).parent
-    inventory = book.parent / "localhost.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={bin_dir / 'python'}\n")
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_CONFIG=str(REPO / "tests" / "ansible.cfg"), ANSIBLE_STRATEGY=strategy, ANSIBLE_NOCOLOR="1")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([str(bin_dir / "ansible-playbook"), str(book), "-i", str(inventory)],
-                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode or "failed=0" not in proc.stdout:
-        raise SystemExit(f"{book.name} failed (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             base = {label: [] for label in sides}
             for _round in range(args.rounds):
                 for label, path in sides.items():  # alternated, so drift on the machine hits both alike
-                    seconds[label].append(run(path, book, strategy))
-                    base[label].append(run(path, plain, strategy))
+                    seconds[label].append(C.playbook_cpu(path, book, strategy))
+                    base[label].append(C.playbook_cpu(path, plain, strategy))
             per_task = {}
             for label in sides:
                 cpu, floor = min(seconds[label]), min(base[label])
