@@ -220,8 +220,26 @@ def _shared_loader(data_path):
     return create_loader(data_path)
 
 
+_CONNECTIONS: dict = {}
+
+
+def _shared_connection(real):
+    """amazon.aws's _boto3_conn (REAL), made once per distinct arguments: each module run builds a new boto3 session
+    and client, about half of an example's time, the same for the same arguments. A real client, so its calls still
+    reach the patched _make_api_call; arguments botocore refuses raise each time (an exception is not kept)."""
+
+    def connect(conn_type, resource=None, region=None, endpoint=None, **params):
+        key = repr((conn_type, resource, region, endpoint, sorted(params.items(), key=lambda item: item[0])))
+        if key not in _CONNECTIONS:
+            _CONNECTIONS[key] = real(conn_type, resource=resource, region=region, endpoint=endpoint, **params)
+        return _CONNECTIONS[key]
+
+    return connect
+
+
 def _run(name: str, args: dict, check_mode: bool):
     """How main() ended: ('exit' | 'fail', result) or ('reached' | 'wrote', what)."""
+    from ansible_collections.amazon.aws.plugins.module_utils import botocore as aws_botocore
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s import client as k8s_client
 
     module = _import(name)
@@ -243,6 +261,7 @@ def _run(name: str, args: dict, check_mode: bool):
         mock.patch("botocore.client.BaseClient._make_api_call", _aws_call),
         mock.patch.object(socket.socket, "connect", _no_network),
         mock.patch("botocore.session.create_loader", _shared_loader),
+        mock.patch.object(aws_botocore, "_boto3_conn", _shared_connection(aws_botocore._boto3_conn)),
         mock.patch.object(k8s_client, "get_api_client", lambda *a, **k: _Kube()),
     ]
     if hasattr(module, "get_api_client"):
