@@ -102,6 +102,38 @@ def test_gated_rerun_reads_once_per_type_and_writes_nothing(drift):
           f"({len(gated['calls'])} AWS calls, 0 writes)")
 
 
+def test_discovery_tags_converged_tag_subnets_security_group_and_node_group_asgs(drift):
+    """What the discovery_tags role (defaults) left, read after the fixture's runs repaired every edit (was
+    molecule/discovery_tags/verify.yml, a second converge of the same role): both node-group ASGs carry the
+    cluster-autoscaler discovery tags, the workers' their taint and size for scale-from-zero; public subnets are
+    tagged for internet-facing load balancers, private ones for internal ones and Karpenter; the cluster security
+    group for Karpenter."""
+    ca, cluster = "k8s.io/cluster-autoscaler", labenv.state()["cluster_name"]
+    autoscaling, ec2 = labenv.boto3_client("autoscaling"), labenv.boto3_client("ec2")
+    groups = [g for g in autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+              if g["AutoScalingGroupName"].startswith(("eks-system-", "eks-workers-"))]
+    assert sorted(g["AutoScalingGroupName"].split("-")[1] for g in groups) == ["system", "workers"]
+    for group in groups:
+        tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+        role = group["AutoScalingGroupName"].split("-")[1]
+        assert (tags[f"{ca}/enabled"], tags[f"{ca}/{cluster}"], tags[f"{ca}/node-template/label/role"]) == ("true", "owned", role)
+        if role == "workers":
+            assert (tags[f"{ca}/node-template/taint/dedicated"], tags[f"{ca}/node-template/resources/cpu"],
+                    tags[f"{ca}/node-template/resources/memory"]) == ("workers:NoSchedule", "2", "8192Mi")
+    subnet_ids = labenv.boto3_client("eks").describe_cluster(name=cluster)["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
+    assert len(subnets) == 6
+    for subnet in subnets:
+        tags = {t["Key"]: t["Value"] for t in subnet["Tags"]}
+        public = "-public-" in tags["Name"]
+        assert tags[f"kubernetes.io/cluster/{cluster}"] == "shared", subnet["SubnetId"]
+        assert (tags.get(ELB, ""), tags.get("kubernetes.io/role/internal-elb", ""), tags.get("karpenter.sh/discovery", "")) == (
+            ("1", "", "") if public else ("", "1", cluster)), tags
+    group_id = labenv.boto3_client("eks").describe_cluster(name=cluster)["cluster"]["resourcesVpcConfig"]["clusterSecurityGroupId"]
+    (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    assert {t["Key"]: t["Value"] for t in group["Tags"]}["karpenter.sh/discovery"] == cluster
+
+
 def test_record_is_readable_json_naming_what_it_covers(drift):
     tags, over = drift["records"]["discovery_tags"], drift["records"]["overprovisioning"]
     assert (tags["schema"], tags["version"], tags["capability"]) == (1, "0.1.0", "discovery_tags")

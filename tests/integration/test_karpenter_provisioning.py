@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nodeless_lab.tools import KARPENTER_PREVIOUS_VERSION, KARPENTER_VERSION
 from support import labenv
@@ -297,6 +299,68 @@ def test_an_interruption_rule_deleted_out_of_band_is_found_by_the_gate_and_made_
     assert {("sqs_queue", prefix[:-1]), ("eventbridge_rules", prefix), ("iam_role", f"KarpenterNodeRole-{prefix[:-1]}")} <= covered
     assert {("Deployment", "karpenter"), ("NodePool", "default"), ("EC2NodeClass", "default"), ("CustomResourceDefinition", "nodepools.karpenter.sh")} <= {
         (e["kind"], e["name"]) for e in upgrade["record"]["kubernetes"]}
+
+
+def test_the_role_made_the_queue_rules_node_role_controller_role_release_and_node_access(controller):
+    """What the karpenter role (defaults, upstream's chart) left after the upgrade, read back (was
+    molecule/karpenter/verify.yml, a second converge of the same role): the interruption queue keeps messages 300 s,
+    lets only EventBridge and SQS send and denies non-TLS, and five rules target it; the node role has the four node
+    policies and its instance profile (beside those the controller makes); the controller's role trusts exactly karpenter/karpenter; the default NodePool
+    and EC2NodeClass (IMDSv2 required); the release names the cluster and queue and makes no ServiceAccount; aws-auth
+    lets the nodes join; discovery finds only the private subnets."""
+    state = labenv.state()
+    cluster = state["cluster_name"]
+    sqs, events, iam = labenv.boto3_client("sqs"), labenv.boto3_client("events"), labenv.boto3_client("iam")
+    queue = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=cluster)["QueueUrl"], AttributeNames=["All"])["Attributes"]
+    policy = json.loads(queue["Policy"])
+    assert (queue["MessageRetentionPeriod"], queue["SqsManagedSseEnabled"]) == ("300", "true")
+    assert sorted(policy["Statement"][0]["Principal"]["Service"]) == ["events.amazonaws.com", "sqs.amazonaws.com"]
+    assert policy["Statement"][1]["Effect"] == "Deny"
+    assert policy["Statement"][1]["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+    rules = events.list_rules(NamePrefix=f"{cluster}-")["Rules"]
+    assert len(rules) == 5
+    assert {t["Arn"] for r in rules for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]} == {queue["QueueArn"]}
+    assert sorted(t for r in rules for t in json.loads(r["EventPattern"])["detail-type"]) == [
+        "AWS Health Event", "EC2 Capacity Reservation Instance Interruption Warning", "EC2 Instance Rebalance Recommendation",
+        "EC2 Instance State-change Notification", "EC2 Spot Instance Interruption Warning"]
+
+    node_role = iam.get_role(RoleName=f"KarpenterNodeRole-{cluster}")["Role"]
+    assert sorted(p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=node_role["RoleName"])["AttachedPolicies"]) == [
+        "AmazonEC2ContainerRegistryPullOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore"]
+    # the role's instance profile; the others are the controller's own, one per EC2NodeClass naming the role (<cluster>_<hash>)
+    profiles = [p["InstanceProfileName"] for p in iam.list_instance_profiles_for_role(RoleName=node_role["RoleName"])["InstanceProfiles"]]
+    assert [p for p in profiles if not re.fullmatch(rf"{cluster}_\d+", p)] == [f"KarpenterNodeRole-{cluster}"], profiles
+    issuer = state["issuer"][len("https://"):]
+    controller_role = iam.get_role(RoleName=f"{cluster}-karpenter-karpenter")["Role"]
+    trust = controller_role["AssumeRolePolicyDocument"]
+    assert trust["Statement"] == [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"},
+        "Condition": {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:karpenter:karpenter", f"{issuer}:aud": "sts.amazonaws.com"}}}]
+
+    core, _apps, custom = _api()
+    account = core.read_namespaced_service_account("karpenter", "karpenter")
+    assert account.metadata.annotations["eks.amazonaws.com/role-arn"] == controller_role["Arn"]
+    assert custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", "default")["metadata"]["name"] == "default"
+    node_class = custom.get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", "default")
+    assert node_class["spec"]["metadataOptions"]["httpTokens"] == "required"
+
+    helm_env = labenv.env({"KUBECONFIG": state["kubeconfig"]})
+    status = json.loads(subprocess.run(["helm", "status", "karpenter", "-n", "karpenter", "-o", "json"], capture_output=True,
+                                       text=True, check=True, env=helm_env).stdout)["info"]["status"]
+    values = yaml.safe_load(subprocess.run(["helm", "get", "values", "karpenter", "-n", "karpenter", "-o", "yaml"],
+                                           capture_output=True, text=True, check=True, env=helm_env).stdout)
+    assert status == "deployed"
+    assert (values["settings"]["clusterName"], values["settings"]["interruptionQueue"]) == (cluster, cluster)
+    assert values["serviceAccount"]["create"] is False
+
+    map_roles = yaml.safe_load(core.read_namespaced_config_map("aws-auth", "kube-system").data["mapRoles"])
+    entries = [e for e in map_roles if e["rolearn"] == node_role["Arn"]]
+    assert len(entries) == 1 and entries[0]["username"].startswith("system:node:") and "EC2PrivateDNSName" in entries[0]["username"]
+    assert sorted(entries[0]["groups"]) == ["system:bootstrappers", "system:nodes"]
+    ec2 = labenv.boto3_client("ec2")
+    names = [{t["Key"]: t["Value"] for t in s["Tags"]}["Name"] for s in ec2.describe_subnets(SubnetIds=sorted(_discovered("subnets")))["Subnets"]]
+    assert len(names) == 3 and all(f"{cluster}-private-" in n for n in names), names
 
 
 def test_node_class_is_ready_with_what_our_discovery_tags_select(controller):
