@@ -56,11 +56,12 @@ def _delete_everything():
             resource.delete(name=item.metadata.name)
 
 
-@pytest.fixture
-def clean(lab):
-    _delete_everything()
-    yield
-    _delete_everything()
+SHRINK = {"name": "shrink", "node_class_ref": {"name": "default"}, "requirements": [], "limits": {"cpu": 10}, "weight": 3}
+SMALLER = {k: v for k, v in SHRINK.items() if k != "limits"}
+BYE = {"name": "bye", "node_class_ref": {"name": "default"}, "requirements": []}
+GONE = {"name": "bye", "state": "absent", "wait_timeout": 30}
+# karpenter.sh/ label keys are restricted by a CEL rule we do not duplicate
+RESTRICTED = {"name": "restricted", "node_class_ref": {"name": "default"}, "labels": {"karpenter.sh/custom": "x"}, "requirements": []}
 
 
 def _live(kind: str, name: str) -> dict:
@@ -70,74 +71,102 @@ def _live(kind: str, name: str) -> dict:
     return DynamicClient(labenv.k8s_client()).resources.get(api_version=api_version, kind=kind).get(name=name).to_dict()
 
 
-def test_fixtures_check_mode_then_apply_then_rerun_writes_nothing(clean, playbook):
-    with untouched():
-        check = playbook(_play(FIXTURE_TASKS), check=True, diff=True)
+def _tasks(result, prefix: str) -> list[dict]:
+    return [res for name, _host, res in result.tasks() if name.startswith(prefix)]
+
+
+@pytest.fixture(scope="module")
+def life(lab):
+    """One lifecycle the tests below read (5 runs), from a cluster without NodePools or EC2NodeClasses:
+    the legacy fixtures in check mode (untouched); one run making `bye` (before any class `default` exists),
+    the fixtures, the module examples and `shrink`; the fixtures again with the change that drops `shrink`'s
+    limits in check mode (its API writes counted); that change for real with `bye` absent twice; the refused
+    request alone (the cluster snapshot around it)."""
+    from support import playbook as runner
+
+    _delete_everything()
+    out = {}
+    try:
+        with untouched():
+            out["check"] = runner.run(_play(FIXTURE_TASKS), check=True, diff=True)
+        examples = [dict(task, name=f"example {i}: {task.get('name', '')}")
+                    for i, task in enumerate(_examples("karpenter_ec2nodeclass") + _examples("karpenter_nodepool"))]
+        out["real"] = runner.run(_play([{"name": "make bye", "nodeless.eks.karpenter_nodepool": BYE}, *FIXTURE_TASKS,
+                                        *examples, {"name": "make shrink", "nodeless.eks.karpenter_nodepool": SHRINK}]), diff=True)
+        out["examples"] = len(examples)
+        offset, _events = labenv.k8s_writes()
+        out["again"] = runner.run(_play([*FIXTURE_TASKS, {"name": "shrink predicted", "check_mode": True, "diff": True,
+                                                          "nodeless.eks.karpenter_nodepool": SMALLER}]))
+        out["again_writes"] = labenv.k8s_writes(offset)[1]
+        out["limits_after_check"] = "limits" in _live("NodePool", "shrink")["spec"]
+        out["changes"] = runner.run(_play([{"name": "shrink", "nodeless.eks.karpenter_nodepool": SMALLER},
+                                           {"name": "gone once", "nodeless.eks.karpenter_nodepool": GONE},
+                                           {"name": "gone twice", "nodeless.eks.karpenter_nodepool": GONE}]))
+        out["shrunk"] = _live("NodePool", "shrink")["spec"]
+        before = k8s_snapshot()
+        out["refused"] = runner.run(_play([{"nodeless.eks.karpenter_nodepool": RESTRICTED}]))  # audited, nothing stored
+        out["refused_untouched"] = k8s_snapshot() == before
+        out["fx_pool"], out["fx_class"] = _live("NodePool", "fx-default")["spec"], _live("EC2NodeClass", "fx-default")["spec"]
+        yield out
+    finally:
+        _delete_everything()
+
+
+def test_fixtures_check_mode_then_apply_then_rerun_writes_nothing(life):
+    check, real = life["check"], life["real"]
     assert check.rc == 0, check.failure_text()
     predicted = sorted(c["resource"] for _name, _host, res in check.tasks() for c in res.get("changes", []))
     assert len(predicted) == len(list(FIXTURES.glob("*.yaml")))
     assert all(c["action"] == "add" for _name, _host, res in check.tasks() for c in res.get("changes", []))
 
-    real = playbook(_play(FIXTURE_TASKS), diff=True)
     assert real.rc == 0, real.failure_text()
-    done = sorted(c["resource"] for _name, _host, res in real.tasks() for c in res.get("changes", []))
+    done = sorted(c["resource"] for res in _tasks(real, "Apply every legacy") for c in res.get("changes", []))
     assert done == predicted  # check mode predicted exactly what the real run did
-    pool = _live("NodePool", "fx-default")["spec"]
+    pool = life["fx_pool"]
     assert pool["template"]["spec"]["expireAfter"] == "2m"
     assert pool["disruption"]["consolidationPolicy"] == "WhenEmptyOrUnderutilized"
     assert pool["template"]["spec"]["requirements"] == [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}]
     assert str(pool["limits"]["cpu"]) == "1000"
-    node_class = _live("EC2NodeClass", "fx-default")["spec"]
+    node_class = life["fx_class"]
     assert node_class["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "lab"}}]
     assert node_class["metadataOptions"]["httpTokens"] == "required"
-    warnings = " ".join(w for _name, _host, res in real.tasks() for w in res.get("warnings", []))
+    warnings = " ".join(w for res in _tasks(real, "Apply every legacy") for w in res.get("warnings", []))
     assert "nodepools[" not in warnings or "spec.kubeletConfiguration" in warnings
 
-    offset, _events = labenv.k8s_writes()
-    again = playbook(_play(FIXTURE_TASKS))
-    assert again.rc == 0 and again.total_changed() == 0, again.changed()
-    assert labenv.k8s_writes(offset)[1] == []
+    again = life["again"]
+    # nothing changed but the prediction of the next test (a check-mode task of the same run), nothing written
+    assert again.rc == 0 and again.changed() == ["shrink predicted"], again.changed()
+    assert life["again_writes"] == []
 
 
-def test_every_module_example_is_accepted_by_the_api_server(clean, playbook):
-    tasks = _examples("karpenter_ec2nodeclass") + _examples("karpenter_nodepool")
-    result = playbook(_play(tasks))
-    assert result.rc == 0, result.failure_text()
-    assert [n for n, _host, res in result.tasks() if not res.get("changed")] == []
+def test_every_module_example_is_accepted_by_the_api_server(life):
+    examples = _tasks(life["real"], "example ")
+    assert len(examples) == life["examples"] > 0, life["real"].failure_text()
+    assert [res for res in examples if not res.get("changed") or res.get("failed")] == []
 
 
-def test_a_change_removes_a_field_we_no_longer_set_and_the_diff_shows_it(clean, playbook):
-    base = {"name": "shrink", "node_class_ref": {"name": "default"}, "requirements": [], "limits": {"cpu": 10}, "weight": 3}
-    assert playbook(_play([{"nodeless.eks.karpenter_nodepool": base}])).rc == 0
-    smaller = {k: v for k, v in base.items() if k != "limits"}
-    predicted = playbook(_play([{"nodeless.eks.karpenter_nodepool": smaller}]), check=True, diff=True)
-    res = next(r for _name, _host, r in predicted.tasks())
+def test_a_change_removes_a_field_we_no_longer_set_and_the_diff_shows_it(life):
+    (res,) = _tasks(life["again"], "shrink predicted")
     assert res["changes"] == [{"resource": "k8s:NodePool/shrink", "action": "change"}]
     assert res["diff"]["before"]["spec"]["limits"] == {"cpu": 10} and "limits" not in res["diff"]["after"]["spec"]
-    assert "limits" in _live("NodePool", "shrink")["spec"]  # check mode wrote nothing
-    assert playbook(_play([{"nodeless.eks.karpenter_nodepool": smaller}])).total_changed() == 1
-    assert "limits" not in _live("NodePool", "shrink")["spec"]
+    assert life["limits_after_check"]  # check mode wrote nothing
+    assert life["changes"].changed()[:1] == ["shrink"]
+    assert "limits" not in life["shrunk"]
 
 
-def test_api_server_rejections_come_back_with_their_field_paths(clean, playbook):
-    # karpenter.sh/ label keys are restricted by a CEL rule we do not duplicate
-    task = {"nodeless.eks.karpenter_nodepool": {"name": "restricted", "node_class_ref": {"name": "default"},
-                                                "labels": {"karpenter.sh/custom": "x"}, "requirements": []}}
-    before = k8s_snapshot()
-    result = playbook(_play([task]))  # the refused request is audited, but nothing is stored
-    assert k8s_snapshot() == before
+def test_api_server_rejections_come_back_with_their_field_paths(life):
+    result = life["refused"]
+    assert life["refused_untouched"]
     assert result.rc != 0
     text = result.failure_text()
     assert "NodePool/restricted: the API server refused it" in text and "spec.template.metadata.labels" in text
     assert "Traceback" not in text
 
 
-def test_absent_deletes_and_a_second_absent_changes_nothing(clean, playbook):
-    make = {"nodeless.eks.karpenter_nodepool": {"name": "bye", "node_class_ref": {"name": "default"}, "requirements": []}}
-    gone = {"nodeless.eks.karpenter_nodepool": {"name": "bye", "state": "absent", "wait_timeout": 30}}
-    made = playbook(_play([make]))
-    assert made.rc == 0
+def test_absent_deletes_and_a_second_absent_changes_nothing(life):
+    (made,) = _tasks(life["real"], "make bye")
+    assert made.get("changed") and not made.get("failed")
     # Karpenter allows a reference to a class that does not exist yet: a warning, not a failure
-    assert any("EC2NodeClass 'default' does not exist" in w for _name, _host, res in made.tasks() for w in res.get("warnings", []))
-    first = playbook(_play([gone, gone]))
-    assert first.rc == 0 and first.changed() == ["nodeless.eks.karpenter_nodepool"]
+    assert any("EC2NodeClass 'default' does not exist" in w for w in made.get("warnings", []))
+    changes = life["changes"]
+    assert changes.rc == 0 and changes.changed() == ["shrink", "gone once"], changes.changed()
