@@ -96,8 +96,8 @@ def findings(lab):
         group = _deprecated_crd_version()
         gate = {"import_playbook": str(labenv.REPO / "playbooks" / "cluster_health.yml")}
         read_then_gate = runner.run(MODULE_PLAY + [gate], extravars={"cluster_health_fail_on": "critical"})
-        ignored = runner.run(gate["import_playbook"], extravars={"cluster_health_fail_on": "critical",
-                                                                  "cluster_health_ignore_checks": ["admission_webhooks"]})
+        ignore = {"cluster_health_fail_on": "critical", "cluster_health_ignore_checks": ["admission_webhooks"]}
+        ignored = runner.run(gate["import_playbook"], extravars=ignore)
         report = next((res for name, _host, res in read_then_gate.tasks() if name == "read health"), None)
         assert report is not None and not report.get("failed"), read_then_gate.failure_text()
         yield {"webhook": webhook, "group": group, "report": report, "gate": read_then_gate, "ignored": ignored}
