@@ -70,7 +70,7 @@ def is_capability_name(name) -> bool:
 
 def capability_errors(capability: str) -> list[str]:
     """The capability names a ConfigMap: lowercase letters, digits, - and _ (at most 50)."""
-    if not is_capability_name(capability or ""):
+    if not is_capability_name(capability):
         return [f"capability: {capability!r} is not a capability name (lowercase letters, digits, - and _, at most 50)"]
     return []
 

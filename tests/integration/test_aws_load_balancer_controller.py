@@ -9,7 +9,6 @@ package registry here serves, is an extra comparison when ../shared is present (
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 import yaml
@@ -32,8 +31,7 @@ def _start_clean():
     """No release and no LBC CRDs, as on a fresh cluster (an earlier run may have installed them)."""
     from kubernetes import client
 
-    subprocess.run(["helm", "uninstall", "aws-load-balancer-controller", "-n", "kube-system", "--wait"],
-                   env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]}), capture_output=True, check=False)
+    labenv.helm("uninstall", "aws-load-balancer-controller", "-n", "kube-system", "--wait", check=False)
     ext = client.ApiextensionsV1Api(labenv.k8s_client())
     for crd in ext.list_custom_resource_definition().items:
         if crd.spec.group in CRD_GROUPS:
@@ -41,9 +39,7 @@ def _start_clean():
 
 
 def _release_status() -> str:
-    out = subprocess.run(["helm", "status", "aws-load-balancer-controller", "-n", "kube-system", "-o", "json"], capture_output=True,
-                         text=True, check=True, env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]})).stdout
-    return json.loads(out)["info"]["status"]
+    return json.loads(labenv.helm("status", "aws-load-balancer-controller", "-n", "kube-system", "-o", "json"))["info"]["status"]
 
 
 def _record() -> dict:
@@ -85,9 +81,7 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, tmp_path):
     sa = client.CoreV1Api(api).read_namespaced_service_account("aws-load-balancer-controller", "kube-system")
     role = labenv.boto3_client("iam").get_role(RoleName="lab-kube-system-aws-load-balancer-controller")["Role"]
     assert sa.metadata.annotations["eks.amazonaws.com/role-arn"] == role["Arn"]
-    values = yaml.safe_load(subprocess.run(
-        ["helm", "get", "values", "aws-load-balancer-controller", "-n", "kube-system", "-o", "yaml"],
-        env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]}), capture_output=True, text=True, check=True).stdout)
+    values = yaml.safe_load(labenv.helm("get", "values", "aws-load-balancer-controller", "-n", "kube-system", "-o", "yaml"))
     facts = labenv.boto3_client("eks").describe_cluster(name="lab")["cluster"]
     assert values["region"] == "us-west-2" and values["vpcId"] == facts["resourcesVpcConfig"]["vpcId"]
     assert values["serviceAccount"] == {"create": False, "name": "aws-load-balancer-controller"}
@@ -154,8 +148,7 @@ def test_lbc_check_converge_idempotent_and_crd_upgrade(playbook, tmp_path):
     assert upgrade.rc == 0, upgrade.stdout[-3000:]
     crd = client.ApiextensionsV1Api(api).read_custom_resource_definition("targetgroupbindings.elbv2.k8s.aws")
     assert all("UPGRADED" in [c.name for c in v.additional_printer_columns or []] for v in crd.spec.versions)
-    release = subprocess.run(["helm", "list", "-n", "kube-system", "-o", "json"], capture_output=True, text=True, check=True,
-                             env=labenv.env({"KUBECONFIG": labenv.state()["kubeconfig"]})).stdout
+    release = labenv.helm("list", "-n", "kube-system", "-o", "json")
     assert "aws-load-balancer-controller-3.5.1" in release
 
 

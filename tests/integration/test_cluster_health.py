@@ -22,11 +22,11 @@ def _dyn():
     return DynamicClient(labenv.k8s_client())
 
 
-# First: the module fixture below leaves a critical finding (its webhook) in the lab until the module ends.
 def _role_report(result) -> dict:
     return next(res for name, _host, res in result.tasks() if name.startswith("nodeless.eks.cluster_health : Read the API server"))
 
 
+# First: the module fixture below leaves a critical finding (its webhook) in the lab until the module ends.
 def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
     with untouched():
         result = playbook("playbooks/cluster_health.yml", check=True, diff=True)

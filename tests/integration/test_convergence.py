@@ -120,8 +120,8 @@ def test_discovery_tags_converged_tag_subnets_security_group_and_node_group_asgs
         if role == "workers":
             assert (tags[f"{ca}/node-template/taint/dedicated"], tags[f"{ca}/node-template/resources/cpu"],
                     tags[f"{ca}/node-template/resources/memory"]) == ("workers:NoSchedule", "2", "8192Mi")
-    subnet_ids = labenv.boto3_client("eks").describe_cluster(name=cluster)["cluster"]["resourcesVpcConfig"]["subnetIds"]
-    subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]
+    vpc_config = labenv.boto3_client("eks").describe_cluster(name=cluster)["cluster"]["resourcesVpcConfig"]
+    subnets = ec2.describe_subnets(SubnetIds=vpc_config["subnetIds"])["Subnets"]
     assert len(subnets) == 6
     for subnet in subnets:
         tags = {t["Key"]: t["Value"] for t in subnet["Tags"]}
@@ -129,8 +129,7 @@ def test_discovery_tags_converged_tag_subnets_security_group_and_node_group_asgs
         assert tags[f"kubernetes.io/cluster/{cluster}"] == "shared", subnet["SubnetId"]
         assert (tags.get(ELB, ""), tags.get("kubernetes.io/role/internal-elb", ""), tags.get("karpenter.sh/discovery", "")) == (
             ("1", "", "") if public else ("", "1", cluster)), tags
-    group_id = labenv.boto3_client("eks").describe_cluster(name=cluster)["cluster"]["resourcesVpcConfig"]["clusterSecurityGroupId"]
-    (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    (group,) = ec2.describe_security_groups(GroupIds=[vpc_config["clusterSecurityGroupId"]])["SecurityGroups"]
     assert {t["Key"]: t["Value"] for t in group["Tags"]}["karpenter.sh/discovery"] == cluster
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -345,11 +344,8 @@ def test_the_role_made_the_queue_rules_node_role_controller_role_release_and_nod
     node_class = custom.get_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", "default")
     assert node_class["spec"]["metadataOptions"]["httpTokens"] == "required"
 
-    helm_env = labenv.env({"KUBECONFIG": state["kubeconfig"]})
-    status = json.loads(subprocess.run(["helm", "status", "karpenter", "-n", "karpenter", "-o", "json"], capture_output=True,
-                                       text=True, check=True, env=helm_env).stdout)["info"]["status"]
-    values = yaml.safe_load(subprocess.run(["helm", "get", "values", "karpenter", "-n", "karpenter", "-o", "yaml"],
-                                           capture_output=True, text=True, check=True, env=helm_env).stdout)
+    status = json.loads(labenv.helm("status", "karpenter", "-n", "karpenter", "-o", "json"))["info"]["status"]
+    values = yaml.safe_load(labenv.helm("get", "values", "karpenter", "-n", "karpenter", "-o", "yaml"))
     assert status == "deployed"
     assert (values["settings"]["clusterName"], values["settings"]["interruptionQueue"]) == (cluster, cluster)
     assert values["serviceAccount"]["create"] is False

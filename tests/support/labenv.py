@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import subprocess
 from pathlib import Path
 
 from nodeless_lab import lab as _lab
@@ -35,6 +36,11 @@ def env(extra: dict | None = None) -> dict:
     })
     values.update(extra or {})
     return values
+
+
+def helm(*args: str, check: bool = True) -> str:
+    """helm ARGS against the lab (its admin kubeconfig is in env()); its output. CHECK: fail on a non-zero exit."""
+    return subprocess.run(["helm", *args], env=env(), capture_output=True, text=True, check=check).stdout
 
 
 def aws_calls(reset: bool = False) -> list[list]:
