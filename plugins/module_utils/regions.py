@@ -14,10 +14,14 @@ import functools
 def known_regions() -> frozenset:
     """Every region of every partition this botocore knows (EC2 runs in each of them)."""
     # Imported here: AnsibleAWSModule reports a missing botocore itself, before any of this runs.
+    import botocore.regions  # pylint: disable=import-outside-toplevel
     import botocore.session  # pylint: disable=import-outside-toplevel
 
-    session = botocore.session.get_session()
-    return frozenset(r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p))
+    # The endpoint data alone, not Session.get_available_regions("ec2"): that parses EC2's whole service model
+    # (the biggest botocore has) for its endpoint prefix, 60-90 ms of CPU in every module process under `linear`.
+    loader = botocore.session.get_session().get_component("data_loader")
+    resolver = botocore.regions.EndpointResolver(loader.load_data("endpoints"))
+    return frozenset(r for p in resolver.get_available_partitions() for r in resolver.get_available_endpoints("ec2", p))
 
 
 def region_error(region) -> str:

@@ -11,6 +11,15 @@ def test_regions_of_every_partition_are_known(region):
     assert region in known_regions() and region_error(region) == ""
 
 
+def test_the_regions_are_those_botocore_lists_for_ec2_in_each_partition():
+    """The endpoint data read directly gives what Session.get_available_regions gives (which also parses EC2's model)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    listed = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
+    assert listed and known_regions() == listed
+
+
 def test_no_region_leaves_boto3_its_default():
     assert region_error(None) == "" and region_error("") == ""
 
