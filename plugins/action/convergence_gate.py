@@ -52,7 +52,7 @@ class ActionModule(ActionBase):
         args["capabilities"], args["independent"] = caps, independent
         if state == "check" and own["full_check"]:
             reasons = ["nodeless_eks_full_check: every role takes its full path"]
-            result.update(changed=False, in_sync=False, reasons=reasons, run=None, skip=[], skip_steps=[], write=True,
+            result.update(changed=False, in_sync=False, reasons=reasons, run=None, skip=[], skip_steps=[], unrecorded=[], write=True,
                           started=time.time(), changes=[], inputs_digest=args["inputs_digest"],
                           msg=f"run gate: off, every role runs ({reasons[0]})")
             return result

@@ -81,6 +81,13 @@ def stored(configmaps: list) -> tuple[dict, tuple]:
     return records, run
 
 
+def unrecorded(texts: dict, caps: list, independent: list) -> list[str]:
+    """The capabilities of CAPS and INDEPENDENT with no record stored at all (TEXTS: stored(...)'s first item): a first
+    run. Their roles' own gates would only find that again; one stored but unreadable or untrusted is not among them
+    (its role's gate says why)."""
+    return sorted(cap for cap in set(caps) | set(independent) if cap not in texts)
+
+
 def trusted_records(texts: dict) -> tuple[dict, dict]:
     """({capability: record} that can be trusted, {capability: why not})."""
     good, bad = {}, {}

@@ -132,6 +132,15 @@ skip:
   type: list
   elements: str
   sample: ["irsa", "kubeconfig"]
+unrecorded:
+  description:
+    - With O(state=check), the capabilities of O(capabilities) and O(independent) with no record stored at all (a
+      first run). site.yml passes them to the roles as C(nodeless_eks_unrecorded), and those roles take their full path
+      without reading their record again. Empty when the records could not be read.
+  returned: when state=check
+  type: list
+  elements: str
+  sample: ["irsa", "discovery_tags"]
 skip_steps:
   description: With O(state=check), set by the action plugin - the site.yml steps whose every recorded capability is in RV(skip).
   returned: when state=check
@@ -231,7 +240,9 @@ def check(module, client, params: dict) -> dict:
         texts, (run_text, _rv) = read_stored(client, params["namespace"])
     except Exception as exc:  # pylint: disable=broad-except
         reasons = [f"read failed: records: {exc}"]
-        return dict(in_sync=False, reasons=reasons, run=None, skip=[], started=started, msg=R.message(False, None, caps, reasons))
+        return dict(in_sync=False, reasons=reasons, run=None, skip=[], unrecorded=[], started=started,
+                    msg=R.message(False, None, caps, reasons))
+    unrecorded = R.unrecorded(texts, caps, own)  # site.yml's roles skip their own gate's read for these
     records, untrusted = R.trusted_records(texts)
     run, reasons = judge(module, client, params, run_text, caps, records, untrusted, warn=True)
     in_sync = not reasons
@@ -241,7 +252,7 @@ def check(module, client, params: dict) -> dict:
         skip += [] if why else [cap]
         said.append(f"{cap}: in sync, skipped" if not why else f"{cap}: runs ({why[0]})")
     msg = R.message(in_sync, run, caps, reasons) + "".join(f"; {line}" for line in said)
-    return dict(in_sync=in_sync, reasons=reasons, run=run, skip=sorted(skip), started=started, msg=msg)
+    return dict(in_sync=in_sync, reasons=reasons, run=run, skip=sorted(skip), unrecorded=unrecorded, started=started, msg=msg)
 
 
 def write(module, client, params: dict) -> dict:

@@ -24,6 +24,14 @@ def _run(records: dict, inputs="sha256:raw"):
     return R.build_run(inputs, entries, "2026-12-05T10:01:00Z")
 
 
+def test_unrecorded_are_the_capabilities_with_nothing_stored():
+    texts = {"irsa": "{}", "addons": "not json"}  # stored, readable or not: their roles' gates read and judge them
+    assert R.unrecorded(texts, ["irsa", "addons", "addons_after_capacity", "vpc_cni"], ["kubeconfig"]) == [
+        "addons_after_capacity", "kubeconfig", "vpc_cni"]
+    assert R.unrecorded({}, [], []) == []
+    assert R.unrecorded({"kubeconfig": "{}"}, ["irsa"], ["kubeconfig", "irsa"]) == ["irsa"]
+
+
 def test_expected_are_the_records_of_the_steps_run():
     records = {"identity": ["irsa"], "addons": ["addons", "addons_after_capacity"], "access": []}
     assert R.expected(["addons", "access", "identity"], records) == ["addons", "addons_after_capacity", "irsa"]
