@@ -88,6 +88,13 @@ def unrecorded(texts: dict, caps: list, independent: list) -> list[str]:
     return sorted(cap for cap in set(caps) | set(independent) if cap not in texts)
 
 
+def gate_reads(record: str, full_check: bool, unrecorded) -> bool:
+    """Whether RECORD's role reads its stored record at its gate this run: not on a full-check run (every role takes
+    its full path), and not when the run's gate found no record stored for it (UNRECORDED: a first run, where the read
+    would only find that again)."""
+    return not full_check and record not in (unrecorded or ())
+
+
 def trusted_records(texts: dict) -> tuple[dict, dict]:
     """({capability: record} that can be trusted, {capability: why not})."""
     good, bad = {}, {}

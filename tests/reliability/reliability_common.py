@@ -16,6 +16,20 @@ REPO = labenv.REPO
 SITE = REPO / "playbooks" / "site.yml"
 # Each capability's playbook; site.yml chains them and is exercised by the concurrency and restart checks.
 PLAYBOOKS = sorted(p.name for p in (REPO / "playbooks").glob("*.yml") if p.name != "site.yml")
+
+
+def _records() -> tuple[str, ...]:
+    import yaml  # noqa: PLC0415 - PyYAML comes with ansible-core
+
+    data = yaml.safe_load((REPO / "playbooks" / "vars" / "capabilities.yml").read_text())
+    return tuple(record for table in ("nodeless_eks_capability_records", "nodeless_eks_independent_records")
+                 for records in data[table].values() for record in records)
+
+
+# Every convergence record site.yml knows, as playbooks/vars/capabilities.yml lists them, and the roles that keep them
+# (addons keeps two: addons and addons_after_capacity).
+RECORDED = _records()
+RECORDED_ROLES = tuple(record for record in RECORDED if (REPO / "roles" / record).is_dir())
 FIGURES: dict = {}
 # One playbook run may not take longer than this here (a hung run is a finding, not a reason to wait).
 RUN_TIMEOUT = 300

@@ -18,14 +18,11 @@ import threading
 
 import pytest
 
-from reliability_common import PLAYBOOKS, SITE, STARTED, measured, record, run_playbook
+from reliability_common import PLAYBOOKS, RECORDED, SITE, STARTED, measured, record, run_playbook
 from support import labenv
 from support.snapshots import aws_snapshot, aws_write_calls, duplicates, k8s_snapshot, write_names
 
 pytestmark = pytest.mark.lab
-# Every convergence record site.yml knows (playbooks/vars/capabilities.yml).
-RECORDED = ("irsa", "discovery_tags", "addons", "addons_after_capacity", "vpc_cni", "cluster_autoscaler", "overprovisioning",
-            "aws_load_balancer_controller", "external_dns", "fargate", "karpenter", "istio", "kubeconfig")
 
 
 def _targets() -> list[str]:

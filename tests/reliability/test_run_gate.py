@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from reliability_common import SITE, measured
+from reliability_common import RECORDED_ROLES, SITE, measured
 from support import labenv
 from support.snapshots import aws_write_calls, write_names
 
 pytestmark = pytest.mark.lab
-
-RECORDED_ROLES = ("irsa", "discovery_tags", "addons", "vpc_cni", "cluster_autoscaler", "overprovisioning",
-                  "aws_load_balancer_controller", "external_dns", "fargate", "karpenter", "istio", "kubeconfig")
 
 
 def _gate_line(result) -> str:
