@@ -96,11 +96,12 @@ def karpenter_env(state: dict, namespace: str = KARPENTER, deployment: str = KAR
         token_file.chmod(0o600)
         aws.update(AWS_ROLE_ARN=role_arn, AWS_WEB_IDENTITY_TOKEN_FILE=str(token_file), AWS_STS_REGIONAL_ENDPOINTS="regional",
                    AWS_ENDPOINT_URL_STS=state["aws_endpoint"])
+    metrics, health = procs.free_ports(2)
     return {
         **env, **aws,
         "KUBECONFIG": str(home / "kubeconfig"), "HOME": str(home), "PATH": "/usr/bin:/bin",
         "DISABLE_LEADER_ELECTION": "true",
-        "METRICS_PORT": str(procs.free_port()), "HEALTH_PROBE_PORT": str(procs.free_port()),
+        "METRICS_PORT": str(metrics), "HEALTH_PROBE_PORT": str(health),
     }
 
 
@@ -112,12 +113,16 @@ def start_karpenter(state: dict, namespace: str = KARPENTER, deployment: str = K
     `lab down` stops it with the rest of the lab."""
     lab = Path(state["dir"])
     stop_karpenter(state)
-    env = karpenter_env(state, namespace, deployment)
-    pid = procs.start(KARPENTER, [str(tools.binaries()[binary])], lab, env)
-    health = f"http://127.0.0.1:{env['HEALTH_PROBE_PORT']}/readyz"
-    procs.wait_for("karpenter /readyz", lambda: urllib.request.urlopen(health, timeout=2).status == 200,  # noqa: S310
-                   timeout, lab / "logs" / f"{KARPENTER}.log", pid)
-    return pid
+
+    def start() -> int:
+        env = karpenter_env(state, namespace, deployment)  # chooses its metrics and health ports
+        pid = procs.start(KARPENTER, [str(tools.binaries()[binary])], lab, env)
+        health = f"http://127.0.0.1:{env['HEALTH_PROBE_PORT']}/readyz"
+        procs.wait_for("karpenter /readyz", lambda: urllib.request.urlopen(health, timeout=2).status == 200,  # noqa: S310
+                       timeout, lab / "logs" / f"{KARPENTER}.log", pid)
+        return pid
+
+    return procs.retry_taken_ports(start, lambda: procs.stop(lab, KARPENTER))
 
 
 # Karpenter long-polls its interruption queue (ReceiveMessage, WaitTimeSeconds 20): a poll moto is still

@@ -14,6 +14,7 @@ from . import bootstrap, kube, pki, procs, tools
 REGION = "us-west-2"
 CLUSTER = "lab"
 PORT_NAMES = ("aws", "etcd", "etcd_peer", "api", "kcm", "scheduler", "kwok", "kwok_node")
+START_ATTEMPTS = 3
 PROCESS_NAMES = ("aws", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 REPO = Path(__file__).resolve().parents[3]
 
@@ -57,6 +58,12 @@ def _check_ports(requested: dict) -> None:
                        "or leave the port unset so the lab picks a free one.")
 
 
+def choose_ports(requested: dict) -> dict:
+    """The requested ports, and distinct free ones for the rest."""
+    free = iter(procs.free_ports(len(PORT_NAMES)))
+    return {name: requested.get(name) or next(free) for name in PORT_NAMES}
+
+
 def up(lab: Path, out=sys.stdout, ports: dict | None = None, build: bool = True) -> dict:
     state = load_state(lab)
     if state:
@@ -71,15 +78,23 @@ def up(lab: Path, out=sys.stdout, ports: dict | None = None, build: bool = True)
     bins = tools.ensure_all(out) if build else tools.binaries()
     requested = dict(ports or {})
     _check_ports(requested)
-    chosen = {n: requested.get(n) or procs.free_port() for n in PORT_NAMES}
     lab.mkdir(parents=True, exist_ok=True)
     (lab / "logs").mkdir(exist_ok=True)
-    for old in (lab / "logs").glob("*.log"):
-        old.unlink()
-    try:
-        state = _start(lab, bins, chosen, out)
+
+    def start() -> dict:
+        for old in (lab / "logs").glob("*.log"):
+            old.unlink()
+        return _start(lab, bins, choose_ports(requested), out)
+
+    def retrying(exc: Exception) -> None:
+        why = next(line for line in str(exc).splitlines() if procs.port_taken(line))
+        print(f"[lab] a port the lab chose was taken before it bound it; starting again on other ports ({why.strip()})",
+              file=out, flush=True)
+
+    try:  # a failed start is cleaned up as `down` does (its logs kept), so no file of it (aws.ready) fools the next
+        state = procs.retry_taken_ports(start, lambda: down(lab, out, quiet=True), note=retrying,
+                                        attempts=START_ATTEMPTS if len(requested) < len(PORT_NAMES) else 1)
     except Exception as exc:
-        procs.stop_all(lab)
         raise LabError(f"lab did not start: {exc}\nLogs: {lab / 'logs'}. Run `lab down` then `lab up` to retry.") from exc
     state["up_seconds"] = round(time.monotonic() - started, 1)
     (lab / "state.json").write_text(json.dumps(state, indent=2))

@@ -9,10 +9,44 @@ import time
 from pathlib import Path
 
 
+def free_ports(count: int) -> list[int]:
+    """count distinct free ports: every socket stays bound until all are chosen, so the kernel cannot hand
+    out one port twice (a lab once gave moto and kube-scheduler the same one)."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            socks.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def port_taken(error: object) -> bool:
+    """Whether a start failed (an exception, or a line of its log) because another process bound its port first."""
+    return "address already in use" in str(error).lower()
+
+
+def retry_taken_ports(start, cleanup, attempts: int = 3, note=None):
+    """Return start(); when it fails because a port it chose was taken, cleanup() and call it again (it chooses
+    anew). A free port is only free until someone binds it: a parallel lab or an outgoing connection may take it
+    between the choice and the bind."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start()
+        except Exception as exc:
+            cleanup()
+            if attempt == attempts or not port_taken(exc):
+                raise
+            if note:
+                note(exc)
+    raise ValueError("attempts must be at least 1")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
