@@ -14,7 +14,7 @@ def free_ports(count: int) -> list[int]:
     out one port twice (a lab once gave moto and kube-scheduler the same one)."""
     socks = []
     try:
-        for _ in range(count):
+        while len(socks) < count:
             sock = socket.socket()
             socks.append(sock)
             sock.bind(("127.0.0.1", 0))
