@@ -246,11 +246,15 @@ def start_external_dns(state: dict, namespace: str = "kube-system", deployment: 
     stops it with the rest of the lab."""
     lab = Path(state["dir"])
     stop_external_dns(state)
-    argv, env = external_dns_process(state, namespace, deployment)
-    pid = procs.start(EXTERNAL_DNS, argv, lab, env)
-    procs.wait_for("external-dns first sync", lambda: external_dns_last_sync(state) > 0, timeout,
-                   lab / "logs" / f"{EXTERNAL_DNS}.log", pid)
-    return pid
+
+    def start() -> int:
+        argv, env = external_dns_process(state, namespace, deployment)  # chooses its metrics port
+        pid = procs.start(EXTERNAL_DNS, argv, lab, env)
+        procs.wait_for("external-dns first sync", lambda: external_dns_last_sync(state) > 0, timeout,
+                       lab / "logs" / f"{EXTERNAL_DNS}.log", pid)
+        return pid
+
+    return procs.retry_taken_ports(start, lambda: stop_external_dns(state))
 
 
 def stop_external_dns(state: dict) -> bool:
