@@ -59,9 +59,9 @@ def fresh_lab() -> None:
 def run(label: str, *flags: str) -> dict:
     plan_file = DEMO / f"plan-{label}.json"
     plan_file.parent.mkdir(parents=True, exist_ok=True)
-    env = labenv.env({"ANSIBLE_CALLBACKS_ENABLED": "nodeless.eks.plan", "NODELESS_EKS_PLAN_FILE": str(plan_file),
-                      "NODELESS_DEMO_DIR": str(DEMO),
-                      "PATH": f"{toolchain.BIN}:{labenv.env()['PATH']}"})
+    env = labenv.run_env({"ANSIBLE_CALLBACKS_ENABLED": "nodeless.eks.plan", "NODELESS_EKS_PLAN_FILE": str(plan_file),
+                          "NODELESS_DEMO_DIR": str(DEMO),
+                          "PATH": f"{toolchain.BIN}:{labenv.env()['PATH']}"})
     labenv.aws_calls(reset=True)
     offset = labenv.k8s_writes()[0]
     print(f"\n===== {label}: ansible-playbook playbooks/site.yml {' '.join(flags)} =====", flush=True)

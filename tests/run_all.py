@@ -47,13 +47,15 @@ def sh(cmd: list[str], cwd: Path = REPO, env: dict | None = None, capture: bool 
                           stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None)
 
 
-def lab_env() -> dict:
-    """Start (or reuse) the default lab and return the environment playbooks need."""
+def lab_env(playbooks: bool = False) -> dict:
+    """Start (or reuse) the default lab and return the environment tests need; PLAYBOOKS: for a process that runs
+    playbooks itself (molecule), with the lab's own TMPDIR (support.labenv.scratch)."""
     sys.path[:0] = [str(REPO / "tests" / "lab"), str(REPO / "tests")]
     from support import labenv  # noqa: PLC0415 - needs sys.path above
 
     print("[test] starting or reusing the lab", flush=True)
-    return labenv.env({"PATH": f"{VENV_BIN}:{labenv.env()['PATH']}", "PY_COLORS": "0"})
+    values = {"PATH": f"{VENV_BIN}:{labenv.env()['PATH']}", "PY_COLORS": "0"}
+    return labenv.run_env(values) if playbooks else labenv.env(values)
 
 
 def _collection_copy() -> Path:
@@ -191,7 +193,7 @@ def integration(_args) -> tuple[int, int]:
 
 
 def molecule(args) -> tuple[int, int]:
-    env = lab_env()
+    env = lab_env(playbooks=True)
     scenarios = args or sorted(p.name for p in (REPO / "molecule").iterdir() if (p / "molecule.yml").exists())
     passed = failed = 0
     for scenario in scenarios:

@@ -38,6 +38,29 @@ def env(extra: dict | None = None) -> dict:
     return values
 
 
+# AF_UNIX socket paths stop at 107 bytes; Mitogen puts its mux socket (mitogen_unix_XXXXXXXX.sock) in TMPDIR.
+_SOCKET_PATH_MAX = 107 - len("/mitogen_unix_XXXXXXXX.sock")
+
+
+def scratch() -> dict:
+    """TMPDIR inside the lab's folder, for the ansible-playbook runs tests make (empty if that path is too long for a
+    unix socket). What lands there outlives the run: kubernetes.core caches the API server's discovery in a file
+    named after the server's URL alone (as root), which a later lab given the same port would read as its own,
+    and the Kubernetes client writes the admin kubeconfig's certificate and private key to temporary files that
+    a Mitogen interpreter exits without removing (thousands of them in /tmp before). `lab down` removes the
+    folder with the rest of the lab's state."""
+    path = Path(state()["dir"]) / "tmp"
+    if len(str(path)) > _SOCKET_PATH_MAX:
+        return {}
+    path.mkdir(exist_ok=True)
+    return {"TMPDIR": str(path)}
+
+
+def run_env(extra: dict | None = None) -> dict:
+    """env() for a process that runs playbooks against the lab (ansible-playbook, molecule): with scratch()."""
+    return env({**scratch(), **(extra or {})})
+
+
 def helm(*args: str, check: bool = True) -> str:
     """helm ARGS against the lab (its admin kubeconfig is in env()); its output. CHECK: fail on a non-zero exit."""
     return subprocess.run(["helm", *args], env=env(), capture_output=True, text=True, check=check).stdout

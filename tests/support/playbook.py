@@ -149,7 +149,7 @@ def run(playbook: str | Path | list, *, extravars: dict | None = None, check: bo
         extra.update(ANSIBLE_CALLBACKS_ENABLED="nodeless.eks.plan", NODELESS_EKS_PLAN_FILE=str(plan_file))
     extra.update(env_extra or {})
     before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.env(extra), timeout=timeout,
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=labenv.run_env(extra), timeout=timeout,
                           cwd=labenv.REPO, check=False)
     _log_cost(path, cmd, before, started)
     data = {}
