@@ -49,7 +49,7 @@ def scratch() -> dict:
     and the Kubernetes client writes the admin kubeconfig's certificate and private key to temporary files that
     a Mitogen interpreter exits without removing (thousands of them in /tmp before). `lab down` removes the
     folder with the rest of the lab's state."""
-    path = Path(state()["dir"]) / "tmp"
+    path = _lab.tmp_dir(Path(state()["dir"]))
     if len(str(path)) > _SOCKET_PATH_MAX:
         return {}
     path.mkdir(exist_ok=True)

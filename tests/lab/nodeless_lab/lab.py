@@ -27,6 +27,13 @@ def default_dir(name: str = "default") -> Path:
     return Path(os.environ.get("NODELESS_LAB_DIR") or REPO / ".lab" / name)
 
 
+def tmp_dir(lab: Path) -> Path:
+    """TMPDIR for the lab's Python server and for the playbook runs tests make against it (tests/support/labenv.py):
+    the Kubernetes client's copies of certificates and keys, and kubernetes.core's discovery cache, stay with the
+    lab that made them and go with `down` (it empties the lab's folder but logs/)."""
+    return lab / "tmp"
+
+
 def load_state(lab: Path) -> dict | None:
     try:
         return json.loads((lab / "state.json").read_text())
@@ -120,7 +127,9 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
                "endpoint": api, "issuer": api, "ca_file": str(paths["ca"]), "ready_file": str(lab / "aws.ready"),
                "node_kubeconfig": str(lab / "kwok.kubeconfig")}
     (lab / "aws.json").write_text(json.dumps(aws_cfg))
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PYTHONUNBUFFERED="1")
+    tmp_dir(lab).mkdir(exist_ok=True)  # the server is killed at `down`: its kube clients' temporary files stay
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PYTHONUNBUFFERED="1",
+               TMPDIR=str(tmp_dir(lab)))
     for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         env.pop(var, None)
     aws_pid = procs.start("aws", [sys.executable, "-m", "nodeless_lab.aws_server", str(lab / "aws.json")], lab, env)
