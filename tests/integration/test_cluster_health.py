@@ -1,6 +1,7 @@
 """nodeless.eks.cluster_health against the lab's real API server: findings the test causes are reported."""
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -46,9 +47,10 @@ def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
     assert sorted(report["summary"]) == ["critical", "info", "warning"] and report["summary"]["critical"] == 0
     # upgrade readiness of EKS managed add-ons: the shared lab holds none (test_addons reads five against 1.36)
     assert report["health"]["addon_versions"] == [] and "no EKS managed add-on" in again.stdout
-    # kubernetes.core cached the API server's discovery in the lab's folder (support.labenv.scratch), not in /tmp
-    # under a name only the URL decides, where a later lab on the same port would read it
-    assert list((Path(lab["dir"]) / "tmp").glob("k8srcp-*.json"))
+    # kubernetes.core cached the API server's discovery where support.labenv.scratch put TMPDIR: the lab's own
+    # folder, not /tmp under a name only the URL decides, where a later lab on the same port would read it
+    # (a lab folder too deep for Mitogen's socket keeps the caller's TMPDIR)
+    assert list(Path(labenv.scratch().get("TMPDIR") or tempfile.gettempdir()).glob("k8srcp-*.json"))
 
 
 def _catch_all_webhook() -> str:
