@@ -53,16 +53,28 @@ def _cluster_facts() -> dict:
 
 
 def _run_batch(cases: list[dict], check: bool, workdir: Path, cluster: dict) -> runner.Result:
+    """One host per case. A role case's variables are its host's (inventory) variables and every host of a role
+    includes it with the same task, so Ansible runs that role's tasks once for all of them (its linear strategy
+    runs one task at a time across the hosts at it: one task file per case made as many rounds as host-tasks, each
+    round looking at every host); a module case includes a task file of its own (its arguments are its own)."""
     lab_host = dict(yaml.safe_load(LAB_INVENTORY.read_text())["all"]["hosts"]["lab"], nodeless_eks_cluster=cluster)
     hosts = {}
     for case in cases:
-        tasks = workdir / f"{case['id']}.yml"
-        tasks.write_text(yaml.safe_dump(_tasks(case), sort_keys=False))
-        hosts[case["id"]] = dict(lab_host, **case.get("extravars", {}), bad_input_tasks=str(tasks))
+        host = dict(lab_host, **case.get("extravars", {}))
+        if "role" in case:
+            host.update(case.get("vars", {}), bad_input_role=case["role"])
+        else:
+            tasks = workdir / f"{case['id']}.yml"
+            tasks.write_text(yaml.safe_dump(_tasks(case), sort_keys=False))
+            host["bad_input_tasks"] = str(tasks)
+        hosts[case["id"]] = host
     inventory = workdir / f"inventory-{'check' if check else 'run'}.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
-    play = [{"name": "bad inputs, one case per host", "hosts": "all", "gather_facts": False,
-             "tasks": [{"name": "the case", "ansible.builtin.include_tasks": "{{ bad_input_tasks }}"}]}]
+    play = [{"name": "bad inputs, one case per host", "hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "the case's role", "ansible.builtin.include_role": {"name": "{{ bad_input_role }}"},
+         "when": "bad_input_role is defined"},
+        {"name": "the case's module call", "ansible.builtin.include_tasks": "{{ bad_input_tasks }}",
+         "when": "bad_input_tasks is defined"}]}]
     return runner.run(play, check=check, inventory=inventory)
 
 

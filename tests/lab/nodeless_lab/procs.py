@@ -107,6 +107,8 @@ def stop_all(lab_dir: Path, timeout: float = 15.0) -> list[str]:
     while time.monotonic() < deadline and any(alive(p) for p in running.values()):
         _reap()
         time.sleep(0.1)
+    for pid in running.values():
+        _reap_child(pid)
     for pidfile in (lab_dir / "pids").glob("*.pid") if (lab_dir / "pids").is_dir() else ():
         pidfile.unlink()
     return sorted(running)
@@ -131,6 +133,7 @@ def stop(lab_dir: Path, name: str, timeout: float = 15.0) -> bool:
             while alive(pid):
                 _reap()
                 time.sleep(0.1)
+        _reap_child(pid)
     pidfile.unlink(missing_ok=True)
     return was_running
 
@@ -151,6 +154,16 @@ def _reap() -> None:
             pass
     except ChildProcessError:
         pass
+
+
+def _reap_child(pid: int) -> None:
+    """Collect PID's exit status now if it is our child and has ended. Left as a zombie, it is reaped whenever the
+    next subprocess starts, and its CPU time (a Karpenter controller's, a lab's servers') then shows in whatever that
+    process is measured for: a test's or a playbook run's cost in .build/ (tests/conftest.py, support/playbook.py)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not our child (a lab another process started), or already collected
 
 
 def wait_for(what: str, check, timeout: float, log: Path | None = None, pid: int | None = None) -> None:
