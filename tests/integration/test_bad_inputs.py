@@ -2,8 +2,8 @@
 
 The cases run in two ansible-playbook runs (the check-mode cases, then the others) instead of one run
 each: every case is an inventory host of its own (the lab host's variables plus the case's `extravars`)
-that includes its own task file (the module call, or the role with its `vars`), so a failing case stops
-only its host. Each case is still its own test, judged on its host's failure text; AWS and the cluster
+that includes its role (the case's `vars` are its host's variables) or its own task file (the module
+call), so a failing case stops only its host. Each case is still its own test, judged on its host's failure text; AWS and the cluster
 must be untouched by the whole batch. `NODELESS_BAD_INPUTS_ONE_BY_ONE=1` runs each case in a run of its
 own, to find which case wrote when the batch did.
 """
