@@ -47,7 +47,6 @@ def _stop(lab_dir: Path, name: str) -> None:
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while procs.alive(pid) and time.monotonic() < deadline:
-            procs._reap()  # pylint: disable=protected-access
             time.sleep(0.1)
         if procs.alive(pid):
             os.killpg(pid, signal.SIGKILL)

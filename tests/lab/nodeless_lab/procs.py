@@ -68,13 +68,24 @@ def start(name: str, argv: list[str], lab_dir: Path, env: dict | None = None) ->
 
 
 def alive(pid: int) -> bool:
+    """True while PID runs. A child of ours that ended is collected here, at once: left a zombie, it was collected
+    whenever the next subprocess started, and its CPU time (a Karpenter controller's, a lab's servers') then showed in
+    whatever that process is measured for (tests/conftest.py, support/playbook.py). Only PID is waited for: a
+    wildcard wait would take the exit status of a playbook run another thread is waiting on."""
+    if pid <= 0:  # no pid file: os.kill(-1, 0) would ask about every process we may signal
+        return False
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            return False
+    except ChildProcessError:
+        pass  # not our child (a lab another process started), or already collected
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a zombie child of ours is not alive
+    try:  # another process's child that ended but is not collected yet
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except OSError:
@@ -98,17 +109,13 @@ def stop_all(lab_dir: Path, timeout: float = 15.0) -> list[str]:
         _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(alive(p) for p in running.values()):
-        _reap()
         time.sleep(0.2)
     for pid in running.values():
         if alive(pid):
             _signal_group(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(alive(p) for p in running.values()):
-        _reap()
         time.sleep(0.1)
-    for pid in running.values():
-        _reap_child(pid)
     for pidfile in (lab_dir / "pids").glob("*.pid") if (lab_dir / "pids").is_dir() else ():
         pidfile.unlink()
     return sorted(running)
@@ -126,14 +133,11 @@ def stop(lab_dir: Path, name: str, timeout: float = 15.0) -> bool:
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while alive(pid) and time.monotonic() < deadline:
-            _reap()
             time.sleep(0.1)
         if alive(pid):
             _signal_group(pid, signal.SIGKILL)
             while alive(pid):
-                _reap()
                 time.sleep(0.1)
-        _reap_child(pid)
     pidfile.unlink(missing_ok=True)
     return was_running
 
@@ -146,24 +150,6 @@ def _signal_group(pid: int, sig: int) -> None:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
-
-
-def _reap() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-
-
-def _reap_child(pid: int) -> None:
-    """Collect PID's exit status now if it is our child and has ended. Left as a zombie, it is reaped whenever the
-    next subprocess starts, and its CPU time (a Karpenter controller's, a lab's servers') then shows in whatever that
-    process is measured for: a test's or a playbook run's cost in .build/ (tests/conftest.py, support/playbook.py)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # not our child (a lab another process started), or already collected
 
 
 def wait_for(what: str, check, timeout: float, log: Path | None = None, pid: int | None = None) -> None:
