@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import os
-import signal
 import time
 import urllib.request
 from pathlib import Path
@@ -42,14 +41,8 @@ def clear(state: dict) -> None:
 
 
 def _stop(lab_dir: Path, name: str) -> None:
-    pid = procs.pids(lab_dir).get(name)
-    if pid and procs.alive(pid):
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while procs.alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if procs.alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+    """procs.stop (SIGTERM, SIGKILL after 15 s), then wait until its port is closed, so the restart can bind it."""
+    procs.stop(lab_dir, name, timeout=15)
     port_wait = time.monotonic() + 10
     state = _lab.load_state(lab_dir) or {}
     port = {"aws": "aws", "kube-apiserver": "api"}[name]

@@ -20,9 +20,14 @@ SLOW_STOP = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_:
              "while True: time.sleep(0.01)")
 
 
-def _ended(pid: int) -> bool:
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] == "Z"
+def _wait_ended(pid: int) -> None:
+    """Until PID has ended, not collected (a zombie): what alive() or a wait then finds."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().split(") ", 1)[1][0] == "Z":
+                return
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("how", ["stop", "stop_all"])
@@ -39,9 +44,7 @@ def test_a_stopped_process_is_no_zombie(tmp_path, how):
 
 def test_a_process_that_ended_is_collected_when_asked_about(tmp_path):
     pid = procs.start("once", [sys.executable, "-c", "pass"], tmp_path)
-    deadline = time.monotonic() + 10
-    while not _ended(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_ended(pid)
     assert not procs.alive(pid)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -51,9 +54,7 @@ def test_a_process_that_ended_is_collected_when_asked_about(tmp_path):
 def test_stopping_the_lab_leaves_another_childs_exit_status_to_its_owner(tmp_path, how):
     procs.start("slow", [sys.executable, "-c", SLOW_STOP], tmp_path)
     other = subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"])  # a playbook run that failed
-    deadline = time.monotonic() + 10
-    while not _ended(other.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _wait_ended(other.pid)
     if how == "stop":
         assert procs.stop(tmp_path, "slow")
     else:
