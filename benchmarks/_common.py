@@ -57,6 +57,13 @@ def add_strategy_option(parser) -> None:
                         help="Ansible strategy for both sides (default: both, linear first)")
 
 
+def playbook_env(state: dict) -> dict[str, str]:
+    """What a playbook run against the lab of STATE needs: the lab's endpoints and credentials, and TMPDIR in the
+    lab's folder, as the tests' runs get it (nodeless_lab.lab.scratch_env), so the Kubernetes client's key files and
+    kubernetes.core's discovery cache go with the lab instead of staying in /tmp."""
+    return {**_lab.env(state), **_lab.scratch_env(Path(state["dir"]))}
+
+
 def boto3_client(state: dict, service: str):
     import boto3
 
@@ -81,7 +88,7 @@ def run_playbook(state: dict, path: Path, extravars: str | None = None, strategy
     """(process wall seconds, tasks' seconds, AWS calls made) of one ansible-playbook run against the lab,
     under STRATEGY (the playbook's tasks and hosts are the same for every strategy)."""
     env = dict(os.environ)
-    env.update(_lab.env(state))
+    env.update(playbook_env(state))
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_CONFIG": str(REPO / "tests" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_STRATEGY": strategy})

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = {label: [] for label in sides}
                 for _round in range(args.rounds):
                     for label, path in sides.items():  # alternated, so drift on the machine hits both alike
-                        seconds[label].append(C.playbook_cpu(path, book, strategy, C._lab.env(state)))
+                        seconds[label].append(C.playbook_cpu(path, book, strategy, C.playbook_env(state)))
                 for label in sides:
                     print(f"{label:32} {args.tasks} AWS module runs: {min(seconds[label]):6.2f} s CPU (best of {args.rounds}: "
                           f"{', '.join(f'{s:.2f}' for s in seconds[label])})", flush=True)

@@ -106,6 +106,7 @@ def run_site(states: list[dict], inventory: Path, strategy: str, label: str, ext
     # Every module reaches its own lab through nodeless_eks_environment; the control host's own AWS endpoint is a
     # closed port, so an AWS read made on the control host (outside the per-host environment) fails the run.
     env.update({k: lab_env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "PATH")})
+    env.update(C._lab.scratch_env(Path(states[0]["dir"])))  # one process for the fleet: its scratch goes with lab 1
     env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(C.REPO / ".collections"), "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
                 "ANSIBLE_CONFIG": str(C.REPO / "tests" / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",

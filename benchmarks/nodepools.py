@@ -54,10 +54,7 @@ def write(directory: Path, typed: list, full: list) -> tuple[Path, Path]:
 
 
 def clean(state: dict) -> None:
-    from kubernetes import config
-    from kubernetes.dynamic import DynamicClient
-
-    dyn = DynamicClient(config.new_client_from_config(state["kubeconfig"]))
+    dyn = C._lab.dynamic_client(state)
     for api_version, kind in (("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")):
         resource = dyn.resources.get(api_version=api_version, kind=kind)
         for item in resource.get().items:
@@ -67,10 +64,7 @@ def clean(state: dict) -> None:
 
 def end_state(state: dict) -> dict:
     """The bench objects' specs, by kind and name: both sides must leave the same."""
-    from kubernetes import config
-    from kubernetes.dynamic import DynamicClient
-
-    dyn = DynamicClient(config.new_client_from_config(state["kubeconfig"]))
+    dyn = C._lab.dynamic_client(state)
     found = {}
     for api_version, kind in (("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")):
         for item in dyn.resources.get(api_version=api_version, kind=kind).get().to_dict()["items"]:

@@ -19,9 +19,7 @@ MODULE_PLAY = [{"name": "health", "hosts": "lab", "gather_facts": False,
 
 
 def _dyn():
-    from kubernetes.dynamic import DynamicClient
-
-    return DynamicClient(labenv.k8s_client())
+    return labenv.dynamic_client()
 
 
 def _role_report(result) -> dict:
@@ -51,6 +49,8 @@ def test_role_in_check_mode_writes_nothing_and_reports(playbook, lab):
     # folder, not /tmp under a name only the URL decides, where a later lab on the same port would read it
     # (a lab folder too deep for Mitogen's socket keeps the caller's TMPDIR)
     assert list(Path(labenv.scratch().get("TMPDIR") or tempfile.gettempdir()).glob("k8srcp-*.json"))
+    # and so did the suite's own dynamic clients (the kubernetes client's default is /tmp/osrcp-<md5 of the URL>.json)
+    assert labenv.discovery_cache().is_file()
 
 
 def _catch_all_webhook() -> str:

@@ -99,7 +99,6 @@ def installed(lab):
     """The install (mesh STRICT, the full path: the lab may hold this file's record already), with the plain
     namespace's pods already there, so that its report names them; then the drift of #23: the mesh-wide
     PeerAuthentication deleted out of band, and one run (the gate must fall through and the role put it back)."""
-    from kubernetes.dynamic import DynamicClient
 
     from support import playbook as runner
 
@@ -107,7 +106,7 @@ def installed(lab):
     result = runner.run(_play(istio_mtls_mode="STRICT", nodeless_eks_full_check=True))
     assert result.rc == 0, result.failure_text() or result.stdout[-3000:]
     out = {"install": result, "record": _record()}
-    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    pas = labenv.dynamic_client().resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
     pas.delete(namespace="istio-system", name="default")
     out["drift"], out["drift_writes"] = _run_counted(runner.run, role_vars={"istio_mtls_mode": "STRICT"})
     out["drift_record"] = _record()
@@ -162,7 +161,6 @@ def test_permissive_strict_switch_changes_exactly_one_object_and_fail_on_risk_st
 
 
 def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
-    from kubernetes.dynamic import DynamicClient
 
     workload = {"namespace": "istio-test-app", "name": "metrics", "selector": {"app": "web"}, "ports": {"15090": "PERMISSIVE"},
                 "reason": "scraped without a sidecar"}
@@ -171,7 +169,7 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
     assert sorted((c["action"], c["resource"]) for c in _policy_changes(result)) == [
         ("add", "k8s:PeerAuthentication/istio-test-app/mtls-exception-metrics"),
         ("add", "k8s:PeerAuthentication/istio-test-legacy/mtls-exception")]
-    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    pas = labenv.dynamic_client().resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
     legacy = pas.get(namespace="istio-test-legacy", name="mtls-exception").to_dict()
     assert legacy["spec"] == {"mtls": {"mode": "PERMISSIVE"}}
     assert legacy["metadata"]["annotations"]["nodeless.eks/mtls-exception-reason"] == "old clients"
@@ -217,10 +215,9 @@ def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
 
 def test_peer_authentication_schema_is_enforced_by_the_api_server(installed):
     """The Istio CRDs istioctl installed validate PeerAuthentications: a bad mode is refused with its field."""
-    from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
-    pas = DynamicClient(labenv.k8s_client()).resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
+    pas = labenv.dynamic_client().resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
     bad = {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
            "metadata": {"name": "bad-mode", "namespace": "istio-system"}, "spec": {"mtls": {"mode": "STRICTEST"}}}
     with pytest.raises(UnprocessibleEntityError) as refused:

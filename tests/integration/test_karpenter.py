@@ -47,9 +47,7 @@ def _examples(module: str) -> list:
 
 
 def _delete_everything():
-    from kubernetes.dynamic import DynamicClient
-
-    dyn = DynamicClient(labenv.k8s_client())
+    dyn = labenv.dynamic_client()
     for api_version, kind in (("karpenter.sh/v1", "NodePool"), ("karpenter.k8s.aws/v1", "EC2NodeClass")):
         resource = dyn.resources.get(api_version=api_version, kind=kind)
         for item in resource.get().items:
@@ -65,10 +63,9 @@ RESTRICTED = {"name": "restricted", "node_class_ref": {"name": "default"}, "labe
 
 
 def _live(kind: str, name: str) -> dict:
-    from kubernetes.dynamic import DynamicClient
 
     api_version = "karpenter.sh/v1" if kind == "NodePool" else "karpenter.k8s.aws/v1"
-    return DynamicClient(labenv.k8s_client()).resources.get(api_version=api_version, kind=kind).get(name=name).to_dict()
+    return labenv.dynamic_client().resources.get(api_version=api_version, kind=kind).get(name=name).to_dict()
 
 
 def _tasks(result, prefix: str) -> list[dict]:

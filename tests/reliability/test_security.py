@@ -115,9 +115,8 @@ def test_mesh_wide_peer_authentication_is_strict_after_site(runs):
     """The demo inventory turns Istio on (istio_mtls_mode STRICT, one PERMISSIVE exception for namespace
     legacy): after site.yml the mesh-wide default in istio-system is STRICT."""
     runs.converged(SITE.name)
-    from kubernetes.dynamic import DynamicClient
 
-    dyn = DynamicClient(labenv.k8s_client())
+    dyn = labenv.dynamic_client()
     api = dyn.resources.get(api_version="security.istio.io/v1", kind="PeerAuthentication")
     policies = api.get().to_dict()["items"]
     mesh = [p for p in policies if not (p.get("spec") or {}).get("selector")

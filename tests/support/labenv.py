@@ -38,22 +38,9 @@ def env(extra: dict | None = None) -> dict:
     return values
 
 
-# AF_UNIX socket paths stop at 107 bytes; Mitogen puts its mux socket (mitogen_unix_XXXXXXXX.sock) in TMPDIR.
-_SOCKET_PATH_MAX = 107 - len("/mitogen_unix_XXXXXXXX.sock")
-
-
 def scratch() -> dict:
-    """TMPDIR inside the lab's folder, for the ansible-playbook runs tests make (empty if that path is too long for a
-    unix socket). What lands there outlives the run: kubernetes.core caches the API server's discovery in a file
-    named after the server's URL alone (as root), which a later lab given the same port would read as its own,
-    and the Kubernetes client writes the admin kubeconfig's certificate and private key to temporary files that
-    a Mitogen interpreter exits without removing (thousands of them in /tmp before). `lab down` removes the
-    folder with the rest of the lab's state."""
-    path = _lab.tmp_dir(Path(state()["dir"]))
-    if len(str(path)) > _SOCKET_PATH_MAX:
-        return {}
-    path.mkdir(exist_ok=True)
-    return {"TMPDIR": str(path)}
+    """TMPDIR inside the lab's folder for the ansible-playbook runs tests make (lab.scratch_env says why)."""
+    return _lab.scratch_env(Path(state()["dir"]))
 
 
 def run_env(extra: dict | None = None) -> dict:
@@ -80,6 +67,15 @@ def boto3_client(service: str):
     st = state()
     return boto3.client(service, endpoint_url=st["aws_endpoint"], region_name=st["region"],
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def discovery_cache() -> Path:
+    return _lab.discovery_cache(Path(state()["dir"]))
+
+
+def dynamic_client():
+    """A kubernetes DynamicClient (cluster-admin) that keeps its discovery cache in the lab's folder, not in /tmp."""
+    return _lab.dynamic_client(state())
 
 
 def k8s_client():

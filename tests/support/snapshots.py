@@ -33,9 +33,8 @@ def _digest(obj) -> str:
 def k8s_snapshot(extra_kinds: tuple = ()) -> dict:
     """{kind/namespace/name: digest of metadata (labels, annotations, uid) + desired state}."""
     from kubernetes import client
-    from kubernetes.dynamic import DynamicClient
 
-    dyn = DynamicClient(labenv.k8s_client())
+    dyn = labenv.dynamic_client()
     snap = {}
     for group, version, plural in K8S_KINDS + tuple(extra_kinds):
         path = f"/api/{version}/{plural}" if not group else f"/apis/{group}/{version}/{plural}"

@@ -22,8 +22,11 @@ FIELD_MANAGER = "nodeless-lab"
 INSTANCE_SHAPES = {"m5.xlarge": (4, 16, 58), "m5.large": (2, 8, 29)}
 
 
-def api(kubeconfig: Path) -> DynamicClient:
-    return DynamicClient(config.new_client_from_config(str(kubeconfig)))
+def api(kubeconfig: Path, discovery_cache: Path) -> DynamicClient:
+    """A dynamic client for KUBECONFIG that keeps its API discovery cache in DISCOVERY_CACHE. The client's default,
+    /tmp/osrcp-<md5 of the server URL>.json, outlives the lab, and a later lab given the same port reads it as its own."""
+    discovery_cache.parent.mkdir(parents=True, exist_ok=True)
+    return DynamicClient(config.new_client_from_config(str(kubeconfig)), cache_file=str(discovery_cache))
 
 
 def apply(dyn: DynamicClient, body: dict) -> None:
@@ -150,8 +153,8 @@ def karpenter_crds(lab: Path, bins: dict) -> list[dict]:
     return [yaml.safe_load(p.read_text()) for p in sorted(out_dir.glob("*.yaml"))]
 
 
-def bootstrap(lab: Path, bins: dict, region: str, kube_version: str, out, restart_kwok=None) -> None:
-    dyn = api(lab / "admin.kubeconfig")
+def bootstrap(lab: Path, bins: dict, region: str, kube_version: str, out, discovery_cache: Path, restart_kwok=None) -> None:
+    dyn = api(lab / "admin.kubeconfig", discovery_cache)
     core = client.CoreV1Api(dyn.client)
     for node, status in nodes(region, kube_version):
         apply(dyn, node)

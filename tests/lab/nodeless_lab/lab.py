@@ -34,6 +34,33 @@ def tmp_dir(lab: Path) -> Path:
     return lab / "tmp"
 
 
+def discovery_cache(lab: Path) -> Path:
+    """Where the lab's own kubernetes dynamic clients (the lab's bootstrap, tests, benchmarks) cache API discovery."""
+    return tmp_dir(lab) / "discovery.json"
+
+
+def dynamic_client(state: dict):
+    """A kubernetes DynamicClient for the lab's admin kubeconfig, its discovery cache in the lab's folder."""
+    return bootstrap.api(Path(state["kubeconfig"]), discovery_cache(Path(state["dir"])))
+
+
+# AF_UNIX socket paths stop at 107 bytes; Mitogen puts its mux socket (mitogen_unix_XXXXXXXX.sock) in TMPDIR.
+_SOCKET_PATH_MAX = 107 - len("/mitogen_unix_XXXXXXXX.sock")
+
+
+def scratch_env(lab: Path) -> dict[str, str]:
+    """{TMPDIR: tmp_dir(LAB)} for a process that runs playbooks against the lab (created), or {} when that path is
+    too long for Mitogen's socket. What lands there outlives the run: kubernetes.core caches the API server's
+    discovery in a file named after the server's URL alone, which a later lab given the same port would read as its
+    own, and the Kubernetes client writes the admin kubeconfig's certificate and private key to temporary files that
+    a Mitogen interpreter exits without removing. `down` removes them with the rest of the lab's state."""
+    path = tmp_dir(lab)
+    if len(str(path)) > _SOCKET_PATH_MAX:
+        return {}
+    path.mkdir(parents=True, exist_ok=True)
+    return {"TMPDIR": str(path)}
+
+
 def load_state(lab: Path) -> dict | None:
     try:
         return json.loads((lab / "state.json").read_text())
@@ -144,7 +171,7 @@ def _start(lab: Path, bins: dict, ports: dict, out) -> dict:
     procs.wait_for("moto seeded", (lab / "aws.ready").exists, 120, lab / "logs" / "aws.log", aws_pid)
     print("[lab] creating nodes, CoreDNS, aws-node and Karpenter CRDs; waiting for them to be Ready",
           file=out, flush=True)
-    bootstrap.bootstrap(lab, bins, REGION, tools.KUBE_VERSION, out,
+    bootstrap.bootstrap(lab, bins, REGION, tools.KUBE_VERSION, out, discovery_cache(lab),
                         restart_kwok=lambda between: kube.restart_kwok(lab, bins, ports, paths, between))
     return {
         "dir": str(lab), "ports": ports, "region": REGION, "cluster_name": CLUSTER,

@@ -1,6 +1,10 @@
 """support.labenv.scratch: the TMPDIR tests give ansible-playbook lies inside the lab's folder (the integration side,
-kubernetes.core's discovery cache landing there, is checked in test_cluster_health.py)."""
+kubernetes.core's discovery cache landing there, is checked in test_cluster_health.py); the benchmarks' runs get the
+same."""
 from __future__ import annotations
+
+import importlib
+import sys
 
 from support import labenv
 
@@ -27,3 +31,13 @@ def test_no_tmpdir_where_mitogens_socket_path_would_be_too_long(monkeypatch, tmp
     assert labenv.scratch() == {}
     assert labenv.run_env()["TMPDIR"] == "/tmp"
     assert not (lab / "tmp").exists()
+
+
+def test_benchmarks_runs_get_the_same_tmpdir(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(labenv.REPO / "benchmarks"))
+    common = importlib.import_module("_common")
+    monkeypatch.setattr(common._lab, "env", lambda _state: {"NODELESS_EKS_CLUSTER_NAME": "lab"})
+    env = common.playbook_env({"dir": str(tmp_path / "lab")})
+    assert env == {"NODELESS_EKS_CLUSTER_NAME": "lab", "TMPDIR": str(tmp_path / "lab" / "tmp")}
+    assert (tmp_path / "lab" / "tmp").is_dir()
+    sys.modules.pop("_common", None)
