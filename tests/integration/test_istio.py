@@ -161,7 +161,6 @@ def test_permissive_strict_switch_changes_exactly_one_object_and_fail_on_risk_st
 
 
 def test_exceptions_appear_and_disappear_as_declared(installed, playbook):
-
     workload = {"namespace": "istio-test-app", "name": "metrics", "selector": {"app": "web"}, "ports": {"15090": "PERMISSIVE"},
                 "reason": "scraped without a sidecar"}
     declared = {"istio_mtls_exceptions": [EXCEPTION], "istio_mtls_workload_exceptions": [workload]}

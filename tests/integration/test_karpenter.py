@@ -63,7 +63,6 @@ RESTRICTED = {"name": "restricted", "node_class_ref": {"name": "default"}, "labe
 
 
 def _live(kind: str, name: str) -> dict:
-
     api_version = "karpenter.sh/v1" if kind == "NodePool" else "karpenter.k8s.aws/v1"
     return labenv.dynamic_client().resources.get(api_version=api_version, kind=kind).get(name=name).to_dict()
 
